@@ -1,0 +1,1 @@
+//! Integration tests and examples for uapi live in tests/ and examples/.

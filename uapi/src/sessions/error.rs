@@ -1,0 +1,2 @@
+//! error
+pub struct SessionError;

@@ -1,0 +1,2 @@
+//! id
+pub struct SessionId;
