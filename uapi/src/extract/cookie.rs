@@ -1,0 +1,98 @@
+//! `Cookie` (one cookie, by the parameter's name) and `Cookies` (all of them).
+
+use http::header::{HeaderValue, COOKIE};
+use http::HeaderMap;
+
+use crate::error::Rejection;
+use crate::extract::FromRequest;
+use crate::handler::ExtractorKind;
+use crate::inject::{ParamPlan, RequestCtx};
+
+/// Finds the cookie `name` in the request's `Cookie` headers, percent-decoded.
+/// Malformed pairs are skipped, never an error.
+pub(crate) fn find_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse_encoded)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// The value of the cookie named after the parameter (or `#[cookie("..")]`).
+///
+/// # Examples
+///
+/// ```
+/// use uapi::{handler, Cookie};
+///
+/// #[handler]
+/// async fn theme(#[cookie("ui-theme")] theme: Option<Cookie>) -> String {
+///     theme.map_or_else(|| "light".to_owned(), |c| c.0)
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cookie(pub String);
+
+impl std::ops::Deref for Cookie {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromRequest for Cookie {
+    const KIND: ExtractorKind = ExtractorKind::Cookie;
+
+    fn from_request(ctx: &mut RequestCtx, param: &ParamPlan) -> Result<Self, Rejection> {
+        let name = param.cookie_name().unwrap_or(param.name());
+        find_cookie(ctx.headers(), name)
+            .map(Cookie)
+            .ok_or_else(|| Rejection::missing("cookie", name.to_owned()))
+    }
+}
+
+/// Every cookie of the request, looked up by name on demand.
+///
+/// # Examples
+///
+/// ```
+/// use uapi::{handler, Cookies};
+///
+/// #[handler]
+/// async fn prefs(cookies: Cookies) -> String {
+///     cookies.get("lang").unwrap_or_else(|| "en".to_owned())
+/// }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Cookies {
+    headers: Vec<HeaderValue>,
+}
+
+impl Cookies {
+    /// The value of cookie `name`, percent-decoded.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(cookie::Cookie::split_parse_encoded)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+    }
+
+    /// The cookies of a header map.
+    pub fn from_headers(headers: &HeaderMap) -> Cookies {
+        Cookies { headers: headers.get_all(COOKIE).iter().cloned().collect() }
+    }
+}
+
+impl FromRequest for Cookies {
+    const KIND: ExtractorKind = ExtractorKind::Request;
+
+    fn from_request(ctx: &mut RequestCtx, _: &ParamPlan) -> Result<Self, Rejection> {
+        Ok(Cookies::from_headers(ctx.headers()))
+    }
+}

@@ -1,0 +1,210 @@
+//! `App::build`: resolves every parameter of every route to a [`ParamPlan`].
+//!
+//! The order is uapi's (incant's): a provider for the parameter's name and type,
+//! then for its name, then for its type, then the type's built-in source.
+//! Providers' own parameters are resolved the same way, in the context of each
+//! route that reaches them (a provider asking for `user_id: i64` reads the path
+//! parameter on `/users/{user_id}` and the query elsewhere).
+
+use std::sync::Arc;
+
+use http::header::HeaderName;
+use http::Method;
+
+use crate::app::{App, ProviderKey};
+use crate::error::BuildError;
+use crate::handler::{ExtractorKind, ParamInfo, ParamKind, Rename};
+use crate::inject::{ParamPlan, ProviderNode, Source};
+use crate::router::{template_params, Router};
+use crate::service::{AppService, Inner, Route};
+
+pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
+    let mut problems = app.problems.clone();
+
+    // Route names are unique (a name may repeat only for one handler on several methods of one path).
+    let mut names: Vec<(&str, &str)> = Vec::new();
+    for r in &app.routes {
+        match names.iter().find(|(n, _)| *n == r.name) {
+            Some((_, path)) if *path != r.path => problems.push(format!(
+                "route name `{}` is used for both `{path}` and `{}`; route names must be unique",
+                r.name, r.path
+            )),
+            Some(_) => {}
+            None => names.push((&r.name, &r.path)),
+        }
+    }
+
+    // Group routes by path, then by method.
+    let mut paths: Vec<(String, Vec<(Method, usize)>)> = Vec::new();
+    for (i, r) in app.routes.iter().enumerate() {
+        let slot = match paths.iter_mut().find(|(p, _)| *p == r.path) {
+            Some(s) => s,
+            None => {
+                paths.push((r.path.clone(), Vec::new()));
+                let last = paths.len() - 1;
+                &mut paths[last]
+            }
+        };
+        if slot.1.iter().any(|(m, _)| *m == r.method) {
+            problems.push(format!("{} {} is routed twice", r.method, r.path));
+        } else {
+            slot.1.push((r.method.clone(), i));
+        }
+    }
+    let router = match Router::new(paths) {
+        Ok(r) => Some(r),
+        Err(p) => {
+            problems.extend(p);
+            None
+        }
+    };
+
+    let mut routes = Vec::with_capacity(app.routes.len());
+    for r in &app.routes {
+        let path_names = template_params(&r.path);
+        let mut resolver = Resolver { app, path_names: &path_names, problems: &mut problems, stack: Vec::new() };
+        let label = format!("handler `{}` ({} {})", r.info.name, r.method, r.path);
+        let plan = resolver.params(&label, &r.info.params);
+        routes.push(Route {
+            handler: r.handler.clone(),
+            plan: plan.into(),
+            name: Arc::from(r.name.as_str()),
+        });
+    }
+
+    match router {
+        Some(router) if problems.is_empty() => Ok(AppService::new(Inner {
+            router,
+            routes,
+            body_limit: app.config.body_limit,
+            provider_slots: app.providers.len(),
+        })),
+        _ => {
+            for p in &problems {
+                tracing::error!("{p}");
+            }
+            Err(BuildError { problems })
+        }
+    }
+}
+
+struct Resolver<'a> {
+    app: &'a App,
+    path_names: &'a [String],
+    problems: &'a mut Vec<String>,
+    /// Providers being resolved, to report cycles.
+    stack: Vec<usize>,
+}
+
+impl Resolver<'_> {
+    fn params(&mut self, label: &str, params: &[ParamInfo]) -> Vec<ParamPlan> {
+        params.iter().map(|p| self.param(label, p)).collect()
+    }
+
+    fn param(&mut self, label: &str, p: &ParamInfo) -> ParamPlan {
+        let source = match self.find_provider(label, p) {
+            Some(index) => self.provider(label, p, index),
+            None => self.builtin(label, p),
+        };
+        ParamPlan { name: p.name, source }
+    }
+
+    /// The provider for `p`, by name and type, then name, then type; the most
+    /// recently registered wins within a level.
+    fn find_provider(&mut self, label: &str, p: &ParamInfo) -> Option<usize> {
+        let providers = &self.app.providers;
+        let by = |want: &dyn Fn(&ProviderKey, std::any::TypeId) -> bool| {
+            providers.iter().enumerate().rev().find(|(_, d)| want(&d.key, d.provided)).map(|(i, _)| i)
+        };
+        if let Some(i) = by(&|k, t| matches!(k, ProviderKey::NameAndType(n) if n == p.name) && t == p.type_id) {
+            return Some(i);
+        }
+        if let Some(i) = by(&|k, _| matches!(k, ProviderKey::Name(n) if n == p.name)) {
+            let d = &providers[i];
+            if d.provided != p.type_id {
+                self.problems.push(format!(
+                    "{label}: parameter `{}: {}` is named like the provider registered for `{}`, which gives `{}`",
+                    p.name, p.type_name, p.name, d.provided_name
+                ));
+            }
+            return Some(i);
+        }
+        by(&|k, t| *k == ProviderKey::Type && t == p.type_id)
+    }
+
+    fn provider(&mut self, label: &str, p: &ParamInfo, index: usize) -> Source {
+        let def = &self.app.providers[index];
+        if self.stack.contains(&index) {
+            self.problems.push(format!(
+                "{label}: parameter `{}: {}` needs provider `{}`, which (indirectly) needs itself",
+                p.name, p.type_name, def.info.name
+            ));
+            return Source::Request;
+        }
+        self.stack.push(index);
+        let inner_label = format!("provider `{}` (used by {label})", def.info.name);
+        let plan = self.params(&inner_label, &def.info.params);
+        self.stack.pop();
+        Source::Provider(Arc::new(ProviderNode { slot: index, provider: def.erased.clone(), plan: plan.into() }))
+    }
+
+    fn builtin(&mut self, label: &str, p: &ParamInfo) -> Source {
+        let mut rename_ok = matches!(p.rename, Rename::None);
+        let source = match p.kind {
+            ParamKind::Scalar | ParamKind::OptionalScalar => {
+                match self.path_names.iter().position(|n| n == p.name) {
+                    Some(i) => Source::Path(i),
+                    None => Source::Query,
+                }
+            }
+            ParamKind::RepeatedScalar => Source::Query,
+            ParamKind::Extractor(ExtractorKind::Header) => {
+                let name = match p.rename {
+                    Rename::Header(h) => {
+                        rename_ok = true;
+                        h.to_ascii_lowercase()
+                    }
+                    _ => p.name.replace('_', "-"),
+                };
+                match HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(h) => Source::Header(h),
+                    Err(_) => {
+                        self.problems.push(format!(
+                            "{label}: parameter `{}`: `{name}` is not a valid header name",
+                            p.name
+                        ));
+                        Source::Request
+                    }
+                }
+            }
+            ParamKind::Extractor(ExtractorKind::Cookie) => {
+                let name = match p.rename {
+                    Rename::Cookie(c) => {
+                        rename_ok = true;
+                        c
+                    }
+                    _ => p.name,
+                };
+                Source::Cookie(name.into())
+            }
+            ParamKind::Extractor(ExtractorKind::Body) => Source::Body,
+            ParamKind::Extractor(ExtractorKind::Request) => Source::Request,
+            ParamKind::ProviderOnly => {
+                self.problems.push(format!(
+                    "{label}: parameter `{}: {}` cannot be resolved: no provider is registered for \
+                     its name or type, and the type has no built-in source (register one with \
+                     `app.register_by_name(\"{}\", ...)` or `app.register_by_type(...)`)",
+                    p.name, p.type_name, p.name
+                ));
+                Source::Request
+            }
+        };
+        if !rename_ok {
+            self.problems.push(format!(
+                "{label}: parameter `{}: {}` has a #[header]/#[cookie] attribute that does not fit its type",
+                p.name, p.type_name
+            ));
+        }
+        source
+    }
+}

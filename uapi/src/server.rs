@@ -1,0 +1,124 @@
+//! Serving on hyper 1 + hyper-util: HTTP/1.1 and HTTP/2 cleartext, a header-read
+//! timeout, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::app::Config;
+use crate::body::RequestBody;
+use crate::error::ServeError;
+use crate::service::AppService;
+
+/// A bound, built app, ready to serve. Get one from [`crate::App::bind`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use uapi::{handler, App};
+///
+/// #[handler]
+/// async fn hello() -> &'static str { "hello" }
+///
+/// # async fn run() -> Result<(), uapi::ServeError> {
+/// let mut app = App::new();
+/// app.get("/", hello);
+/// let server = app.bind("127.0.0.1:0").await?;
+/// println!("listening on {}", server.local_addr());
+/// server.run_until(async { /* a shutdown signal */ }).await
+/// # }
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    service: AppService,
+    config: Config,
+}
+
+impl Server {
+    pub(crate) fn new(listener: TcpListener, service: AppService, config: Config) -> Server {
+        Server { listener, service, config }
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serves until Ctrl-C, then shuts down gracefully.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice: accept errors are logged and retried.
+    pub async fn run(self) -> Result<(), ServeError> {
+        self.run_until(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                // No signal handler could be installed: serve until killed.
+                std::future::pending::<()>().await;
+            }
+            tracing::info!("Ctrl-C received, shutting down");
+        })
+        .await
+    }
+
+    /// Serves until `signal` completes, then stops accepting and waits (up to
+    /// the app's grace period) for the requests in flight.
+    ///
+    /// # Errors
+    ///
+    /// Never in practice: accept errors are logged and retried.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let Server { listener, service, config } = self;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .max_buf_size(64 * 1024);
+        builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let stream = match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(e) => {
+                            // e.g. out of file descriptors: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let service = service.clone();
+                    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let service = service.clone();
+                        async move {
+                            let req = req.map(RequestBody::Incoming);
+                            Ok::<_, std::convert::Infallible>(service.handle(req).await)
+                        }
+                    });
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                () = &mut signal => break,
+            }
+        }
+        drop(listener);
+        if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!("graceful shutdown timed out; closing remaining connections");
+        }
+        Ok(())
+    }
+}
