@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 const READY_LINE: &str = "Ready to accept connections";
@@ -32,7 +32,11 @@ impl RedisServer {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("create redis temp dir");
-        let mut server = RedisServer { child: None, port, dir };
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir,
+        };
         // Another process may grab the port between our probe and redis'
         // bind; the server then exits at once (EOF, no waiting), so retry.
         for _ in 0..5 {
