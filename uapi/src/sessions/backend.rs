@@ -1,1 +1,140 @@
-//! backend
+//! The storage trait the session middleware talks to.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::{SessionError, SessionId};
+
+/// A boxed, `Send` future; keeps [`SessionBackend`] object safe so it can live
+/// behind `Arc<dyn SessionBackend>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A session as read from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedSession {
+    /// The user-visible key/value data (never contains reserved fields).
+    pub data: HashMap<String, String>,
+    /// The namespace (e.g. a user id) the session belongs to, if any.
+    pub namespace: Option<String>,
+    /// Time left before the store expires the session.
+    pub ttl: Option<Duration>,
+}
+
+/// Everything a backend needs to persist the changes one request made.
+///
+/// Saves are field-level on purpose: two concurrent requests of the same
+/// session that change *different* keys must both persist, which a
+/// read-modify-write of the whole map cannot guarantee.
+#[derive(Debug, Clone, Copy)]
+pub struct SaveRequest<'a> {
+    /// The session's id.
+    pub id: &'a SessionId,
+    /// `true` if the session was loaded from the store, `false` if brand new.
+    /// An existing session that has vanished meanwhile is never recreated.
+    pub existed: bool,
+    /// Fields set or changed since load.
+    pub upserts: &'a [(String, String)],
+    /// Fields removed since load.
+    pub removals: &'a [String],
+    /// The whole map, used to create a brand-new session.
+    pub full: &'a HashMap<String, String>,
+    /// `Some(ns)`: the session belongs to `ns` (set it, or keep it if unchanged).
+    /// `None`: leave the stored namespace as it is. Clearing a namespace is done
+    /// by rotating to a new id (which is what logout/login do anyway).
+    pub namespace: Option<&'a str>,
+    /// Lifetime of a new session. Existing sessions keep their expiry.
+    pub max_age: Duration,
+}
+
+/// Result of [`SessionBackend::save`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// The changes were written.
+    Saved,
+    /// `existed` was `true` but the session is gone (logout elsewhere, expiry,
+    /// namespace removal): nothing was written, so it is not resurrected.
+    Gone,
+}
+
+/// Session storage. Implementations: [`MemoryStore`](super::memory::MemoryStore)
+/// and [`RedisBackend`](super::redis::RedisBackend).
+///
+/// Semantics every implementation must provide:
+/// - saves are field-level (upserts/removals), same field: last writer wins;
+/// - sessions expire `max_age` after creation; saves never extend or remove the
+///   expiry, only [`touch`](Self::touch) and [`rotate`](Self::rotate) reset it;
+/// - a save of a session that existed but vanished returns [`SaveOutcome::Gone`]
+///   and writes nothing;
+/// - a session may belong to a namespace, and
+///   [`remove_namespace`](Self::remove_namespace) deletes all of its live sessions.
+pub trait SessionBackend: Send + Sync + 'static {
+    /// Reads a session; `Ok(None)` if it does not exist (or expired).
+    fn load<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
+
+    /// Applies one request's changes. See [`SaveRequest`] and [`SaveOutcome`].
+    fn save<'a>(&'a self, req: SaveRequest<'a>)
+        -> BoxFuture<'a, Result<SaveOutcome, SessionError>>;
+
+    /// Deletes a session (and its namespace index membership). Deleting a missing
+    /// session is not an error.
+    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>>;
+
+    /// Login-style id rotation: writes `new` with `data`, `namespace` and a fresh
+    /// `max_age`, and deletes `old` (if any), so a pre-login id is useless after.
+    fn rotate<'a>(
+        &'a self,
+        old: Option<&'a SessionId>,
+        new: &'a SessionId,
+        data: &'a HashMap<String, String>,
+        namespace: Option<&'a str>,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
+
+    /// Rolling expiry: resets the session's time to live to `max_age`.
+    /// Does nothing if the session does not exist.
+    fn touch<'a>(
+        &'a self,
+        id: &'a SessionId,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
+
+    /// Deletes every live session of `namespace` ("log out everywhere");
+    /// returns how many were deleted.
+    fn remove_namespace<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<u64, SessionError>>;
+}
+
+/// Prefix of field names reserved for the backends' bookkeeping. User data
+/// fields starting with it are rejected, so they can never clobber or spoof the
+/// namespace.
+pub(crate) const RESERVED_PREFIX: char = '\u{1}';
+
+/// Rejects user fields that collide with backend bookkeeping.
+pub(crate) fn check_fields<'a>(
+    mut names: impl Iterator<Item = &'a str>,
+) -> Result<(), SessionError> {
+    match names.find(|n| n.starts_with(RESERVED_PREFIX)) {
+        Some(n) => Err(SessionError::Backend(format!(
+            "session field name {n:?} is reserved (starts with U+0001)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Validates the user-supplied field names of a [`SaveRequest`].
+pub(crate) fn check_request(req: &SaveRequest<'_>) -> Result<(), SessionError> {
+    check_fields(
+        req.upserts
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .chain(req.removals.iter().map(String::as_str))
+            .chain(req.full.keys().map(String::as_str)),
+    )
+}

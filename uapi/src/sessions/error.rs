@@ -1,2 +1,79 @@
-//! error
-pub struct SessionError;
+//! Errors of the session storage layer.
+
+use std::time::Duration;
+
+/// Why a session store operation failed.
+///
+/// The split matters to callers: [`Unavailable`](SessionError::Unavailable) and
+/// [`Timeout`](SessionError::Timeout) are transient infrastructure failures (the
+/// HTTP layer maps them to 503), while [`Backend`](SessionError::Backend) means the
+/// store answered but with something we cannot use.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The store could not be reached: connection refused/reset/dropped, I/O error,
+    /// cluster node missing or down.
+    #[error("session store unavailable: {0}")]
+    Unavailable(String),
+    /// The store did not answer within the configured command timeout.
+    #[error("session store timed out after {0:?}")]
+    Timeout(Duration),
+    /// The store answered with an error or an unexpected reply.
+    #[error("session store error: {0}")]
+    Backend(String),
+    /// The OS random number generator failed, so no session id could be made.
+    #[error("could not generate a session id: {0}")]
+    Rng(String),
+}
+
+impl SessionError {
+    /// `true` for failures that are expected to go away by themselves
+    /// (store down or slow), as opposed to bugs or bad data.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Timeout(_))
+    }
+}
+
+impl From<redis::RedisError> for SessionError {
+    fn from(err: redis::RedisError) -> Self {
+        use redis::{ErrorKind, ServerErrorKind};
+        let unavailable = err.is_io_error()
+            || err.is_connection_refusal()
+            || err.is_connection_dropped()
+            || err.is_timeout()
+            || matches!(
+                err.kind(),
+                ErrorKind::ClusterConnectionNotFound
+                    | ErrorKind::Server(ServerErrorKind::ClusterDown)
+                    | ErrorKind::Server(ServerErrorKind::TryAgain)
+                    | ErrorKind::Server(ServerErrorKind::MasterDown)
+                    | ErrorKind::Server(ServerErrorKind::BusyLoading)
+            );
+        if unavailable {
+            Self::Unavailable(err.to_string())
+        } else {
+            Self::Backend(err.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_unavailable() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err: SessionError = redis::RedisError::from(io).into();
+        assert!(matches!(err, SessionError::Unavailable(_)), "{err:?}");
+        assert!(err.is_transient());
+    }
+
+    #[test]
+    fn type_errors_are_backend() {
+        let re = redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "bad reply"));
+        let err: SessionError = re.into();
+        assert!(matches!(err, SessionError::Backend(_)), "{err:?}");
+        assert!(!err.is_transient());
+    }
+}

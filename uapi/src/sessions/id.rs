@@ -1,2 +1,166 @@
-//! id
-pub struct SessionId;
+//! Opaque, unguessable session identifiers.
+
+use std::fmt;
+
+use super::SessionError;
+
+/// Number of random bytes in an id (256 bits).
+const RAW_LEN: usize = 32;
+/// Length of the base64url (no padding) encoding of [`RAW_LEN`] bytes.
+const ENCODED_LEN: usize = 43;
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// An opaque session id: 256 bits from the OS CSPRNG, base64url without padding.
+///
+/// The only ways to obtain one are [`SessionId::generate`] and
+/// [`SessionId::parse`], and `parse` accepts nothing but exactly 43 characters
+/// of `[A-Za-z0-9_-]`. Backends build storage keys from ids, so this type is the
+/// guarantee that a cookie value can never inject `*`, `:`, CRLF, `..` or any
+/// other surprise into a Redis key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A fresh random id.
+    ///
+    /// Fails (rather than panicking or falling back to a weak generator) if the
+    /// OS random source is unavailable.
+    pub fn generate() -> Result<SessionId, SessionError> {
+        let mut raw = [0u8; RAW_LEN];
+        getrandom::fill(&mut raw).map_err(|e| SessionError::Rng(e.to_string()))?;
+        Ok(SessionId(encode(&raw)))
+    }
+
+    /// Validates untrusted text (e.g. a cookie value) as an id.
+    ///
+    /// Returns `None` unless `s` is exactly 43 characters of the base64url
+    /// alphabet. Note that a 43-char base64url string has 2 spare low bits in its
+    /// last character; we do not insist on them being zero, since the id is
+    /// treated as opaque text and never decoded.
+    pub fn parse(s: &str) -> Option<SessionId> {
+        let ok = s.len() == ENCODED_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| SessionId(s.to_owned()))
+    }
+
+    /// The id as text (safe to put in a cookie or a storage key).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Deliberately does not print the id: ids are bearer credentials and debug
+/// output ends up in logs.
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({}…)", &self.0[..4.min(self.0.len())])
+    }
+}
+
+/// base64url without padding; small enough not to warrant a dependency.
+fn encode(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len().div_ceil(3) * 4);
+    for chunk in raw.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
+        for s in sextets.iter().take(chunk.len() + 1) {
+            out.push(char::from(ALPHABET[*s as usize]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn encode_matches_rfc4648_vectors() {
+        assert_eq!(encode(b""), "");
+        assert_eq!(encode(b"f"), "Zg");
+        assert_eq!(encode(b"fo"), "Zm8");
+        assert_eq!(encode(b"foo"), "Zm9v");
+        assert_eq!(encode(b"foobar"), "Zm9vYmFy");
+        assert_eq!(encode(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn generated_ids_are_distinct_and_parse() {
+        let mut seen = HashSet::new();
+        for _ in 0..1000 {
+            let id = SessionId::generate().expect("rng");
+            assert_eq!(id.as_str().len(), ENCODED_LEN);
+            assert_eq!(SessionId::parse(id.as_str()).as_ref(), Some(&id));
+            assert_eq!(id.to_string(), id.as_str());
+            assert!(seen.insert(id));
+        }
+    }
+
+    #[test]
+    fn rejects_everything_but_43_url_safe_chars() {
+        let good = "A".repeat(43);
+        assert!(SessionId::parse(&good).is_some());
+        let bad = [
+            String::new(),
+            "A".repeat(42),
+            "A".repeat(44),
+            "A".repeat(8 * 1024),
+            format!("{}*", "A".repeat(42)),
+            format!("{}:", "A".repeat(42)),
+            format!("{}\r\n", "A".repeat(41)),
+            format!("..{}", "A".repeat(41)),
+            format!("{}=", "A".repeat(42)),
+            format!("{}+", "A".repeat(42)),
+            format!("{}/", "A".repeat(42)),
+            format!("{} ", "A".repeat(42)),
+            format!("{}\0", "A".repeat(42)),
+            // 43 *bytes* but with a multi-byte char, and 43 *chars* of non-ASCII.
+            format!("{}é", "A".repeat(41)),
+            "é".repeat(43),
+        ];
+        for s in &bad {
+            assert!(SessionId::parse(s).is_none(), "accepted {s:?}");
+        }
+        for glob in ['*', '?', '[', ']', '^', '{', '}', '\\', '.', '%'] {
+            for pos in [0, 21, 42] {
+                let mut s: Vec<char> = good.chars().collect();
+                s[pos] = glob;
+                let s: String = s.into_iter().collect();
+                assert!(SessionId::parse(&s).is_none(), "accepted {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_single_byte_outside_the_alphabet_is_rejected() {
+        for b in 0u8..=255 {
+            let allowed = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            let mut bytes = vec![b'A'; 43];
+            bytes[17] = b;
+            match String::from_utf8(bytes) {
+                Ok(s) => assert_eq!(SessionId::parse(&s).is_some(), allowed, "byte {b}"),
+                Err(_) => assert!(!allowed),
+            }
+        }
+    }
+
+    #[test]
+    fn debug_does_not_leak_the_id() {
+        let id = SessionId::generate().expect("rng");
+        let dbg = format!("{id:?}");
+        assert!(!dbg.contains(id.as_str()));
+    }
+}

@@ -1,1 +1,443 @@
-//! redis
+//! Redis session store: one HASH per session, one sorted set per namespace.
+//!
+//! Key layout (`P` = the configured prefix, applied to every key we touch):
+//! - `P uapi:session:<id>`: HASH of user fields plus reserved `\x01…` fields;
+//!   expires through its Redis TTL.
+//! - `P uapi:ns:<hex(namespace)>`: ZSET of session ids, score = the member's
+//!   expiry in unix milliseconds (server clock); its own TTL is its max score.
+//!
+//! Cluster safety: every command and every script touches keys of ONE hash
+//! slot. Work on a session key and on an index key is sent as separate
+//! commands. On a single node they still share one pipeline (one round trip);
+//! on a cluster redis-rs refuses cross-slot pipelines client-side, so
+//! [`RedisBackend::cluster_mode`] (or the automatic fallback on that refusal)
+//! sends each slot's commands as a separate request, concurrently. The two
+//! sides are therefore not atomic with each other; the index may briefly hold
+//! dead ids, which is harmless (ids are never reused, members are pruned by
+//! score, and deletion re-checks the namespace inside the session hash).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::{aio::ConnectionLike, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
+
+mod scripts;
+
+use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE};
+use super::backend::{check_fields, check_request};
+use super::{
+    BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId,
+};
+
+/// Reserved hash field holding the namespace (never returned as user data).
+const NS_FIELD: &str = "\u{1}ns";
+/// Max session deletions per pipeline in `remove_namespace`.
+const DELETE_CHUNK: usize = 256;
+
+/// A [`SessionBackend`] on Redis, generic over the connection so it works with
+/// [`redis::aio::ConnectionManager`] (reconnects by itself) and
+/// [`redis::cluster_async::ClusterConnection`] alike.
+///
+/// Round trips: `load` and `save` take one in the steady state. Exceptions,
+/// all rare: the first script use after a server (re)start costs a `SCRIPT
+/// LOAD` and a retry; a save that *changes* the namespace of an existing
+/// session needs a second trip to move the index entry; `touch` and `delete`
+/// of a namespaced session need a second trip for the index.
+pub struct RedisBackend<C> {
+    conn: C,
+    prefix: String,
+    timeout: Duration,
+    split: AtomicBool,
+}
+
+impl<C> std::fmt::Debug for RedisBackend<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("cluster_mode", &self.split.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<C> RedisBackend<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// A backend on `conn`, with no key prefix and a 2 s command timeout.
+    pub fn new(conn: C) -> Self {
+        Self {
+            conn,
+            prefix: String::new(),
+            timeout: Duration::from_secs(2),
+            split: AtomicBool::new(false),
+        }
+    }
+
+    /// Prefix for every key this backend reads, writes or deletes (e.g. `"app1:"`).
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Upper bound for each request to Redis; exceeding it yields
+    /// [`SessionError::Timeout`]. Default 2 s.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends commands for different keys as separate concurrent requests
+    /// instead of one pipeline, as a Redis Cluster requires. Without it, the
+    /// backend switches by itself the first time the client refuses a
+    /// cross-slot pipeline (refused before anything is sent).
+    pub fn cluster_mode(self, on: bool) -> Self {
+        self.split.store(on, Ordering::Relaxed);
+        self
+    }
+
+    fn session_key(&self, id: &str) -> String {
+        format!("{}uapi:session:{id}", self.prefix)
+    }
+
+    /// Namespaces are arbitrary user text; hex-encoding makes the key part
+    /// injective and inert: no glob chars, `:`, CRLF, `..` or `{hash tags}`.
+    fn ns_key(&self, ns: &str) -> String {
+        let mut key = format!("{}uapi:ns:", self.prefix);
+        for b in ns.bytes() {
+            key.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            key.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        key
+    }
+
+    fn index_add(&self, pipe: &mut Pipeline, ns: &str, id: &str, ttl_ms: i64) {
+        pipe.invoke_script(INDEX_ADD.key(self.ns_key(ns)).arg(id).arg(ttl_ms));
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Attempt> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(Attempt::Redis),
+            Err(_) => Err(Attempt::Timeout),
+        }
+    }
+
+    /// One request carrying all `groups` (each group: commands on ONE slot), or
+    /// one concurrent request per group in cluster mode. Results per group.
+    async fn run_once(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt> {
+        if self.split.load(Ordering::Relaxed) {
+            let calls = groups.iter().map(|p| {
+                let mut conn = self.conn.clone();
+                async move { self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await }
+            });
+            return futures_util::future::try_join_all(calls).await;
+        }
+        let mut all = redis::pipe();
+        for cmd in groups.iter().flat_map(|g| g.cmd_iter()) {
+            all.add_command(cmd.clone());
+        }
+        let mut conn = self.conn.clone();
+        let mut flat = self
+            .bounded(all.query_async::<Vec<Value>>(&mut conn))
+            .await?
+            .into_iter();
+        Ok(groups
+            .iter()
+            .map(|g| flat.by_ref().take(g.len()).collect())
+            .collect())
+    }
+
+    /// [`run_once`](Self::run_once), plus recovery from a script cache that was
+    /// flushed (server restart: `SCRIPT LOAD` and retry) and from a cluster
+    /// refusing a cross-slot pipeline (switch to cluster mode and retry). Every
+    /// batch we build is safe to replay.
+    async fn run(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, SessionError> {
+        let (mut loaded, mut switched) = (false, false);
+        loop {
+            match self.run_once(groups).await {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Timeout) => return Err(SessionError::Timeout(self.timeout)),
+                Err(Attempt::Redis(e))
+                    if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") =>
+                {
+                    loaded = true;
+                    tracing::debug!("session scripts missing on the server; loading them");
+                    for script in [&*SAVE, &*INDEX_ADD, &*DELETE_IF_NS] {
+                        let mut conn = self.conn.clone();
+                        let load = script.prepare_invoke().load_async(&mut conn).await;
+                        self.bounded(std::future::ready(load))
+                            .await
+                            .map_err(|a| self.fail(a))?;
+                    }
+                }
+                Err(Attempt::Redis(e))
+                    if !switched && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") =>
+                {
+                    switched = true;
+                    tracing::info!(
+                        "cross-slot pipeline refused; session backend switching to cluster mode"
+                    );
+                    self.split.store(true, Ordering::Relaxed);
+                }
+                Err(a) => return Err(self.fail(a)),
+            }
+        }
+    }
+
+    fn fail(&self, a: Attempt) -> SessionError {
+        match a {
+            Attempt::Timeout => SessionError::Timeout(self.timeout),
+            Attempt::Redis(e) => e.into(),
+        }
+    }
+}
+
+enum Attempt {
+    Redis(RedisError),
+    Timeout,
+}
+
+fn is_kind(e: &RedisError, kind: ServerErrorKind, code: &str) -> bool {
+    e.kind() == ErrorKind::Server(kind) || e.code() == Some(code) || e.to_string().contains(code)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+/// Takes the `i`th reply of a group and converts it.
+fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, SessionError> {
+    let v = vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil);
+    redis::from_redis_value(v).map_err(|e| SessionError::Backend(format!("unexpected reply: {e}")))
+}
+
+fn group(results: &mut [Vec<Value>], i: usize) -> &mut [Value] {
+    results
+        .get_mut(i)
+        .map(Vec::as_mut_slice)
+        .unwrap_or_default()
+}
+
+impl<C> SessionBackend for RedisBackend<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    fn load<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+        Box::pin(async move {
+            let key = self.session_key(id.as_str());
+            let mut p = redis::pipe();
+            p.hgetall(&key).pttl(&key);
+            let mut r = self.run(&[p]).await?;
+            let vals = group(&mut r, 0);
+            let mut data: HashMap<String, String> = take(vals, 0)?;
+            let pttl: i64 = take(vals, 1)?;
+            if data.is_empty() || pttl == -2 {
+                return Ok(None);
+            }
+            let namespace = data.remove(NS_FIELD);
+            data.retain(|k, _| !k.starts_with(super::backend::RESERVED_PREFIX));
+            let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
+            Ok(Some(LoadedSession {
+                data,
+                namespace,
+                ttl,
+            }))
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        req: SaveRequest<'a>,
+    ) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
+        Box::pin(async move {
+            check_request(&req)?;
+            let id = req.id.as_str();
+            let max_age = ms(req.max_age);
+            let mut inv = SAVE.key(self.session_key(id));
+            inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
+            inv.arg(if req.namespace.is_some() { "1" } else { "0" })
+                .arg(req.namespace.unwrap_or(""));
+            if req.existed {
+                inv.arg(req.upserts.len());
+                for (k, v) in req.upserts {
+                    inv.arg(k).arg(v);
+                }
+                inv.arg(req.removals);
+            } else {
+                inv.arg(req.full.len());
+                for (k, v) in req.full {
+                    inv.arg(k).arg(v);
+                }
+            }
+            let mut groups = vec![redis::pipe()];
+            groups[0].invoke_script(&inv);
+            if let (false, Some(ns)) = (req.existed, req.namespace) {
+                // New session: its TTL is max_age, so the index entry can go in
+                // the same round trip (separate command: other hash slot).
+                let mut p = redis::pipe();
+                self.index_add(&mut p, ns, id, max_age);
+                groups.push(p);
+            }
+            let mut r = self.run(&groups).await?;
+            let (saved, changed, had_old, old, pttl): (i64, i64, i64, String, i64) =
+                take(group(&mut r, 0), 0)?;
+            if saved == 0 {
+                return Ok(SaveOutcome::Gone);
+            }
+            if let (true, 1, Some(ns)) = (req.existed, changed, req.namespace) {
+                // The namespace of a live session changed: move its index entry.
+                let mut add = redis::pipe();
+                self.index_add(&mut add, ns, id, pttl.max(1));
+                let mut groups = vec![add];
+                if had_old == 1 {
+                    let mut rem = redis::pipe();
+                    rem.zrem(self.ns_key(&old), id);
+                    groups.push(rem);
+                }
+                self.run(&groups).await?;
+            }
+            Ok(SaveOutcome::Saved)
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(async move {
+            let key = self.session_key(id.as_str());
+            let mut p = redis::pipe();
+            p.hget(&key, NS_FIELD).del(&key);
+            let mut r = self.run(&[p]).await?;
+            let ns: Option<String> = take(group(&mut r, 0), 0)?;
+            if let Some(ns) = ns {
+                let mut p = redis::pipe();
+                p.zrem(self.ns_key(&ns), id.as_str());
+                self.run(&[p]).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        old: Option<&'a SessionId>,
+        new: &'a SessionId,
+        data: &'a HashMap<String, String>,
+        namespace: Option<&'a str>,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(async move {
+            check_fields(data.keys().map(String::as_str))?;
+            let old = old.filter(|o| *o != new);
+            let (new_key, max_age) = (self.session_key(new.as_str()), ms(max_age));
+            // Group 0: the new session, written from scratch.
+            let mut inv = SAVE.key(&new_key);
+            inv.arg("0")
+                .arg(max_age)
+                .arg(if namespace.is_some() { "1" } else { "0" });
+            inv.arg(namespace.unwrap_or("")).arg(data.len());
+            for (k, v) in data {
+                inv.arg(k).arg(v);
+            }
+            let mut fresh = redis::pipe();
+            fresh.del(&new_key).invoke_script(&inv);
+            let mut groups = vec![fresh];
+            // Group 1: the old session (read its namespace, delete it).
+            if let Some(old) = old {
+                let old_key = self.session_key(old.as_str());
+                let mut p = redis::pipe();
+                p.hget(&old_key, NS_FIELD).del(&old_key);
+                groups.push(p);
+            }
+            // Group 2: the namespace index: add new, drop old (re-login case).
+            if let Some(ns) = namespace {
+                let mut p = redis::pipe();
+                self.index_add(&mut p, ns, new.as_str(), max_age);
+                if let Some(old) = old {
+                    p.zrem(self.ns_key(ns), old.as_str());
+                }
+                groups.push(p);
+            }
+            let mut r = self.run(&groups).await?;
+            if let Some(old) = old {
+                let old_ns: Option<String> = take(group(&mut r, 1), 0)?;
+                if let Some(o) = old_ns.filter(|o| Some(o.as_str()) != namespace) {
+                    let mut p = redis::pipe();
+                    p.zrem(self.ns_key(&o), old.as_str());
+                    self.run(&[p]).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn touch<'a>(
+        &'a self,
+        id: &'a SessionId,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(async move {
+            let (key, max_age) = (self.session_key(id.as_str()), ms(max_age));
+            let mut p = redis::pipe();
+            // PEXPIRE never creates a key, so touching a dead session is a no-op.
+            p.hget(&key, NS_FIELD).pexpire(&key, max_age);
+            let mut r = self.run(&[p]).await?;
+            let vals = group(&mut r, 0);
+            let (ns, applied): (Option<String>, bool) = (take(vals, 0)?, take(vals, 1)?);
+            if let (Some(ns), true) = (ns, applied) {
+                // The index score must follow the new expiry, or pruning would
+                // drop a live session from "log out everywhere".
+                let mut p = redis::pipe();
+                self.index_add(&mut p, &ns, id.as_str(), max_age);
+                self.run(&[p]).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn remove_namespace<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+        Box::pin(async move {
+            // Read and drop the index atomically (one key, MULTI/EXEC), so a
+            // session added concurrently lands in a fresh index, not in limbo.
+            let idx = self.ns_key(namespace);
+            let mut p = redis::pipe();
+            p.atomic().zrange(&idx, 0, -1).del(&idx);
+            let mut conn = self.conn.clone();
+            let (members, _): (Vec<String>, i64) = self
+                .bounded(p.query_async(&mut conn))
+                .await
+                .map_err(|a| self.fail(a))?;
+            // Index entries are only ever written by us, but re-validate them as
+            // ids anyway before building keys from them.
+            let ids: Vec<SessionId> = members.iter().filter_map(|m| SessionId::parse(m)).collect();
+            let mut count = 0u64;
+            for chunk in ids.chunks(DELETE_CHUNK) {
+                let groups: Vec<Pipeline> = chunk
+                    .iter()
+                    .map(|id| {
+                        let mut p = redis::pipe();
+                        p.invoke_script(
+                            DELETE_IF_NS
+                                .key(self.session_key(id.as_str()))
+                                .arg(namespace),
+                        );
+                        p
+                    })
+                    .collect();
+                for mut g in self.run(&groups).await? {
+                    count += take::<u64>(&mut g, 0)?;
+                }
+            }
+            Ok(count)
+        })
+    }
+}

@@ -1,0 +1,395 @@
+//! Redis-specific guarantees: round trips, faults, key hygiene.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionLike;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use super::*;
+
+/// Wraps a connection and counts requests. Every call of `req_packed_command`
+/// (one command) or `req_packed_commands` (one pipeline) is one write of a
+/// request followed by reading all its replies: exactly one network round trip.
+#[derive(Clone)]
+struct Counting<C> {
+    inner: C,
+    requests: Arc<AtomicUsize>,
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for Counting<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.inner.req_packed_command(cmd)
+    }
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        p: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.inner.req_packed_commands(p, offset, count)
+    }
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+/// Server-side view: `calls` per command from INFO commandstats. Commands run
+/// inside a script are counted too (under their own names), so we only look
+/// at the top-level commands the client can send.
+async fn command_calls(con: &mut redis::aio::MultiplexedConnection) -> HashMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(con)
+        .await
+        .expect("info");
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_string(), calls))
+        })
+        .collect()
+}
+
+fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, cmd: &str) -> u64 {
+    after.get(cmd).copied().unwrap_or(0) - before.get(cmd).copied().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn load_and_save_are_one_round_trip_each() {
+    let server = RedisServer::start();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let conn = Counting {
+        inner: server.connection_manager().await,
+        requests: requests.clone(),
+    };
+    let b = RedisBackend::new(conn);
+    let mut inspect = server
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let count = |f: &AtomicUsize| f.swap(0, Ordering::SeqCst);
+
+    // Cold start: the script cache is empty, so the first save pays NOSCRIPT,
+    // three SCRIPT LOADs and the retry. Documented, and bounded here.
+    let id = new_id();
+    create(&b, &id, &[("a", "1")], None, HOUR).await;
+    let cold = count(&requests);
+    assert!((1..=5).contains(&cold), "cold save took {cold} requests");
+
+    let before = command_calls(&mut inspect).await;
+    assert!(b.load(&id).await.expect("load").is_some());
+    let after = command_calls(&mut inspect).await;
+    assert_eq!(count(&requests), 1, "load must be one round trip");
+    assert_eq!(
+        (
+            delta(&before, &after, "hgetall"),
+            delta(&before, &after, "pttl")
+        ),
+        (1, 1)
+    );
+
+    let before = command_calls(&mut inspect).await;
+    assert_eq!(
+        update(&b, &id, &[("b", "2")], &["a"]).await,
+        SaveOutcome::Saved
+    );
+    let after = command_calls(&mut inspect).await;
+    assert_eq!(count(&requests), 1, "save (update) must be one round trip");
+    assert_eq!(delta(&before, &after, "evalsha"), 1);
+
+    // A brand-new namespaced session: session script + index script, both in
+    // the same single pipeline.
+    let before = command_calls(&mut inspect).await;
+    create(&b, &new_id(), &[("a", "1")], Some("alice"), HOUR).await;
+    let after = command_calls(&mut inspect).await;
+    assert_eq!(
+        count(&requests),
+        1,
+        "save (new, namespaced) must be one round trip"
+    );
+    assert_eq!(delta(&before, &after, "evalsha"), 2);
+
+    // Login rotation on a single node: one pipeline.
+    let new = new_id();
+    b.rotate(Some(&id), &new, &map(&[("u", "1")]), Some("alice"), HOUR)
+        .await
+        .expect("rotate");
+    assert_eq!(count(&requests), 1, "rotate must be one round trip");
+}
+
+#[tokio::test]
+async fn killed_server_is_unavailable_then_recovers_on_restart() {
+    let mut server = RedisServer::start();
+    let timeout = Duration::from_secs(1);
+    let b = RedisBackend::new(server.connection_manager().await).command_timeout(timeout);
+    let id = new_id();
+    create(&b, &id, &[("a", "1")], None, HOUR).await;
+
+    server.kill();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let res = b.load(&id).await;
+        let elapsed = start.elapsed();
+        assert!(
+            matches!(
+                res,
+                Err(SessionError::Unavailable(_) | SessionError::Timeout(_))
+            ),
+            "{res:?}"
+        );
+        assert!(
+            elapsed < timeout + Duration::from_millis(500),
+            "took {elapsed:?}"
+        );
+    }
+    let full = HashMap::new();
+    let req = SaveRequest {
+        id: &id,
+        existed: true,
+        upserts: &[],
+        removals: &[],
+        full: &full,
+        namespace: None,
+        max_age: HOUR,
+    };
+    let start = Instant::now();
+    let res = b.save(req).await;
+    assert!(
+        matches!(
+            res,
+            Err(SessionError::Unavailable(_) | SessionError::Timeout(_))
+        ),
+        "{res:?}"
+    );
+    assert!(
+        start.elapsed() < timeout + Duration::from_millis(500),
+        "took {:?}",
+        start.elapsed()
+    );
+
+    server.restart();
+    // Same backend, same ConnectionManager: it reconnects by itself. Poll
+    // with a deadline rather than guessing how long reconnecting takes.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match b.load(&id).await {
+            Ok(loaded) => {
+                // The restarted server has no persistence: the session is gone.
+                assert!(loaded.is_none());
+                break;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "never recovered: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Scripts were flushed by the restart too; saves recover transparently.
+    let id2 = new_id();
+    create(&b, &id2, &[("a", "1")], Some("ns"), HOUR).await;
+    assert_eq!(
+        update(&b, &id2, &[("b", "2")], &[]).await,
+        SaveOutcome::Saved
+    );
+    assert_eq!(b.remove_namespace("ns").await.expect("rm"), 1);
+}
+
+/// All keys on the server with their PTTL.
+async fn all_keys(con: &mut redis::aio::MultiplexedConnection) -> Vec<(String, i64)> {
+    // KEYS is fine here: it is the test's own throwaway server.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(con)
+        .await
+        .expect("keys");
+    let mut out = Vec::new();
+    for k in keys {
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(&k)
+            .query_async(con)
+            .await
+            .expect("pttl");
+        out.push((k, pttl));
+    }
+    out.sort();
+    out
+}
+
+/// Exercises every operation, with ordinary and hostile namespaces, and checks
+/// that every key is under the prefix and has a TTL, and that the namespace
+/// index outlives its members.
+async fn exercise(b: &dyn SessionBackend, namespaces: &[&str]) -> Vec<SessionId> {
+    let mut kept = Vec::new();
+    for ns in namespaces {
+        let (s1, s2, s3) = (new_id(), new_id(), new_id());
+        create(b, &s1, &[("a", "1")], Some(ns), Duration::from_secs(30)).await;
+        b.rotate(
+            Some(&s1),
+            &s2,
+            &map(&[("a", "1")]),
+            Some(ns),
+            Duration::from_secs(90),
+        )
+        .await
+        .expect("rotate");
+        create(b, &s3, &[("b", "2")], None, HOUR).await;
+        update(b, &s3, &[("c", "3")], &["b"]).await;
+        b.touch(&s3, HOUR).await.expect("touch");
+        kept.push(s2);
+        kept.push(s3);
+    }
+    kept
+}
+
+#[tokio::test]
+async fn prefix_applies_to_every_key_and_every_key_has_a_ttl() {
+    let server = RedisServer::start();
+    let mut con = server
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let b = RedisBackend::new(server.connection_manager().await).key_prefix("app1:");
+    let namespaces = ["alice", "bob"];
+    exercise(&b, &namespaces).await;
+
+    let keys = all_keys(&mut con).await;
+    assert!(!keys.is_empty());
+    for (k, pttl) in &keys {
+        assert!(k.starts_with("app1:"), "unprefixed key {k:?}");
+        assert!(*pttl > 0, "key {k:?} has no TTL ({pttl})");
+    }
+    // The index outlives its longest member (90 s session -> index >= that).
+    let index: Vec<_> = keys
+        .iter()
+        .filter(|(k, _)| k.starts_with("app1:uapi:ns:"))
+        .collect();
+    assert_eq!(index.len(), 2, "{keys:?}");
+    let longest = keys
+        .iter()
+        .filter(|(k, _)| k.contains(":session:"))
+        .map(|(_, t)| *t)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        index.iter().all(|(_, t)| *t + 1000 >= longest.min(90_000)),
+        "{keys:?}"
+    );
+
+    for ns in namespaces {
+        assert_eq!(b.remove_namespace(ns).await.expect("rm"), 1);
+    }
+    let keys = all_keys(&mut con).await;
+    assert!(
+        keys.iter()
+            .all(|(k, _)| k.starts_with("app1:uapi:session:")),
+        "{keys:?}"
+    );
+    assert_eq!(
+        keys.len(),
+        2,
+        "only the namespace-less sessions remain: {keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_namespaces_stay_under_the_prefix() {
+    let server = RedisServer::start();
+    let mut con = server
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    // Keys a naive implementation could reach (glob-looking names included).
+    const VICTIMS: [&str; 7] = [
+        "victim",
+        "*",
+        "uapi:ns:*",
+        "uapi:session:x",
+        "app1",
+        "..",
+        "app1:uapi:ns:*",
+    ];
+    for victim in VICTIMS {
+        let _: () = redis::cmd("SET")
+            .arg(victim)
+            .arg("1")
+            .query_async(&mut con)
+            .await
+            .expect("set");
+    }
+    let b = RedisBackend::new(server.connection_manager().await).key_prefix("app1:");
+    let hostile = [
+        "*",
+        "a:b",
+        "x\r\ny",
+        "../..",
+        "{tag}",
+        "[a-z]?",
+        "",
+        "uapi:session:*",
+        "\u{1}ns",
+        "é",
+    ];
+    let kept = exercise(&b, &hostile).await;
+
+    for ns in hostile {
+        assert_eq!(
+            b.remove_namespace(ns).await.expect("rm"),
+            1,
+            "namespace {ns:?}"
+        );
+    }
+    // Each hostile namespace removed exactly its own session (so "*" matched
+    // nothing else), and the namespace-less sessions are untouched.
+    for id in kept.iter().skip(1).step_by(2) {
+        assert!(b.load(id).await.expect("load").is_some());
+    }
+    let keys = all_keys(&mut con).await;
+    for victim in VICTIMS {
+        assert!(
+            keys.iter().any(|(k, _)| k == victim),
+            "victim {victim:?} deleted: {keys:?}"
+        );
+    }
+    for (k, pttl) in &keys {
+        if k.starts_with("app1:uapi:") && !VICTIMS.contains(&k.as_str()) {
+            assert!(k.starts_with("app1:uapi:session:"), "leftover index {k:?}");
+            assert!(*pttl > 0, "{k:?} has no TTL");
+            let id = &k["app1:uapi:session:".len()..];
+            assert!(SessionId::parse(id).is_some(), "odd key {k:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn flushed_script_cache_is_reloaded() {
+    let server = RedisServer::start();
+    let mut con = server
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let b = RedisBackend::new(server.connection_manager().await);
+    let id = new_id();
+    create(&b, &id, &[("a", "1")], Some("n"), HOUR).await;
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut con)
+        .await
+        .expect("flush");
+    assert_eq!(
+        update(&b, &id, &[("a", "2")], &[]).await,
+        SaveOutcome::Saved
+    );
+    assert_eq!(data(&b, &id).await, Some(map(&[("a", "2")])));
+}

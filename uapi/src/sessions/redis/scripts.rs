@@ -1,0 +1,75 @@
+//! The Lua scripts of the Redis backend.
+//!
+//! Each script touches exactly ONE key (so ONE hash slot): Redis Cluster
+//! requires it, and it keeps each script's atomicity meaningful.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Field-level save of ONE session key (single slot). Why a script: "does the
+/// session still exist?" and "write the fields" must be atomic, otherwise a
+/// save racing a logout would resurrect the session (HSET creates the key).
+/// KEYS[1] = session. ARGV = existed, max_age_ms, set_ns, ns, n_upserts,
+/// k1, v1, ..., kn, vn, removal1, ...
+/// Returns {saved, ns_changed, had_old_ns, old_ns, pttl_ms}.
+/// A new session also gets the reserved field `\x01c`, so it keeps existing
+/// when all its user fields are removed (HDEL of the last field deletes a key).
+pub(super) static SAVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local key = KEYS[1]
+if ARGV[1] == '1' then
+  if redis.call('EXISTS', key) == 0 then return {0, 0, 0, '', -2} end
+else
+  redis.call('HSET', key, '\1c', '1')
+end
+local last = 5 + 2 * tonumber(ARGV[5])
+for i = 6, last, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+for i = last + 1, #ARGV do redis.call('HDEL', key, ARGV[i]) end
+local changed, had, old = 0, 0, ''
+if ARGV[3] == '1' then
+  local cur = redis.call('HGET', key, '\1ns')
+  if cur ~= ARGV[4] then
+    redis.call('HSET', key, '\1ns', ARGV[4])
+    changed = 1
+    if cur then had, old = 1, cur end
+  end
+end
+-- NX: a new key gets max_age, an existing key keeps its expiry, and a key
+-- that somehow has none gets one: no save ever leaves a key without a TTL.
+redis.call('PEXPIRE', key, ARGV[2], 'NX')
+return {1, changed, had, old, redis.call('PTTL', key)}
+",
+    )
+});
+
+/// Adds a member to ONE namespace index (single slot): prunes expired members,
+/// scores the new one with its expiry, and sets the index TTL to its largest
+/// score so the index outlives every member. Uses the server clock (TIME) so
+/// scores agree with the TTLs Redis enforces. KEYS[1] = index; ARGV = id, ttl_ms.
+pub(super) static INDEX_ADD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], top[2])
+return 1
+",
+    )
+});
+
+/// Deletes ONE session key only if it still belongs to the namespace, so a
+/// stale index entry can never log out a session that moved elsewhere.
+/// KEYS[1] = session; ARGV[1] = namespace. Returns 1 if deleted.
+pub(super) static DELETE_IF_NS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HGET', KEYS[1], '\1ns') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+",
+    )
+});
