@@ -141,6 +141,7 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
         let start = Instant::now();
         let res = b.load(&id).await;
         let elapsed = start.elapsed();
+        eprintln!("load with server down: {res:?} after {elapsed:?}");
         assert!(
             matches!(
                 res,
@@ -392,4 +393,46 @@ async fn flushed_script_cache_is_reloaded() {
         SaveOutcome::Saved
     );
     assert_eq!(data(&b, &id).await, Some(map(&[("a", "2")])));
+}
+
+#[tokio::test]
+async fn stalled_server_times_out_within_the_command_timeout() {
+    let server = RedisServer::start();
+    let mut con = server
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let timeout = Duration::from_millis(200);
+    // The ConnectionManager's own response timeout is 500 ms, so the 200 ms
+    // bound observed here is the backend's.
+    let b = RedisBackend::new(server.connection_manager().await).command_timeout(timeout);
+    let id = new_id();
+    create(&b, &id, &[("a", "1")], None, HOUR).await;
+    // The server stays up but answers nobody else for 1.5 s.
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .query_async(&mut con)
+        .await
+        .expect("pause");
+    let start = Instant::now();
+    let res = b.load(&id).await;
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(res, Err(SessionError::Timeout(t)) if t == timeout),
+        "{res:?}"
+    );
+    assert!(
+        elapsed >= timeout && elapsed < timeout + Duration::from_millis(300),
+        "took {elapsed:?}"
+    );
+    // The pause ends by itself (the pausing connection is paused too, so no
+    // UNPAUSE); the same backend then works again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.load(&id).await.is_err() {
+        assert!(Instant::now() < deadline, "never recovered after the pause");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(b.load(&id).await.expect("load").is_some());
 }
