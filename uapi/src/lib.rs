@@ -55,6 +55,7 @@ mod server;
 mod service;
 mod value;
 
+pub mod login;
 pub mod sessions;
 pub mod status;
 pub mod testing;

@@ -128,12 +128,31 @@ impl ResponseHeaders {
         f(&mut guard)
     }
 
-    /// Moves the queued headers into `map`.
+    /// Moves the queued headers into `map`. A queued cookie replaces a
+    /// `Set-Cookie` for the same cookie that the handler already put there (e.g.
+    /// the `Headers` returned by `update_session`), so it is never sent twice.
     pub(crate) fn apply(&self, map: &mut HeaderMap) {
         let headers = self.lock(|p| std::mem::take(&mut p.headers));
-        for (name, value, _) in headers {
+        for (name, value, cookie) in headers {
+            if let Some(cookie) = cookie {
+                drop_cookie(map, &cookie);
+            }
             map.append(name, value);
         }
+    }
+}
+
+/// Removes the `Set-Cookie` headers of cookie `name` from `map`.
+fn drop_cookie(map: &mut HeaderMap, name: &str) {
+    let prefix = format!("{name}=");
+    let is_other = |v: &HeaderValue| !v.as_bytes().starts_with(prefix.as_bytes());
+    if map.get_all(SET_COOKIE).iter().all(is_other) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = map.get_all(SET_COOKIE).iter().filter(|v| is_other(v)).cloned().collect();
+    map.remove(SET_COOKIE);
+    for v in kept {
+        map.append(SET_COOKIE, v);
     }
 }
 

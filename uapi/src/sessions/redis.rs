@@ -441,3 +441,36 @@ where
         })
     }
 }
+
+/// uapi's `configure_async_sessions`: sessions in Redis, on the redis-rs async
+/// connection you already have, a [`redis::aio::ConnectionManager`] (reconnects
+/// by itself) or a [`redis::cluster_async::ClusterConnection`]. Registers
+/// `session: AsyncSession` (or the name in `options`) and returns the store.
+///
+/// # Examples
+///
+/// ```no_run
+/// use uapi::{App, sessions::{redis::configure_async_sessions, SessionOptions}};
+///
+/// # async fn run() -> redis::RedisResult<()> {
+/// let client = redis::Client::open("redis://127.0.0.1:6379")?;
+/// let redis = redis::aio::ConnectionManager::new(client).await?;
+/// let mut app = App::new();
+/// let store = configure_async_sessions(&mut app, redis.clone(), SessionOptions::default());
+/// let carts = configure_async_sessions(&mut app, redis,
+///     SessionOptions::default().cookie_name("cart_session").session_arg_param_name("cart"));
+/// # let _ = (store, carts); Ok(()) }
+/// ```
+pub fn configure_async_sessions<C>(
+    app: &mut crate::App,
+    conn: C,
+    options: super::SessionOptions,
+) -> super::AsyncRedisSessionStore
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    let backend = RedisBackend::new(conn)
+        .key_prefix(options.redis_key_prefix.clone())
+        .command_timeout(options.command_timeout);
+    super::configure_sessions(app, backend, options)
+}

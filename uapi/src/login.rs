@@ -1,0 +1,267 @@
+//! Login on top of a session store: uapi's `uapi.login` addon.
+//!
+//! [`configure_async_login`] registers, for a user-id type `T`:
+//! - `current_user_id: T`: the logged-in user's id, or a 403 for an anonymous
+//!   request (the handler never runs);
+//! - `current_user_id: Option<T>`: `None` when anonymous;
+//! - `login_session: AsyncLoginSession<T>`: to log in (rotating the session id)
+//!   and out.
+//!
+//! All three build on the store's `session: AsyncSession`, through the same
+//! provider mechanism users have, so a handler asking for `current_user_id` and
+//! `session` loads the session once. A login puts the session in the namespace
+//! of the user's id, so [`AsyncLoginManager::logout`] ends every session of a user.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::handler::{HandlerInfo, Injectable, ParamInfo, ParamKind};
+use crate::inject::{ExtractFn, ParamPlan, RequestCtx};
+use crate::response::{Headers, IntoResponse, Response};
+use crate::sessions::{AsyncSession, SessionError, SessionStore};
+use crate::status::Forbidden;
+use crate::App;
+
+/// The session key holding the logged-in user's id.
+pub const USER_ID_KEY: &str = "user_id";
+
+/// A user-id type: anything that prints to and parses from a string.
+pub trait UserId: FromStr + Display + Clone + Send + Sync + 'static {}
+impl<T: FromStr + Display + Clone + Send + Sync + 'static> UserId for T {}
+
+/// Login settings.
+#[derive(Clone)]
+pub struct LoginOptions {
+    forbidden: Arc<dyn Fn() -> Response + Send + Sync>,
+}
+
+impl Default for LoginOptions {
+    fn default() -> Self {
+        LoginOptions { forbidden: Arc::new(|| Forbidden::new("forbidden").into_response()) }
+    }
+}
+
+impl LoginOptions {
+    /// The response for an anonymous request to a handler that needs
+    /// `current_user_id` (default: 403 `forbidden`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{login::LoginOptions, status::Forbidden, IntoResponse};
+    /// let options = LoginOptions::default()
+    ///     .forbidden_response(|| Forbidden::new("log in first").into_response());
+    /// ```
+    pub fn forbidden_response(mut self, f: impl Fn() -> Response + Send + Sync + 'static) -> Self {
+        self.forbidden = Arc::new(f);
+        self
+    }
+}
+
+/// Ends users' sessions from anywhere: uapi's `AsyncLoginManager`.
+#[derive(Clone)]
+pub struct AsyncLoginManager<T> {
+    store: SessionStore,
+    user: PhantomData<fn() -> T>,
+}
+
+impl<T: UserId> AsyncLoginManager<T> {
+    /// Logs `user_id` out everywhere: every session of that user, on every
+    /// device, ends. Returns how many ended.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store is down or slow.
+    pub async fn logout(&self, user_id: &T) -> Result<u64, SessionError> {
+        self.store.remove_namespace(&user_id.to_string()).await
+    }
+}
+
+/// The login view of a session: uapi's `AsyncLoginSession`.
+#[derive(Clone)]
+pub struct AsyncLoginSession<T> {
+    /// The logged-in user, if any.
+    pub user_id: Option<T>,
+    session: AsyncSession,
+}
+
+impl<T: UserId> AsyncLoginSession<T> {
+    /// Logs this session in as `user_id`: records it, moves the session to a
+    /// NEW id (the old id stops working, so a planted id is useless) in the
+    /// user's namespace, and sets the cookie. Returns the cookie headers too.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store is down or slow.
+    pub async fn login_and_return(&self, user_id: T) -> Result<Headers, SessionError> {
+        let id = user_id.to_string();
+        self.session.insert(USER_ID_KEY, id.clone());
+        self.session.rotate_id_in(Some(&id)).await
+    }
+
+    /// Logs this session out: deletes it server-side and expires the cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store is down or slow.
+    pub async fn logout_and_return(&self) -> Result<Headers, SessionError> {
+        self.session.clear_session().await
+    }
+
+    /// The underlying session.
+    pub fn session(&self) -> &AsyncSession {
+        &self.session
+    }
+}
+
+/// Registers `current_user_id: T`, `current_user_id: Option<T>` and
+/// `login_session: AsyncLoginSession<T>` on `app`, on top of `store`.
+///
+/// # Examples
+///
+/// ```
+/// use uapi::{handler, App, login::configure_async_login, sessions::{configure_sessions, MemoryStore, SessionOptions}};
+///
+/// #[handler]
+/// async fn me(current_user_id: i64) -> String { current_user_id.to_string() }
+///
+/// let mut app = App::new();
+/// let store = configure_sessions(&mut app, MemoryStore::new(), SessionOptions::default());
+/// let login_manager = configure_async_login::<i64>(&mut app, &store);
+/// app.get("/me", me);
+/// assert!(app.build().is_ok());
+/// ```
+pub fn configure_async_login<T: UserId>(app: &mut App, store: &SessionStore) -> AsyncLoginManager<T> {
+    configure_async_login_with(app, store, LoginOptions::default())
+}
+
+/// [`configure_async_login`] with [`LoginOptions`].
+pub fn configure_async_login_with<T: UserId>(
+    app: &mut App,
+    store: &SessionStore,
+    options: LoginOptions,
+) -> AsyncLoginManager<T> {
+    // Parameter names are `&'static str`; a name built at run time is kept for
+    // the life of the program (configured once per app, a few bytes).
+    let session_param: &'static str = match store.options().session_arg_param_name.clone() {
+        std::borrow::Cow::Borrowed(s) => s,
+        std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
+    };
+    let base = LoginProvider::<T> { session_param, forbidden: options.forbidden, user: PhantomData };
+    app.register_by_name_and_type("current_user_id", Required(base.clone()));
+    app.register_by_name_and_type("current_user_id", Optional(base.clone()));
+    app.register_by_name_and_type("login_session", base);
+    AsyncLoginManager { store: store.clone(), user: PhantomData }
+}
+
+/// The shared part of the three login providers: each asks for the store's
+/// session by its parameter name, like any handler would.
+struct LoginProvider<T> {
+    session_param: &'static str,
+    forbidden: Arc<dyn Fn() -> Response + Send + Sync>,
+    user: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for LoginProvider<T> {
+    fn clone(&self) -> Self {
+        LoginProvider { session_param: self.session_param, forbidden: self.forbidden.clone(), user: PhantomData }
+    }
+}
+
+impl<T: UserId> LoginProvider<T> {
+    fn info(&self, name: &'static str, returns: &'static str) -> HandlerInfo {
+        let param = ParamInfo::new::<AsyncSession>(self.session_param, ParamKind::ProviderOnly);
+        HandlerInfo::new(name, vec![param], returns)
+    }
+
+    async fn load(ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<(AsyncSession, Option<T>), Response> {
+        let no_source: ExtractFn<AsyncSession> = |_, p| {
+            Err(crate::Rejection::Response(crate::response::text(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no session provider for `{}`", p.name()),
+            )))
+        };
+        let Some(session_plan) = plan.first() else {
+            return Err(crate::response::text(http::StatusCode::INTERNAL_SERVER_ERROR, "login misconfigured"));
+        };
+        let session = ctx.__resolve::<AsyncSession>(session_plan, no_source).await?;
+        // A stored id that does not parse (e.g. written by other code) is anonymous.
+        let user = session.get(USER_ID_KEY).and_then(|s| s.parse::<T>().ok());
+        Ok((session, user))
+    }
+}
+
+struct Required<T>(LoginProvider<T>);
+struct Optional<T>(LoginProvider<T>);
+
+impl<T: UserId> Injectable for Required<T> {
+    type Output = Result<T, Response>;
+    type Provided = T;
+
+    fn info(&self) -> HandlerInfo {
+        self.0.info("current_user_id", std::any::type_name::<T>())
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a mut RequestCtx,
+        plan: &'a [ParamPlan],
+    ) -> impl Future<Output = Result<Self::Output, Response>> + Send + 'a {
+        async move {
+            let (_, user) = LoginProvider::<T>::load(ctx, plan).await?;
+            Ok(user.ok_or_else(|| (self.0.forbidden)()))
+        }
+    }
+
+    fn provide(out: Self::Output) -> Result<T, Response> {
+        out
+    }
+}
+
+impl<T: UserId> Injectable for Optional<T> {
+    type Output = Option<T>;
+    type Provided = Option<T>;
+
+    fn info(&self) -> HandlerInfo {
+        self.0.info("current_user_id", std::any::type_name::<Option<T>>())
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a mut RequestCtx,
+        plan: &'a [ParamPlan],
+    ) -> impl Future<Output = Result<Self::Output, Response>> + Send + 'a {
+        async move { Ok(LoginProvider::<T>::load(ctx, plan).await?.1) }
+    }
+
+    fn provide(out: Option<T>) -> Result<Option<T>, Response> {
+        Ok(out)
+    }
+}
+
+impl<T: UserId> Injectable for LoginProvider<T> {
+    type Output = AsyncLoginSession<T>;
+    type Provided = AsyncLoginSession<T>;
+
+    fn info(&self) -> HandlerInfo {
+        LoginProvider::info(self, "login_session", std::any::type_name::<AsyncLoginSession<T>>())
+    }
+
+    fn call<'a>(
+        &'a self,
+        ctx: &'a mut RequestCtx,
+        plan: &'a [ParamPlan],
+    ) -> impl Future<Output = Result<Self::Output, Response>> + Send + 'a {
+        async move {
+            let (session, user_id) = LoginProvider::<T>::load(ctx, plan).await?;
+            Ok(AsyncLoginSession { user_id, session })
+        }
+    }
+
+    fn provide(out: Self::Output) -> Result<Self::Output, Response> {
+        Ok(out)
+    }
+}

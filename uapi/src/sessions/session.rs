@@ -1,0 +1,337 @@
+//! [`AsyncSession`]: one request's view of a session, a map of strings.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::store::Shared;
+use super::{LoadedSession, SaveOutcome, SaveRequest, SessionError, SessionId};
+use crate::response::Headers;
+use crate::ResponseHeaders;
+
+/// A server-side session: a map of `String` to `String`, as in uapi.
+///
+/// Declare a parameter of this type (named `session` by default) and the app
+/// loads the session named by the request's cookie (one store round trip), or
+/// gives a fresh empty one when the cookie is missing, malformed, unknown or
+/// expired. Clones share one state, so every part of a request (the handler,
+/// the login addon's `current_user_id`) sees the same data, loaded once.
+///
+/// Changes are kept in memory until [`update_session`](Self::update_session),
+/// which saves only the fields that changed (so two concurrent requests that
+/// change different keys both persist) and queues the `Set-Cookie` the response
+/// needs. A session that is read but never updated writes nothing and sets no
+/// cookie.
+///
+/// # Examples
+///
+/// ```
+/// use uapi::{handler, status::NoContent, sessions::{AsyncSession, SessionError}};
+///
+/// #[handler]
+/// async fn remember(session: AsyncSession, color: String) -> Result<NoContent, SessionError> {
+///     session.insert("color", color);
+///     session.update_session().await?;
+///     Ok(NoContent::new())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct AsyncSession {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Shared>,
+    response: ResponseHeaders,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// None until the session is first saved.
+    id: Option<SessionId>,
+    /// It was loaded from the store (so saves must not resurrect it).
+    existed: bool,
+    data: HashMap<String, String>,
+    changed: HashSet<String>,
+    removed: HashSet<String>,
+    namespace: Option<String>,
+    namespace_dirty: bool,
+}
+
+impl std::fmt::Debug for AsyncSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Neither the id (a credential) nor the data.
+        self.with(|s| f.debug_struct("AsyncSession").field("persisted", &s.id.is_some()).field("len", &s.data.len()).finish())
+    }
+}
+
+impl AsyncSession {
+    pub(crate) fn new(store: Arc<Shared>, response: ResponseHeaders, loaded: Option<(SessionId, LoadedSession)>) -> Self {
+        let state = match loaded {
+            Some((id, l)) => State {
+                id: Some(id),
+                existed: true,
+                data: l.data,
+                namespace: l.namespace,
+                ..State::default()
+            },
+            None => State::default(),
+        };
+        AsyncSession { inner: Arc::new(Inner { store, response, state: Mutex::new(state) }) }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        // Never held across an await; a poisoned lock still holds consistent data.
+        f(&mut self.inner.state.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.with(|s| s.data.get(key).cloned())
+    }
+
+    /// Sets `key` to `value`, returning the previous value.
+    pub fn insert(&self, key: impl Into<String>, value: impl Into<String>) -> Option<String> {
+        let key = key.into();
+        self.with(|s| {
+            s.removed.remove(&key);
+            s.changed.insert(key.clone());
+            s.data.insert(key, value.into())
+        })
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&self, key: &str) -> Option<String> {
+        self.with(|s| {
+            let old = s.data.remove(key);
+            if old.is_some() {
+                s.changed.remove(key);
+                s.removed.insert(key.to_owned());
+            }
+            old
+        })
+    }
+
+    /// Whether `key` is set.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.with(|s| s.data.contains_key(key))
+    }
+
+    /// How many keys are set.
+    pub fn len(&self) -> usize {
+        self.with(|s| s.data.len())
+    }
+
+    /// Whether no key is set.
+    pub fn is_empty(&self) -> bool {
+        self.with(|s| s.data.is_empty())
+    }
+
+    /// Removes every key (saved by the next `update_session`).
+    pub fn clear(&self) {
+        self.with(|s| {
+            let keys: Vec<String> = s.data.drain().map(|(k, _)| k).collect();
+            s.changed.clear();
+            s.removed.extend(keys);
+        });
+    }
+
+    /// A snapshot of the keys and values, in no particular order.
+    pub fn iter(&self) -> std::vec::IntoIter<(String, String)> {
+        self.with(|s| s.data.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>()).into_iter()
+    }
+
+    /// A snapshot of the whole map.
+    pub fn to_map(&self) -> HashMap<String, String> {
+        self.with(|s| s.data.clone())
+    }
+
+    /// The namespace the session belongs to (see [`Self::update_session_in`]).
+    pub fn namespace(&self) -> Option<String> {
+        self.with(|s| s.namespace.clone())
+    }
+
+    /// Whether the session exists in the store (loaded, or saved by this request).
+    pub fn is_persisted(&self) -> bool {
+        self.with(|s| s.id.is_some())
+    }
+
+    /// Persists the session: creates it if new (and queues its cookie on the
+    /// response), else writes only the changed fields. Also returns the
+    /// `Set-Cookie` headers, for handlers that build responses by hand (uapi's
+    /// style); the cookie is sent once either way.
+    ///
+    /// If the session vanished meanwhile (logged out elsewhere, expired), it is
+    /// not resurrected: this request's own changes start a fresh session.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store is down or slow (a 503 if returned from a
+    /// handler); the changes stay pending.
+    pub async fn update_session(&self) -> Result<Headers, SessionError> {
+        self.save(None).await
+    }
+
+    /// As [`Self::update_session`], and makes the session part of `namespace`
+    /// (e.g. a user id), so [`super::SessionStore::remove_namespace`] can end
+    /// every session in it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::update_session`].
+    pub async fn update_session_in(&self, namespace: &str) -> Result<Headers, SessionError> {
+        self.save(Some(namespace)).await
+    }
+
+    async fn save(&self, namespace: Option<&str>) -> Result<Headers, SessionError> {
+        let store = &self.inner.store;
+        // Take what is pending; on failure it is put back.
+        let (id, existed, upserts, removals, full, ns) = self.with(|s| {
+            if let Some(ns) = namespace {
+                if s.namespace.as_deref() != Some(ns) {
+                    s.namespace = Some(ns.to_owned());
+                    s.namespace_dirty = true;
+                }
+            }
+            let upserts: Vec<(String, String)> = s
+                .changed
+                .drain()
+                .filter_map(|k| s.data.get(&k).map(|v| (k, v.clone())))
+                .collect();
+            let removals: Vec<String> = s.removed.drain().collect();
+            (s.id.clone(), s.existed, upserts, removals, s.data.clone(), s.namespace.clone())
+        });
+        let ns_dirty = self.with(|s| std::mem::take(&mut s.namespace_dirty));
+        let restore = |this: &Self| {
+            this.with(|s| {
+                for (k, _) in &upserts {
+                    if !s.removed.contains(k) {
+                        s.changed.insert(k.clone());
+                    }
+                }
+                for k in &removals {
+                    if !s.changed.contains(k) {
+                        s.removed.insert(k.clone());
+                    }
+                }
+                s.namespace_dirty |= ns_dirty;
+            })
+        };
+
+        if let (Some(id), true) = (&id, existed) {
+            if upserts.is_empty() && removals.is_empty() && !ns_dirty {
+                return Ok(Headers::new());
+            }
+            let req = SaveRequest {
+                id,
+                existed: true,
+                upserts: &upserts,
+                removals: &removals,
+                full: &full,
+                namespace: if ns_dirty { ns.as_deref() } else { None },
+                max_age: store.options.max_age,
+            };
+            match store.backend.save(req).await {
+                Ok(SaveOutcome::Saved) => return Ok(Headers::new()),
+                Ok(SaveOutcome::Gone) => {
+                    // Deleted meanwhile: start over with only this request's changes.
+                    let fresh: HashMap<String, String> = upserts.iter().cloned().collect();
+                    self.with(|s| {
+                        s.data = fresh.clone();
+                        s.namespace = None;
+                    });
+                    return self.create(fresh, None).await.inspect_err(|_| restore(self));
+                }
+                Err(e) => {
+                    restore(self);
+                    return Err(e);
+                }
+            }
+        }
+        self.create(full, ns).await.inspect_err(|_| restore(self))
+    }
+
+    /// Writes the session under a fresh id and queues its cookie.
+    async fn create(&self, data: HashMap<String, String>, namespace: Option<String>) -> Result<Headers, SessionError> {
+        let store = &self.inner.store;
+        let id = SessionId::generate()?;
+        let req = SaveRequest {
+            id: &id,
+            existed: false,
+            upserts: &[],
+            removals: &[],
+            full: &data,
+            namespace: namespace.as_deref(),
+            max_age: store.options.max_age,
+        };
+        store.backend.save(req).await?;
+        self.adopt(id)
+    }
+
+    /// Makes `id` the session's id and queues its cookie.
+    fn adopt(&self, id: SessionId) -> Result<Headers, SessionError> {
+        let headers = self.inner.store.cookie_for(&id);
+        self.with(|s| {
+            s.id = Some(id);
+            s.existed = true;
+        });
+        self.queue(&headers);
+        Ok(headers)
+    }
+
+    fn queue(&self, headers: &Headers) {
+        for (_, value) in headers.iter() {
+            self.inner.response.set_cookie(&self.inner.store.options.cookie_name, value.clone());
+        }
+    }
+
+    /// Saves the session under a NEW id (in `namespace`, if given) and deletes
+    /// the old one: the defence against session fixation, used at login.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store is down or slow.
+    pub async fn rotate_id_in(&self, namespace: Option<&str>) -> Result<Headers, SessionError> {
+        let store = &self.inner.store;
+        let new = SessionId::generate()?;
+        let (old, data, ns) = self.with(|s| {
+            if let Some(ns) = namespace {
+                s.namespace = Some(ns.to_owned());
+            }
+            (s.id.clone(), s.data.clone(), s.namespace.clone())
+        });
+        store.backend.rotate(old.as_ref(), &new, &data, ns.as_deref(), store.options.max_age).await?;
+        self.with(|s| {
+            s.changed.clear();
+            s.removed.clear();
+            s.namespace_dirty = false;
+        });
+        self.adopt(new)
+    }
+
+    /// Deletes the session server-side, expires its cookie, and leaves this
+    /// object empty (a later `update_session` starts a new session).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store is down or slow.
+    pub async fn clear_session(&self) -> Result<Headers, SessionError> {
+        let store = &self.inner.store;
+        let id = self.with(|s| s.id.clone());
+        if let Some(id) = &id {
+            store.backend.delete(id).await?;
+        }
+        self.with(|s| *s = State::default());
+        let headers = crate::response::expire_cookie(&store.options.cookie_name, &store.options.cookie_settings);
+        self.queue(&headers);
+        Ok(headers)
+    }
+
+    /// Re-sends the cookie with a fresh Max-Age (rolling expiry).
+    pub(crate) fn refresh_cookie(&self) {
+        if let Some(id) = self.with(|s| s.id.clone()) {
+            let headers = self.inner.store.cookie_for(&id);
+            self.queue(&headers);
+        }
+    }
+}
