@@ -103,7 +103,16 @@ impl Resolver<'_> {
 
     fn param(&mut self, label: &str, p: &ParamInfo) -> ParamPlan {
         let source = match self.find_provider(label, p) {
-            Some(index) => self.provider(label, p, index),
+            Some(index) => {
+                if !matches!(p.rename, Rename::None) {
+                    self.problems.push(format!(
+                        "{label}: parameter `{}: {}` has a #[header]/#[cookie] attribute, but its \
+                         value comes from provider `{}`, so the attribute would be ignored",
+                        p.name, p.type_name, self.app.providers[index].info.name
+                    ));
+                }
+                self.provider(label, p, index)
+            }
             None => self.builtin(label, p),
         };
         ParamPlan { name: p.name, source }
