@@ -2,14 +2,19 @@
 //! timeout, and graceful shutdown.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
 
 use crate::app::Config;
 use crate::body::RequestBody;
@@ -42,12 +47,18 @@ pub struct Server {
 
 impl Server {
     pub(crate) fn new(listener: TcpListener, service: AppService, config: Config) -> Server {
-        Server { listener, service, config }
+        Server {
+            listener,
+            service,
+            config,
+        }
     }
 
     /// The bound address (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Serves until Ctrl-C, then shuts down gracefully.
@@ -72,15 +83,25 @@ impl Server {
     /// # Errors
     ///
     /// Never in practice: accept errors are logged and retried.
-    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
-        let Server { listener, service, config } = self;
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            service,
+            config,
+        } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(64 * 1024);
-        builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(64 * 1024);
         let graceful = GracefulShutdown::new();
         tokio::pin!(signal);
         loop {
@@ -96,6 +117,7 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
+                    let stream = PrefaceDeadline::new(stream, config.header_read_timeout);
                     let service = service.clone();
                     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let service = service.clone();
@@ -116,9 +138,113 @@ impl Server {
             }
         }
         drop(listener);
-        if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("graceful shutdown timed out; closing remaining connections");
         }
         Ok(())
+    }
+}
+
+/// The HTTP/2 connection preface.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A connection that must say which protocol it speaks within the header-read
+/// timeout.
+///
+/// hyper-util's auto builder first reads until it can tell HTTP/1 from the
+/// HTTP/2 preface, with no timeout: a client that connects and sends nothing
+/// (or the first bytes of the preface) would hold the connection forever, since
+/// hyper's own HTTP/1 header-read timeout only starts after that. While every
+/// byte received so far could still begin the preface, reads fail with
+/// `TimedOut` once the deadline passes; after that the stream is transparent.
+struct PrefaceDeadline {
+    stream: TcpStream,
+    deadline: Option<Pin<Box<Sleep>>>,
+    matched: usize,
+}
+
+impl PrefaceDeadline {
+    fn new(stream: TcpStream, timeout: Duration) -> PrefaceDeadline {
+        PrefaceDeadline {
+            stream,
+            deadline: Some(Box::pin(tokio::time::sleep(timeout))),
+            matched: 0,
+        }
+    }
+}
+
+impl AsyncRead for PrefaceDeadline {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if this.deadline.is_some() {
+                    let new = &buf.filled()[before..];
+                    let rest = &H2_PREFACE[this.matched..];
+                    let n = new.len().min(rest.len());
+                    if !new.is_empty() && new[..n] == rest[..n] && n < rest.len() {
+                        // Still ambiguous: keep the deadline.
+                        this.matched += n;
+                    } else {
+                        // HTTP/1 (hyper's header-read timeout takes over), the whole
+                        // preface, or EOF.
+                        this.deadline = None;
+                    }
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                let expired = this
+                    .deadline
+                    .as_mut()
+                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                if expired {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no request within the header-read timeout",
+                    )));
+                }
+                Poll::Pending
+            }
+            ready_err => ready_err,
+        }
+    }
+}
+
+impl AsyncWrite for PrefaceDeadline {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
