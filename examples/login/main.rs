@@ -1,0 +1,103 @@
+//! The flagship example: login, logout, logout everywhere, and a second session.
+//!
+//! ```text
+//! cargo run --release --example login -- [--bind ADDR] [--redis URL]
+//!                                        [--max-age SECS] [--insecure-cookies]
+//! ```
+//!
+//! Without `--redis` (or `REDIS_URL`), sessions live in memory.
+
+use std::time::Duration;
+
+use uapi::sessions::{MemoryStore, RedisBackend, SessionOptions};
+
+mod app;
+
+const USAGE: &str = "usage: login [--bind ADDR] [--redis URL] [--max-age SECS] [--insecure-cookies]";
+
+struct Args {
+    bind: String,
+    redis: Option<String>,
+    settings: app::Settings,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        bind: "127.0.0.1:8000".to_owned(),
+        redis: std::env::var("REDIS_URL").ok().filter(|s| !s.is_empty()),
+        settings: app::Settings { max_age: SessionOptions::default().max_age, insecure_cookies: false },
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        match flag.as_str() {
+            "--bind" => args.bind = value()?,
+            "--redis" => args.redis = Some(value()?),
+            "--max-age" => {
+                let secs = value()?;
+                let secs: u64 = secs.parse().map_err(|_| format!("--max-age: not a number of seconds: {secs}"))?;
+                args.settings.max_age = Duration::from_secs(secs);
+            }
+            "--insecure-cookies" => args.settings.insecure_cookies = true,
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let app = match &args.redis {
+        Some(url) => {
+            let redis = match connect(url).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot connect to Redis at {url}: {e}");
+                    std::process::exit(1);
+                }
+            };
+            tracing::info!(%url, "sessions in Redis");
+            let sessions = RedisBackend::new(redis.clone());
+            let carts = RedisBackend::new(redis).key_prefix("cart:");
+            app::build(sessions, carts, &args.settings)
+        }
+        None => {
+            tracing::warn!("no --redis URL or REDIS_URL given: sessions are kept in memory and end with the process");
+            app::build(MemoryStore::new(), MemoryStore::new(), &args.settings)
+        }
+    };
+    let server = match app.bind(&args.bind).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("listening on http://{}", server.local_addr());
+    if let Err(e) = server.run().await {
+        eprintln!("server error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// A connection manager that reconnects by itself, with bounded waits.
+async fn connect(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    redis::aio::ConnectionManager::new_with_config(client, config).await
+}
