@@ -16,9 +16,23 @@ pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     let out = match parse::parse(attr.into(), item2.clone()) {
         Ok(model) => expand::expand(&model),
         Err(err) => {
-            // Keep the user's function so IDEs and other errors stay useful.
+            // Keep the user's function so IDEs and other errors stay useful, minus
+            // the `#[header]`/`#[cookie]` parameter attributes only this macro
+            // understands (else each would add a "cannot find attribute" error).
             let mut tokens = err.to_compile_error();
-            tokens.extend(item2);
+            match syn::parse2::<syn::ItemFn>(item2.clone()) {
+                Ok(mut func) => {
+                    for input in &mut func.sig.inputs {
+                        if let syn::FnArg::Typed(pt) = input {
+                            pt.attrs.retain(|a| {
+                                !a.path().is_ident("header") && !a.path().is_ident("cookie")
+                            });
+                        }
+                    }
+                    tokens.extend(quote::ToTokens::into_token_stream(func));
+                }
+                Err(_) => tokens.extend(item2),
+            }
             tokens
         }
     };

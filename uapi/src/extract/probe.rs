@@ -138,7 +138,9 @@ pub trait ViaProvider {
     fn uapi_extract(self) -> ExtractFn<Self::Target>;
 }
 
-impl<T: Send + 'static> ViaProvider for Probe<T> {
+// No `Send` bound: a non-`Send` type gets one clear error from
+// `__private::assert_param` instead of "method exists but bounds not satisfied".
+impl<T: 'static> ViaProvider for Probe<T> {
     type Target = T;
     fn uapi_kind(self) -> ParamKind {
         ParamKind::ProviderOnly
