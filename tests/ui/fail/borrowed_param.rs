@@ -1,0 +1,8 @@
+use uapi::handler;
+
+#[handler]
+async fn greet(name: &str) -> String {
+    format!("hello {name}")
+}
+
+fn main() {}
