@@ -21,6 +21,7 @@ use crate::error::Rejection;
 use crate::extract::ResponseHeaders;
 use crate::handler::Injectable;
 use crate::response::{IntoResponse, Response};
+use crate::router::PathRanges;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -180,7 +181,7 @@ pub struct RequestCtx {
     body: BodyState,
     body_limit: usize,
     /// Byte ranges of the path parameters within `parts.uri.path()`, in template order.
-    path_params: Vec<(usize, usize)>,
+    path_params: PathRanges,
     route_name: Arc<str>,
     cache: Vec<Option<Box<dyn Any + Send>>>,
     response_headers: Option<ResponseHeaders>,
@@ -191,7 +192,7 @@ impl RequestCtx {
         parts: Parts,
         body: RequestBody,
         body_limit: usize,
-        path_params: Vec<(usize, usize)>,
+        path_params: PathRanges,
         route_name: Arc<str>,
         provider_slots: usize,
     ) -> RequestCtx {

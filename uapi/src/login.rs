@@ -13,7 +13,6 @@
 //! of the user's id, so [`AsyncLoginManager::logout`] ends every session of a user.
 
 use std::fmt::Display;
-use std::future::Future;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -205,15 +204,9 @@ impl<T: UserId> Injectable for Required<T> {
         self.0.info("current_user_id", std::any::type_name::<T>())
     }
 
-    fn call<'a>(
-        &'a self,
-        ctx: &'a mut RequestCtx,
-        plan: &'a [ParamPlan],
-    ) -> impl Future<Output = Result<Self::Output, Response>> + Send + 'a {
-        async move {
-            let (_, user) = LoginProvider::<T>::load(ctx, plan).await?;
-            Ok(user.ok_or_else(|| (self.0.forbidden)()))
-        }
+    async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
+        let (_, user) = LoginProvider::<T>::load(ctx, plan).await?;
+        Ok(user.ok_or_else(|| (self.0.forbidden)()))
     }
 
     fn provide(out: Self::Output) -> Result<T, Response> {
@@ -229,12 +222,8 @@ impl<T: UserId> Injectable for Optional<T> {
         self.0.info("current_user_id", std::any::type_name::<Option<T>>())
     }
 
-    fn call<'a>(
-        &'a self,
-        ctx: &'a mut RequestCtx,
-        plan: &'a [ParamPlan],
-    ) -> impl Future<Output = Result<Self::Output, Response>> + Send + 'a {
-        async move { Ok(LoginProvider::<T>::load(ctx, plan).await?.1) }
+    async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
+        Ok(LoginProvider::<T>::load(ctx, plan).await?.1)
     }
 
     fn provide(out: Option<T>) -> Result<Option<T>, Response> {
@@ -250,15 +239,9 @@ impl<T: UserId> Injectable for LoginProvider<T> {
         LoginProvider::info(self, "login_session", std::any::type_name::<AsyncLoginSession<T>>())
     }
 
-    fn call<'a>(
-        &'a self,
-        ctx: &'a mut RequestCtx,
-        plan: &'a [ParamPlan],
-    ) -> impl Future<Output = Result<Self::Output, Response>> + Send + 'a {
-        async move {
-            let (session, user_id) = LoginProvider::<T>::load(ctx, plan).await?;
-            Ok(AsyncLoginSession { user_id, session })
-        }
+    async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
+        let (session, user_id) = LoginProvider::<T>::load(ctx, plan).await?;
+        Ok(AsyncLoginSession { user_id, session })
     }
 
     fn provide(out: Self::Output) -> Result<Self::Output, Response> {

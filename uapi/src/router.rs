@@ -28,10 +28,13 @@ pub(crate) struct Router {
     entries: Vec<PathEntry>,
 }
 
+/// Byte ranges of path parameters; inline for the usual few, so no allocation.
+pub(crate) type PathRanges = smallvec::SmallVec<[(usize, usize); 4]>;
+
 /// A match: the entry and the byte ranges of the path parameters in `path`.
 pub(crate) struct Found<'r> {
     pub(crate) entry: &'r PathEntry,
-    pub(crate) params: Vec<(usize, usize)>,
+    pub(crate) params: PathRanges,
 }
 
 impl Router {
@@ -66,19 +69,16 @@ impl Router {
         let m = self.inner.at(path).ok()?;
         let entry = self.entries.get(*m.value)?;
         let base = path.as_ptr() as usize;
-        let params = if m.params.is_empty() {
-            Vec::new()
-        } else {
-            // matchit hands out slices of `path`; keep their positions so the
-            // request can own its path and still read the values without copies.
-            m.params
-                .iter()
-                .map(|(_, v)| {
-                    let start = v.as_ptr() as usize - base;
-                    (start, start + v.len())
-                })
-                .collect()
-        };
+        // matchit hands out slices of `path`; keep their positions so the
+        // request can own its path and still read the values without copies.
+        let params = m
+            .params
+            .iter()
+            .map(|(_, v)| {
+                let start = v.as_ptr() as usize - base;
+                (start, start + v.len())
+            })
+            .collect();
         Some(Found { entry, params })
     }
 }

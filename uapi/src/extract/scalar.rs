@@ -24,6 +24,10 @@ where
 fn path_value<'c>(ctx: &'c RequestCtx, plan: &ParamPlan) -> Option<Result<Cow<'c, str>, Rejection>> {
     let index = plan.path_index()?;
     let raw = ctx.raw_path_param(index)?;
+    if !raw.contains('%') {
+        // Nothing to decode: the path is already UTF-8.
+        return Some(Ok(Cow::Borrowed(raw)));
+    }
     Some(
         percent_decode_str(raw)
             .decode_utf8()
