@@ -11,10 +11,7 @@ use hyper::body::Frame;
 use serde::{Deserialize, Serialize};
 use uapi::status::{self, Conflict, Created, Found, NoContent, SeeOther};
 use uapi::testing::TestClient;
-use uapi::{
-    handler, set_cookie, App, CookieSettings, FormBody, Header, Json, ReqBody, ReqBytes,
-    RequestBody,
-};
+use uapi::{handler, set_cookie, App, CookieSettings, FormBody, Header, Json, ReqBody, ReqBytes, RequestBody};
 
 fn client(app: &App) -> TestClient {
     match TestClient::new(app) {
@@ -48,39 +45,20 @@ async fn unparsable_path_query_or_header_is_400_naming_it() {
     let c = user_app();
     let r = c.get("/users/abc?page=1").send().await;
     assert_eq!(r.status, 400);
-    assert!(
-        r.text().starts_with("invalid path parameter `user_id`"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().starts_with("invalid path parameter `user_id`"), "{}", r.text());
     assert!(r.text().contains("\"abc\""), "{}", r.text());
 
     let r = c.get("/users/1?page=-3").send().await;
     assert_eq!(r.status, 400);
-    assert!(
-        r.text().starts_with("invalid query parameter `page`"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().starts_with("invalid query parameter `page`"), "{}", r.text());
 
     // An optional header that is present but unparsable is an error, not `None`.
-    let r = c
-        .get("/users/1?page=1")
-        .header("x-count", "999")
-        .send()
-        .await;
+    let r = c.get("/users/1?page=1").header("x-count", "999").send().await;
     assert_eq!(r.status, 400);
-    assert!(
-        r.text().starts_with("invalid header `x-count`"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().starts_with("invalid header `x-count`"), "{}", r.text());
 
     let r = c.get("/users/1?page=1").header("x-count", "9").send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.text()),
-        (200, "1 1 Some(9)".to_owned())
-    );
+    assert_eq!((r.status.as_u16(), r.text()), (200, "1 1 Some(9)".to_owned()));
 }
 
 /// A JSON payload.
@@ -106,10 +84,7 @@ async fn bytes_len(body: ReqBytes) -> String {
 
 fn body_app() -> TestClient {
     let mut app = App::new();
-    app.post("/json", create)
-        .post("/form", form)
-        .post("/bytes", bytes_len)
-        .body_limit(16);
+    app.post("/json", create).post("/form", form).post("/bytes", bytes_len).body_limit(16);
     client(&app)
 }
 
@@ -117,24 +92,10 @@ fn body_app() -> TestClient {
 #[tokio::test]
 async fn malformed_json_is_400() {
     let c = body_app();
-    let r = c
-        .post("/json")
-        .header("content-type", "application/json")
-        .body("{nope")
-        .send()
-        .await;
+    let r = c.post("/json").header("content-type", "application/json").body("{nope").send().await;
     assert_eq!(r.status, 400);
-    assert!(
-        r.text().starts_with("invalid request body `item`"),
-        "{}",
-        r.text()
-    );
-    let r = c
-        .post("/json")
-        .header("content-type", "application/json")
-        .body("{\"x\":1}")
-        .send()
-        .await;
+    assert!(r.text().starts_with("invalid request body `item`"), "{}", r.text());
+    let r = c.post("/json").header("content-type", "application/json").body("{\"x\":1}").send().await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("name"), "{}", r.text());
 }
@@ -143,26 +104,13 @@ async fn malformed_json_is_400() {
 #[tokio::test]
 async fn reqbody_with_wrong_or_missing_content_type_is_415() {
     let c = body_app();
-    let r = c
-        .post("/json")
-        .header("content-type", "text/plain")
-        .body("{\"name\":\"a\"}")
-        .send()
-        .await;
+    let r = c.post("/json").header("content-type", "text/plain").body("{\"name\":\"a\"}").send().await;
     assert_eq!(r.status, 415);
-    assert!(
-        r.text().contains("`item`") && r.text().contains("application/json"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().contains("`item`") && r.text().contains("application/json"), "{}", r.text());
     let r = c.post("/json").body("{\"name\":\"a\"}").send().await;
     assert_eq!(r.status, 415);
     // The right one succeeds, with the JSON echoed back.
-    let r = c
-        .post("/json")
-        .json(&Item { name: "a".into() })
-        .send()
-        .await;
+    let r = c.post("/json").json(&Item { name: "a".into() }).send().await;
     assert_eq!(r.status, 201);
     assert_eq!(r.text(), "{\"name\":\"a\"}");
 }
@@ -171,23 +119,10 @@ async fn reqbody_with_wrong_or_missing_content_type_is_415() {
 #[tokio::test]
 async fn formbody_with_wrong_content_type_is_415() {
     let c = body_app();
-    let r = c
-        .post("/form")
-        .json(&Item { name: "a".into() })
-        .send()
-        .await;
+    let r = c.post("/form").json(&Item { name: "a".into() }).send().await;
     assert_eq!(r.status, 415);
-    assert!(
-        r.text().contains("application/x-www-form-urlencoded"),
-        "{}",
-        r.text()
-    );
-    let r = c
-        .post("/form")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("name=a")
-        .send()
-        .await;
+    assert!(r.text().contains("application/x-www-form-urlencoded"), "{}", r.text());
+    let r = c.post("/form").header("content-type", "application/x-www-form-urlencoded").body("name=a").send().await;
     assert_eq!((r.status.as_u16(), r.text()), (200, "a".to_owned()));
 }
 
@@ -203,21 +138,10 @@ async fn body_over_limit_is_413() {
     assert_eq!(r.status, 413);
     assert!(r.text().contains("16 bytes"), "{}", r.text());
     // An announced length over the limit is refused before reading.
-    let r = c
-        .post("/bytes")
-        .header("content-length", "1000")
-        .body(vec![b'x'; 3])
-        .send()
-        .await;
+    let r = c.post("/bytes").header("content-length", "1000").body(vec![b'x'; 3]).send().await;
     assert_eq!(r.status, 413);
     // The limit applies to JSON bodies too.
-    let r = c
-        .post("/json")
-        .json(&Item {
-            name: "a long name, over 16 bytes".into(),
-        })
-        .send()
-        .await;
+    let r = c.post("/json").json(&Item { name: "a long name, over 16 bytes".into() }).send().await;
     assert_eq!(r.status, 413);
 }
 
@@ -228,20 +152,14 @@ async fn streamed_body_of_unknown_length_over_limit_is_413() {
     app.post("/bytes", bytes_len).body_limit(16);
     let service = app.build().expect("builds");
     let chunks = |n: usize| {
-        let frames =
-            (0..n).map(|_| Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"12345"))));
+        let frames = (0..n).map(|_| Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"12345"))));
         RequestBody::new(StreamBody::new(stream::iter(frames)))
     };
     let request = |body| Request::post("/bytes").body(body).expect("request");
 
     let response = service.handle(request(chunks(3))).await;
     assert_eq!(response.status(), 200);
-    let text = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let text = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(&text[..], b"15");
 
     let response = service.handle(request(chunks(4))).await;
@@ -286,15 +204,9 @@ async fn result_return_picks_the_right_status() {
     app.post("/", claim);
     let c = client(&app);
     let r = c.post("/?name=ann").send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.text()),
-        (201, "ann is yours".to_owned())
-    );
+    assert_eq!((r.status.as_u16(), r.text()), (201, "ann is yours".to_owned()));
     let r = c.post("/?name=taken").send().await;
-    assert_eq!(
-        (r.status.as_u16(), r.text()),
-        (409, "taken is taken".to_owned())
-    );
+    assert_eq!((r.status.as_u16(), r.text()), (409, "taken is taken".to_owned()));
 }
 
 #[handler]
@@ -339,9 +251,7 @@ async fn redirects_set_location() {
 #[handler]
 async fn cookies() -> status::Ok<&'static str> {
     let settings = CookieSettings::default().secure(false);
-    status::Ok::new("set").with_headers(
-        set_cookie("a", "1", settings.clone()) + set_cookie("b", "two words", settings),
-    )
+    status::Ok::new("set").with_headers(set_cookie("a", "1", settings.clone()) + set_cookie("b", "two words", settings))
 }
 
 /// `set_cookie` headers combine with `+`; each becomes its own `Set-Cookie`.
@@ -355,10 +265,7 @@ async fn set_cookie_headers_combine_with_plus() {
     let set = r.set_cookies();
     assert_eq!(set.len(), 2, "{set:?}");
     assert!(set[0].starts_with("a=1;"), "{set:?}");
-    assert!(
-        set[0].contains("HttpOnly") && !set[0].contains("Secure"),
-        "{set:?}"
-    );
+    assert!(set[0].contains("HttpOnly") && !set[0].contains("Secure"), "{set:?}");
     assert!(set[1].starts_with("b=two%20words;"), "{set:?}");
     assert_eq!(c.cookie("a").as_deref(), Some("1"));
     assert_eq!(c.cookie("b").as_deref(), Some("two words"));

@@ -11,10 +11,7 @@ use http::{Method, Uri};
 use serde::{Deserialize, Serialize};
 use uapi::status::Forbidden;
 use uapi::testing::TestClient;
-use uapi::{
-    handler, App, Cookie, Cookies, FormBody, Header, Json, ReqBody, ReqBytes, RequestParts,
-    RouteName,
-};
+use uapi::{handler, App, Cookie, Cookies, FormBody, Header, Json, ReqBody, ReqBytes, RequestParts, RouteName};
 
 fn client(app: &App) -> TestClient {
     match TestClient::new(app) {
@@ -104,19 +101,10 @@ async fn fromstr_user_type_string_bool_and_float_params() {
     let mut app = App::new();
     app.get("/items/{item_id}", paint);
     let c = client(&app);
-    let r = c
-        .get("/items/3f2504e0-4f89-11d3-9a0c-0305e82c3301?color=green&flag=true&ratio=0.25")
-        .send()
-        .await;
+    let r = c.get("/items/3f2504e0-4f89-11d3-9a0c-0305e82c3301?color=green&flag=true&ratio=0.25").send().await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        r.text(),
-        "3f2504e0-4f89-11d3-9a0c-0305e82c3301 Green true 0.25"
-    );
-    let r = c
-        .get("/items/x?color=red&flag=false&ratio=-1.5")
-        .send()
-        .await;
+    assert_eq!(r.text(), "3f2504e0-4f89-11d3-9a0c-0305e82c3301 Green true 0.25");
+    let r = c.get("/items/x?color=red&flag=false&ratio=-1.5").send().await;
     assert_eq!(r.text(), "x Red false -1.5");
     let r = c.get("/items/x?color=blue&flag=false&ratio=1").send().await;
     assert_eq!(r.status, 400);
@@ -140,41 +128,19 @@ async fn header_param_uses_dashed_name_or_rename() {
     let mut app = App::new();
     app.get("/", headers);
     let c = client(&app);
-    let r = c
-        .get("/")
-        .header("api-key", "k1")
-        .header("x-request-id", "17")
-        .send()
-        .await;
+    let r = c.get("/").header("api-key", "k1").header("x-request-id", "17").send().await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "k1 17 None");
-    let r = c
-        .get("/")
-        .header("api-key", "k1")
-        .header("x-request-id", "17")
-        .header("user-agent", "curl")
-        .send()
-        .await;
+    let r = c.get("/").header("api-key", "k1").header("x-request-id", "17").header("user-agent", "curl").send().await;
     assert_eq!(r.text(), "k1 17 Some(\"curl\")");
     // `api_key` is not read from a header spelled with an underscore.
-    let r = c
-        .get("/")
-        .header("api_key", "k1")
-        .header("x-request-id", "17")
-        .send()
-        .await;
+    let r = c.get("/").header("api_key", "k1").header("x-request-id", "17").send().await;
     assert_eq!(r.status, 400);
 }
 
 #[handler]
 async fn cookies(#[cookie("sid")] session: Cookie, theme: Option<Cookie>, all: Cookies) -> String {
-    format!(
-        "{} {:?} {:?} {:?}",
-        session.0,
-        theme.map(|c| c.0),
-        all.get("lang"),
-        all.get("nope")
-    )
+    format!("{} {:?} {:?} {:?}", session.0, theme.map(|c| c.0), all.get("lang"), all.get("nope"))
 }
 
 /// `#[cookie("sid")]` renames a `Cookie`; `Cookies` gives every cookie by name.
@@ -183,18 +149,10 @@ async fn cookie_param_with_rename_and_cookies_param() {
     let mut app = App::new();
     app.get("/", cookies);
     let c = client(&app);
-    let r = c
-        .get("/")
-        .header("cookie", "sid=abc; lang=fr; session=wrong")
-        .send()
-        .await;
+    let r = c.get("/").header("cookie", "sid=abc; lang=fr; session=wrong").send().await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "abc None Some(\"fr\") None");
-    let r = c
-        .get("/")
-        .header("cookie", "sid=abc; theme=dark")
-        .send()
-        .await;
+    let r = c.get("/").header("cookie", "sid=abc; theme=dark").send().await;
     assert_eq!(r.text(), "abc Some(\"dark\") None None");
     // The client's jar is used too.
     c.set_cookie("sid", "from-jar");
@@ -217,10 +175,7 @@ async fn create_article(article: ReqBody<Article>) -> String {
 
 #[handler]
 async fn echo_json(article: Json<Article>) -> Json<Article> {
-    Json(Article {
-        title: article.0.title.to_uppercase(),
-        words: article.0.words + 1,
-    })
+    Json(Article { title: article.0.title.to_uppercase(), words: article.0.words + 1 })
 }
 
 /// `ReqBody<T>` and `Json<T>` parameters deserialise a JSON body.
@@ -229,10 +184,7 @@ async fn reqbody_and_json_params_deserialise_json() {
     let mut app = App::new();
     app.post("/a", create_article).post("/b", echo_json);
     let c = client(&app);
-    let body = Article {
-        title: "rust".into(),
-        words: 3,
-    };
+    let body = Article { title: "rust".into(), words: 3 };
     let r = c.post("/a").json(&body).send().await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "rust:3");
@@ -268,12 +220,8 @@ async fn formbody_param_deserialises_urlencoded_body() {
     let mut app = App::new();
     app.post("/", search);
     let c = client(&app);
-    let r = c
-        .post("/")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("q=a+b%26c&limit=5")
-        .send()
-        .await;
+    let r =
+        c.post("/").header("content-type", "application/x-www-form-urlencoded").body("q=a+b%26c&limit=5").send().await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "a b&c/5");
 }
@@ -292,12 +240,7 @@ async fn reqbytes_param_is_the_raw_body() {
     let r = c.post("/").body(&b"\x00\x01abc"[..]).send().await;
     assert_eq!(r.status, 200);
     assert_eq!(&r.body[..], b"cba\x01\x00");
-    let r = c
-        .post("/")
-        .header("content-type", "image/png")
-        .body("xy")
-        .send()
-        .await;
+    let r = c.post("/").header("content-type", "image/png").body("xy").send().await;
     assert_eq!(&r.body[..], b"yx");
 }
 
@@ -310,10 +253,7 @@ async fn meta(method: Method, route: RouteName, parts: RequestParts, uri: Uri) -
         route.0,
         parts.uri.path(),
         parts.version,
-        parts
-            .headers
-            .get("x-a")
-            .map_or("-", |v| v.to_str().unwrap_or("?")),
+        parts.headers.get("x-a").map_or("-", |v| v.to_str().unwrap_or("?")),
         uri.query().unwrap_or("")
     )
 }
@@ -384,8 +324,7 @@ async fn show_user(user_id: i64) -> String {
 #[tokio::test]
 async fn provider_by_name_overrides_query_param() {
     let mut app = App::new();
-    app.register_by_name("user_id", user_id_from_header)
-        .get("/", show_user);
+    app.register_by_name("user_id", user_id_from_header).get("/", show_user);
     let c = client(&app);
     let r = c.get("/?user_id=1").header("x-user", "5").send().await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -409,9 +348,7 @@ async fn later_wins_b() -> i64 {
 #[tokio::test]
 async fn later_registration_wins_within_a_level() {
     let mut app = App::new();
-    app.register_by_type(later_wins_a)
-        .register_by_type(later_wins_b)
-        .get("/", show_user);
+    app.register_by_type(later_wins_a).register_by_type(later_wins_b).get("/", show_user);
     assert_eq!(client(&app).get("/").send().await.text(), "200");
 }
 
@@ -434,9 +371,7 @@ async fn current_user(api_key: Header<String>, db: Db) -> Result<User, Forbidden
     db.users
         .iter()
         .find(|(k, _)| *k == api_key.0)
-        .map(|(_, n)| User {
-            name: (*n).to_owned(),
-        })
+        .map(|(_, n)| User { name: (*n).to_owned() })
         .ok_or(Forbidden::new("bad api key"))
 }
 
@@ -452,12 +387,10 @@ async fn whoami(runs: Runs, user: User) -> String {
 
 fn auth_app(runs: &Runs) -> App {
     let mut app = App::new();
-    app.provide_value(Db {
-        users: Arc::new(vec![("k1", "ann"), ("k2", "bob")]),
-    })
-    .provide_value(runs.clone())
-    .register_by_type(current_user)
-    .get("/me", whoami);
+    app.provide_value(Db { users: Arc::new(vec![("k1", "ann"), ("k2", "bob")]) })
+        .provide_value(runs.clone())
+        .register_by_type(current_user)
+        .get("/me", whoami);
     app
 }
 
@@ -520,10 +453,7 @@ async fn uses_both(ticket: Ticket, derived: Derived, again: Ticket) -> String {
 async fn provider_runs_once_per_request_and_again_next_request() {
     let calls = Calls::default();
     let mut app = App::new();
-    app.provide_value(calls.clone())
-        .register_by_type(counted)
-        .register_by_type(derived)
-        .get("/", uses_both);
+    app.provide_value(calls.clone()).register_by_type(counted).register_by_type(derived).get("/", uses_both);
     let c = client(&app);
     let r = c.get("/").send().await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -557,12 +487,10 @@ async fn named_values(prefix: String, suffix: String) -> String {
 #[tokio::test]
 async fn provide_value_is_app_state() {
     let mut app = App::new();
-    app.provide_value(Config {
-        greeting: "hi".into(),
-    })
-    .provide_value_by_name("prefix", "pre".to_owned())
-    .get("/", greet)
-    .get("/n", named_values);
+    app.provide_value(Config { greeting: "hi".into() })
+        .provide_value_by_name("prefix", "pre".to_owned())
+        .get("/", greet)
+        .get("/n", named_values);
     let c = client(&app);
     assert_eq!(c.get("/?name=ann").send().await.text(), "hi, ann");
     // `name: String` is not touched by the by-name value for `prefix`.
@@ -586,15 +514,7 @@ fn plain(n: i64) -> String {
 async fn handler_can_be_called_directly() {
     assert_eq!(triple(3).await, 9);
     assert_eq!(
-        current_user(
-            Header("k1".into()),
-            Db {
-                users: Arc::new(vec![("k1", "ann")])
-            }
-        )
-        .await
-        .map(|u| u.name)
-        .ok(),
+        current_user(Header("k1".into()), Db { users: Arc::new(vec![("k1", "ann")]) }).await.map(|u| u.name).ok(),
         Some("ann".to_owned())
     );
 }

@@ -23,9 +23,7 @@ fn build_error(app: &App) -> BuildError {
 /// Asserts one problem mentions every fragment.
 fn assert_problem(e: &BuildError, fragments: &[&str]) {
     assert!(
-        e.problems
-            .iter()
-            .any(|p| fragments.iter().all(|f| p.contains(f))),
+        e.problems.iter().any(|p| fragments.iter().all(|f| p.contains(f))),
         "no problem mentions all of {fragments:?}; problems: {:#?}",
         e.problems
     );
@@ -110,10 +108,7 @@ async fn catch_all_captures_the_rest_of_the_path() {
     let mut app = App::new();
     app.get("/files/{*rest}", files);
     let c = client(&app);
-    assert_eq!(
-        c.get("/files/a/b/c.txt").send().await.text(),
-        "file:a/b/c.txt"
-    );
+    assert_eq!(c.get("/files/a/b/c.txt").send().await.text(), "file:a/b/c.txt");
     assert_eq!(c.get("/files/one").send().await.text(), "file:one");
 }
 
@@ -186,9 +181,7 @@ async fn api_root() -> &'static str {
 #[tokio::test]
 async fn mounted_app_routes_work_and_parent_providers_apply() {
     let mut api = App::new();
-    api.register_by_type(child_user)
-        .get("/items/{item_id}", profile)
-        .get("/", api_root);
+    api.register_by_type(child_user).get("/items/{item_id}", profile).get("/", api_root);
     let mut app = App::new();
     app.register_by_type(user_from_header).mount("/api", api);
     let c = client(&app);
@@ -203,8 +196,7 @@ async fn mounted_app_routes_work_and_parent_providers_apply() {
 #[tokio::test]
 async fn mounted_app_keeps_its_own_providers() {
     let mut api = App::new();
-    api.register_by_type(child_user)
-        .get("/items/{item_id}", profile);
+    api.register_by_type(child_user).get("/items/{item_id}", profile);
     let mut app = App::new();
     app.mount("/api/", api);
     let r = client(&app).get("/api/items/1").send().await;
@@ -276,15 +268,7 @@ fn unresolvable_param_names_handler_param_and_type() {
     app.get("/db", needs_db);
     let e = build_error(&app);
     assert_eq!(e.problems.len(), 1, "{:#?}", e.problems);
-    assert_problem(
-        &e,
-        &[
-            "handler `needs_db`",
-            "GET /db",
-            "`db: routing::Db`",
-            "cannot be resolved",
-        ],
-    );
+    assert_problem(&e, &["handler `needs_db`", "GET /db", "`db: routing::Db`", "cannot be resolved"]);
     assert!(e.to_string().starts_with("the app cannot be built:"), "{e}");
 }
 
@@ -298,17 +282,9 @@ async fn uses_db_provider(db: Db) -> User {
 #[test]
 fn unresolvable_provider_param_names_provider_and_route() {
     let mut app = App::new();
-    app.register_by_type(uses_db_provider)
-        .get("/p/{item_id}", profile);
+    app.register_by_type(uses_db_provider).get("/p/{item_id}", profile);
     let e = build_error(&app);
-    assert_problem(
-        &e,
-        &[
-            "provider `uses_db_provider`",
-            "handler `profile`",
-            "`db: routing::Db`",
-        ],
-    );
+    assert_problem(&e, &["provider `uses_db_provider`", "handler `profile`", "`db: routing::Db`"]);
 }
 
 #[handler]
@@ -325,13 +301,9 @@ async fn show(user_id: i64) -> String {
 #[test]
 fn by_name_provider_of_another_type_is_a_build_error() {
     let mut app = App::new();
-    app.register_by_name("user_id", user_id_as_string)
-        .get("/", show);
+    app.register_by_name("user_id", user_id_as_string).get("/", show);
     let e = build_error(&app);
-    assert_problem(
-        &e,
-        &["handler `show`", "`user_id: i64`", "alloc::string::String"],
-    );
+    assert_problem(&e, &["handler `show`", "`user_id: i64`", "alloc::string::String"]);
 }
 
 /// One side of a provider cycle.
@@ -363,14 +335,9 @@ async fn breakfast(egg: Egg) -> &'static str {
 #[test]
 fn provider_cycle_is_a_build_error() {
     let mut app = App::new();
-    app.register_by_type(egg)
-        .register_by_type(chicken)
-        .get("/", breakfast);
+    app.register_by_type(egg).register_by_type(chicken).get("/", breakfast);
     let e = build_error(&app);
-    assert_problem(
-        &e,
-        &["handler `breakfast`", "provider `egg`", "needs itself"],
-    );
+    assert_problem(&e, &["handler `breakfast`", "provider `egg`", "needs itself"]);
 }
 
 #[handler]
@@ -411,10 +378,7 @@ fn invalid_header_name_is_a_build_error() {
 #[test]
 fn all_problems_are_reported_together() {
     let mut app = App::new();
-    app.get("/db", needs_db)
-        .get("/n", renamed_scalar)
-        .get("/x", hello)
-        .get("/x", which);
+    app.get("/db", needs_db).get("/n", renamed_scalar).get("/x", hello).get("/x", which);
     let e = build_error(&app);
     assert_eq!(e.problems.len(), 3, "{:#?}", e.problems);
 }
@@ -444,13 +408,5 @@ fn rename_attribute_on_provided_param_is_a_build_error() {
     let mut app = App::new();
     app.register_by_type(child_user).get("/", renamed_provided);
     let e = build_error(&app);
-    assert_problem(
-        &e,
-        &[
-            "handler `renamed_provided`",
-            "`user: routing::User`",
-            "#[header]",
-            "provider `child_user`",
-        ],
-    );
+    assert_problem(&e, &["handler `renamed_provided`", "`user: routing::User`", "#[header]", "provider `child_user`"]);
 }

@@ -30,30 +30,19 @@ fn http1_client() -> HttpClient {
 }
 
 fn http2_client() -> HttpClient {
-    Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http()
+    Client::builder(TokioExecutor::new()).http2_only(true).build_http()
 }
 
 /// Sends a request and returns its status, version and body.
 async fn send(client: &HttpClient, request: Request<Full<Bytes>>) -> (StatusCode, Version, String) {
-    let response = timeout(PATIENCE, client.request(request))
-        .await
-        .expect("a response in time")
-        .expect("a response");
+    let response = timeout(PATIENCE, client.request(request)).await.expect("a response in time").expect("a response");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("a body").to_bytes();
-    (
-        parts.status,
-        parts.version,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    (parts.status, parts.version, String::from_utf8_lossy(&body).into_owned())
 }
 
 async fn get(client: &HttpClient, addr: SocketAddr, path: &str) -> (StatusCode, Version, String) {
-    let request = Request::get(format!("http://{addr}{path}"))
-        .body(Full::default())
-        .expect("a request");
+    let request = Request::get(format!("http://{addr}{path}")).body(Full::default()).expect("a request");
     send(client, request).await
 }
 
@@ -76,22 +65,14 @@ async fn start(app: &App) -> Running {
         let _ = stop_rx.await;
         let _ = stopped_tx.send(());
     }));
-    Running {
-        addr,
-        stop,
-        stopped,
-        task,
-    }
+    Running { addr, stop, stopped, task }
 }
 
 impl Running {
     /// Signals shutdown and waits for `run_until` to return.
     async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.stop.send(());
-        timeout(PATIENCE, self.task)
-            .await
-            .expect("shuts down in time")
-            .expect("server task")
+        timeout(PATIENCE, self.task).await.expect("shuts down in time").expect("server task")
     }
 }
 
@@ -117,10 +98,7 @@ async fn boom() -> String {
 
 fn basic_app() -> App {
     let mut app = App::new();
-    app.get("/", hello)
-        .get("/version", version)
-        .post("/echo", echo)
-        .get("/boom", boom);
+    app.get("/", hello).get("/version", version).post("/echo", echo).get("/boom", boom);
     app
 }
 
@@ -130,10 +108,7 @@ async fn serves_http1_requests() {
     let server = start(&basic_app()).await;
     let client = http1_client();
     let (status, version, body) = get(&client, server.addr, "/?name=ann").await;
-    assert_eq!(
-        (status, version, body.as_str()),
-        (StatusCode::OK, Version::HTTP_11, "hello ann")
-    );
+    assert_eq!((status, version, body.as_str()), (StatusCode::OK, Version::HTTP_11, "hello ann"));
     let (_, _, body) = get(&client, server.addr, "/version").await;
     assert_eq!(body, "HTTP/1.1");
     let request = Request::post(format!("http://{}/echo", server.addr))
@@ -141,10 +116,7 @@ async fn serves_http1_requests() {
         .expect("a request");
     let (status, _, body) = send(&client, request).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "round trip"));
-    assert_eq!(
-        get(&client, server.addr, "/missing").await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(get(&client, server.addr, "/missing").await.0, StatusCode::NOT_FOUND);
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -154,10 +126,7 @@ async fn serves_http2_with_prior_knowledge() {
     let server = start(&basic_app()).await;
     let client = http2_client();
     let (status, version, body) = get(&client, server.addr, "/?name=bob").await;
-    assert_eq!(
-        (status, version, body.as_str()),
-        (StatusCode::OK, Version::HTTP_2, "hello bob")
-    );
+    assert_eq!((status, version, body.as_str()), (StatusCode::OK, Version::HTTP_2, "hello bob"));
     let (_, _, body) = get(&client, server.addr, "/version").await;
     assert_eq!(body, "HTTP/2.0");
     server.shutdown().await.expect("clean shutdown");
@@ -169,10 +138,7 @@ async fn panicking_handler_is_500_and_server_keeps_serving() {
     let server = start(&basic_app()).await;
     let client = http1_client();
     let (status, _, body) = get(&client, server.addr, "/boom").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-    );
+    assert_eq!((status, body.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "internal server error"));
     let (status, _, body) = get(&client, server.addr, "/").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "hello world"));
     let (status, _, _) = get(&http2_client(), server.addr, "/boom").await;
@@ -208,15 +174,10 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
 
     let client = http1_client();
     let in_flight = tokio::spawn(async move { get(&client, addr, "/slow").await });
-    timeout(PATIENCE, gate.started.notified())
-        .await
-        .expect("the slow handler started");
+    timeout(PATIENCE, gate.started.notified()).await.expect("the slow handler started");
 
     server.stop.send(()).expect("the server is running");
-    timeout(PATIENCE, server.stopped)
-        .await
-        .expect("signal seen")
-        .expect("signal sent");
+    timeout(PATIENCE, server.stopped).await.expect("signal seen").expect("signal sent");
 
     let refused = TcpStream::connect(addr).await;
     assert_eq!(
@@ -224,22 +185,13 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
         Some(std::io::ErrorKind::ConnectionRefused),
         "a new connection after shutdown: {refused:?}"
     );
-    assert!(
-        !in_flight.is_finished(),
-        "the in-flight request is still waiting"
-    );
+    assert!(!in_flight.is_finished(), "the in-flight request is still waiting");
 
     gate.release.notify_one();
-    let (status, _, body) = timeout(PATIENCE, in_flight)
-        .await
-        .expect("in time")
-        .expect("task");
+    let (status, _, body) = timeout(PATIENCE, in_flight).await.expect("in time").expect("task");
     assert_eq!((status, body.as_str()), (StatusCode::OK, "finished"));
 
-    let result = timeout(PATIENCE, server.task)
-        .await
-        .expect("run_until returns")
-        .expect("task");
+    let result = timeout(PATIENCE, server.task).await.expect("run_until returns").expect("task");
     assert!(result.is_ok(), "{result:?}");
 }
 
@@ -268,27 +220,12 @@ async fn slowloris_partial_head_is_closed_by_header_read_timeout() {
     let server = start(&slowloris_app()).await;
     let mut stream = TcpStream::connect(server.addr).await.expect("connects");
     let started = Instant::now();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-        .await
-        .expect("writes");
-    let seen = timeout(PATIENCE, read_until_closed(&mut stream))
-        .await
-        .expect("the server closes the connection");
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "closed after {:?}",
-        started.elapsed()
-    );
-    assert!(
-        !String::from_utf8_lossy(&seen).contains("200 OK"),
-        "{seen:?}"
-    );
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").await.expect("writes");
+    let seen = timeout(PATIENCE, read_until_closed(&mut stream)).await.expect("the server closes the connection");
+    assert!(started.elapsed() >= Duration::from_millis(300), "closed after {:?}", started.elapsed());
+    assert!(!String::from_utf8_lossy(&seen).contains("200 OK"), "{seen:?}");
     // The server is still fine for others.
-    assert_eq!(
-        get(&http1_client(), server.addr, "/").await.0,
-        StatusCode::OK
-    );
+    assert_eq!(get(&http1_client(), server.addr, "/").await.0, StatusCode::OK);
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -298,14 +235,8 @@ async fn slowloris_silent_connection_is_closed_by_header_read_timeout() {
     let server = start(&slowloris_app()).await;
     let mut stream = TcpStream::connect(server.addr).await.expect("connects");
     let started = Instant::now();
-    timeout(PATIENCE, read_until_closed(&mut stream))
-        .await
-        .expect("the server closes the connection");
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "closed after {:?}",
-        started.elapsed()
-    );
+    timeout(PATIENCE, read_until_closed(&mut stream)).await.expect("the server closes the connection");
+    assert!(started.elapsed() >= Duration::from_millis(300), "closed after {:?}", started.elapsed());
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -316,14 +247,8 @@ async fn slowloris_partial_http2_preface_is_closed_by_header_read_timeout() {
     let mut stream = TcpStream::connect(server.addr).await.expect("connects");
     let started = Instant::now();
     stream.write_all(b"PRI * HTTP/2").await.expect("writes");
-    timeout(PATIENCE, read_until_closed(&mut stream))
-        .await
-        .expect("the server closes the connection");
-    assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "closed after {:?}",
-        started.elapsed()
-    );
+    timeout(PATIENCE, read_until_closed(&mut stream)).await.expect("the server closes the connection");
+    assert!(started.elapsed() >= Duration::from_millis(300), "closed after {:?}", started.elapsed());
     server.shutdown().await.expect("clean shutdown");
 }
 
@@ -332,13 +257,8 @@ async fn slowloris_partial_http2_preface_is_closed_by_header_read_timeout() {
 async fn raw_http1_request_is_answered() {
     let server = start(&slowloris_app()).await;
     let mut stream = TcpStream::connect(server.addr).await.expect("connects");
-    stream
-        .write_all(b"GET /?name=raw HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("writes");
-    let seen = timeout(PATIENCE, read_until_closed(&mut stream))
-        .await
-        .expect("answered");
+    stream.write_all(b"GET /?name=raw HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.expect("writes");
+    let seen = timeout(PATIENCE, read_until_closed(&mut stream)).await.expect("answered");
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.ends_with("hello raw"), "{text}");
@@ -364,28 +284,14 @@ async fn bind_reports_build_errors() {
 async fn app_service_is_a_tower_service() {
     use tower::ServiceExt;
     let service = basic_app().build().expect("builds");
-    let request = Request::post("/echo")
-        .body(Full::new(Bytes::from_static(b"via tower")))
-        .expect("request");
+    let request = Request::post("/echo").body(Full::new(Bytes::from_static(b"via tower"))).expect("request");
     let response = service.clone().oneshot(request).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(&body[..], b"via tower");
 
-    let request = Request::get("/?name=t")
-        .body(http_body_util::Empty::<Bytes>::new())
-        .expect("request");
+    let request = Request::get("/?name=t").body(http_body_util::Empty::<Bytes>::new()).expect("request");
     let response = service.oneshot(request).await.expect("infallible");
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(&body[..], b"hello t");
 }

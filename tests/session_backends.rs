@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::redis_server::RedisServer;
-use uapi::sessions::{
-    MemoryStore, RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId,
-};
+use uapi::sessions::{MemoryStore, RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
 /// A backend under test, keeping its Redis server (if any) alive.
 struct Harness {
@@ -19,19 +17,13 @@ struct Harness {
 }
 
 async fn memory() -> Harness {
-    Harness {
-        backend: Arc::new(MemoryStore::new()),
-        _server: None,
-    }
+    Harness { backend: Arc::new(MemoryStore::new()), _server: None }
 }
 
 async fn redis() -> Harness {
     let server = RedisServer::start();
     let backend = RedisBackend::new(server.connection_manager().await).key_prefix("t:");
-    Harness {
-        backend: Arc::new(backend),
-        _server: Some(server),
-    }
+    Harness { backend: Arc::new(backend), _server: Some(server) }
 }
 
 /// Same server setup, but with commands split per key as on a Redis Cluster,
@@ -39,10 +31,7 @@ async fn redis() -> Harness {
 async fn redis_cluster_mode() -> Harness {
     let server = RedisServer::start();
     let backend = RedisBackend::new(server.connection_manager().await).cluster_mode(true);
-    Harness {
-        backend: Arc::new(backend),
-        _server: Some(server),
-    }
+    Harness { backend: Arc::new(backend), _server: Some(server) }
 }
 
 fn new_id() -> SessionId {
@@ -50,44 +39,19 @@ fn new_id() -> SessionId {
 }
 
 fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-async fn create(
-    b: &dyn SessionBackend,
-    id: &SessionId,
-    data: &[(&str, &str)],
-    ns: Option<&str>,
-    max_age: Duration,
-) {
+async fn create(b: &dyn SessionBackend, id: &SessionId, data: &[(&str, &str)], ns: Option<&str>, max_age: Duration) {
     let full = map(data);
-    let req = SaveRequest {
-        id,
-        existed: false,
-        upserts: &[],
-        removals: &[],
-        full: &full,
-        namespace: ns,
-        max_age,
-    };
+    let req = SaveRequest { id, existed: false, upserts: &[], removals: &[], full: &full, namespace: ns, max_age };
     assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
 }
 
-async fn update(
-    b: &dyn SessionBackend,
-    id: &SessionId,
-    set: &[(&str, &str)],
-    del: &[&str],
-) -> SaveOutcome {
-    let upserts: Vec<(String, String)> = set
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+async fn update(b: &dyn SessionBackend, id: &SessionId, set: &[(&str, &str)], del: &[&str]) -> SaveOutcome {
+    let upserts: Vec<(String, String)> = set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let removals: Vec<String> = del.iter().map(|k| k.to_string()).collect();
     let full = HashMap::new();
     let req = SaveRequest {
@@ -116,46 +80,22 @@ mod scenarios {
 
     pub(crate) async fn save_new_then_load(h: &Harness) {
         let id = new_id();
-        create(
-            &*h.backend,
-            &id,
-            &[("a", "1"), ("b", "2")],
-            None,
-            Duration::from_secs(60),
-        )
-        .await;
+        create(&*h.backend, &id, &[("a", "1"), ("b", "2")], None, Duration::from_secs(60)).await;
         let s = h.backend.load(&id).await.expect("load").expect("exists");
         assert_eq!(s.data, map(&[("a", "1"), ("b", "2")]));
         assert_eq!(s.namespace, None);
         let ttl = s.ttl.expect("ttl");
-        assert!(
-            ttl <= Duration::from_secs(60) && ttl > Duration::from_secs(55),
-            "{ttl:?}"
-        );
+        assert!(ttl <= Duration::from_secs(60) && ttl > Duration::from_secs(55), "{ttl:?}");
     }
 
     pub(crate) async fn update_keeps_ttl(h: &Harness) {
         let id = new_id();
-        create(
-            &*h.backend,
-            &id,
-            &[("a", "1")],
-            None,
-            Duration::from_secs(60),
-        )
-        .await;
+        create(&*h.backend, &id, &[("a", "1")], None, Duration::from_secs(60)).await;
         // The update carries max_age = 1 h: an existing session must ignore it.
-        assert_eq!(
-            update(&*h.backend, &id, &[("a", "2")], &[]).await,
-            SaveOutcome::Saved
-        );
+        assert_eq!(update(&*h.backend, &id, &[("a", "2")], &[]).await, SaveOutcome::Saved);
         let s = h.backend.load(&id).await.expect("load").expect("exists");
         assert_eq!(s.data, map(&[("a", "2")]));
-        assert!(
-            s.ttl.expect("ttl") <= Duration::from_secs(60),
-            "{:?}",
-            s.ttl
-        );
+        assert!(s.ttl.expect("ttl") <= Duration::from_secs(60), "{:?}", s.ttl);
     }
 
     pub(crate) async fn concurrent_saves_of_different_fields_all_persist(h: &Harness) {
@@ -195,10 +135,7 @@ mod scenarios {
         // Removing the last field leaves an empty, still existing session.
         update(&*h.backend, &id, &[], &["b"]).await;
         assert_eq!(data(&*h.backend, &id).await, Some(HashMap::new()));
-        assert_eq!(
-            update(&*h.backend, &id, &[("c", "3")], &[]).await,
-            SaveOutcome::Saved
-        );
+        assert_eq!(update(&*h.backend, &id, &[("c", "3")], &[]).await, SaveOutcome::Saved);
     }
 
     pub(crate) async fn save_after_delete_is_gone(h: &Harness) {
@@ -206,110 +143,46 @@ mod scenarios {
         create(&*h.backend, &id, &[("a", "1")], Some("u"), HOUR).await;
         h.backend.delete(&id).await.expect("delete");
         h.backend.delete(&id).await.expect("delete twice is fine");
-        assert_eq!(
-            update(&*h.backend, &id, &[("b", "2")], &["a"]).await,
-            SaveOutcome::Gone
-        );
-        assert!(
-            h.backend.load(&id).await.expect("load").is_none(),
-            "resurrected"
-        );
+        assert_eq!(update(&*h.backend, &id, &[("b", "2")], &["a"]).await, SaveOutcome::Gone);
+        assert!(h.backend.load(&id).await.expect("load").is_none(), "resurrected");
         assert_eq!(h.backend.remove_namespace("u").await.expect("rm ns"), 0);
     }
 
     pub(crate) async fn expires_after_max_age(h: &Harness) {
         let id = new_id();
         let start = Instant::now();
-        create(
-            &*h.backend,
-            &id,
-            &[("a", "1")],
-            None,
-            Duration::from_secs(1),
-        )
-        .await;
+        create(&*h.backend, &id, &[("a", "1")], None, Duration::from_secs(1)).await;
         let deadline = start + Duration::from_secs(5);
         while h.backend.load(&id).await.expect("load").is_some() {
             assert!(Instant::now() < deadline, "session outlived its max_age");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(
-            start.elapsed() >= Duration::from_millis(900),
-            "expired early: {:?}",
-            start.elapsed()
-        );
-        assert_eq!(
-            update(&*h.backend, &id, &[("a", "2")], &[]).await,
-            SaveOutcome::Gone
-        );
+        assert!(start.elapsed() >= Duration::from_millis(900), "expired early: {:?}", start.elapsed());
+        assert_eq!(update(&*h.backend, &id, &[("a", "2")], &[]).await, SaveOutcome::Gone);
         assert!(h.backend.load(&id).await.expect("load").is_none());
     }
 
     pub(crate) async fn rotate_kills_old_keeps_data(h: &Harness) {
         let (old, new) = (new_id(), new_id());
-        create(
-            &*h.backend,
-            &old,
-            &[("cart", "3")],
-            None,
-            Duration::from_secs(5),
-        )
-        .await;
+        create(&*h.backend, &old, &[("cart", "3")], None, Duration::from_secs(5)).await;
         let kept = map(&[("cart", "3"), ("user", "alice")]);
-        h.backend
-            .rotate(
-                Some(&old),
-                &new,
-                &kept,
-                Some("alice"),
-                Duration::from_secs(60),
-            )
-            .await
-            .expect("rotate");
+        h.backend.rotate(Some(&old), &new, &kept, Some("alice"), Duration::from_secs(60)).await.expect("rotate");
         assert!(h.backend.load(&old).await.expect("load").is_none());
-        assert_eq!(
-            update(&*h.backend, &old, &[("x", "1")], &[]).await,
-            SaveOutcome::Gone
-        );
-        let s = h
-            .backend
-            .load(&new)
-            .await
-            .expect("load")
-            .expect("new exists");
+        assert_eq!(update(&*h.backend, &old, &[("x", "1")], &[]).await, SaveOutcome::Gone);
+        let s = h.backend.load(&new).await.expect("load").expect("new exists");
         assert_eq!((s.data, s.namespace.as_deref()), (kept, Some("alice")));
         assert!(s.ttl.expect("ttl") > Duration::from_secs(55), "fresh ttl");
         // Rotating without an old session (first login) works too.
         let third = new_id();
-        h.backend
-            .rotate(None, &third, &HashMap::new(), None, HOUR)
-            .await
-            .expect("rotate");
+        h.backend.rotate(None, &third, &HashMap::new(), None, HOUR).await.expect("rotate");
         assert_eq!(data(&*h.backend, &third).await, Some(HashMap::new()));
     }
 
     pub(crate) async fn touch_extends(h: &Harness) {
         let id = new_id();
-        create(
-            &*h.backend,
-            &id,
-            &[("a", "1")],
-            Some("t"),
-            Duration::from_secs(2),
-        )
-        .await;
-        h.backend
-            .touch(&id, Duration::from_secs(60))
-            .await
-            .expect("touch");
-        let ttl = h
-            .backend
-            .load(&id)
-            .await
-            .expect("load")
-            .expect("exists")
-            .ttl
-            .expect("ttl");
+        create(&*h.backend, &id, &[("a", "1")], Some("t"), Duration::from_secs(2)).await;
+        h.backend.touch(&id, Duration::from_secs(60)).await.expect("touch");
+        let ttl = h.backend.load(&id).await.expect("load").expect("exists").ttl.expect("ttl");
         assert!(ttl > Duration::from_secs(55), "{ttl:?}");
         // Touch never creates.
         let ghost = new_id();
@@ -329,9 +202,7 @@ mod scenarios {
         let b = &*h.backend;
         let (a1, a2, bob, anon, mover) = (new_id(), new_id(), new_id(), new_id(), new_id());
         create(b, &a1, &[("k", "1")], Some("alice"), HOUR).await;
-        b.rotate(None, &a2, &map(&[("k", "2")]), Some("alice"), HOUR)
-            .await
-            .expect("rotate");
+        b.rotate(None, &a2, &map(&[("k", "2")]), Some("alice"), HOUR).await.expect("rotate");
         create(b, &bob, &[("k", "3")], Some("bob"), HOUR).await;
         create(b, &anon, &[("k", "4")], None, HOUR).await;
         create(b, &mover, &[("k", "5")], Some("alice"), HOUR).await;
@@ -347,15 +218,7 @@ mod scenarios {
             max_age: HOUR,
         };
         assert_eq!(b.save(req).await.expect("save"), SaveOutcome::Saved);
-        assert_eq!(
-            b.load(&mover)
-                .await
-                .expect("load")
-                .expect("x")
-                .namespace
-                .as_deref(),
-            Some("carol")
-        );
+        assert_eq!(b.load(&mover).await.expect("load").expect("x").namespace.as_deref(), Some("carol"));
 
         assert_eq!(b.remove_namespace("alice").await.expect("rm"), 2);
         for id in [&a1, &a2] {
@@ -383,10 +246,7 @@ mod scenarios {
             namespace: None,
             max_age: HOUR,
         };
-        assert!(matches!(
-            h.backend.save(req).await,
-            Err(SessionError::Backend(_))
-        ));
+        assert!(matches!(h.backend.save(req).await, Err(SessionError::Backend(_))));
         assert!(h.backend.load(&id).await.expect("load").is_none());
     }
 }

@@ -41,20 +41,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for Counting<C> {
 /// inside a script are counted too (under their own names), so we only look
 /// at the top-level commands the client can send.
 async fn command_calls(con: &mut redis::aio::MultiplexedConnection) -> HashMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(con)
-        .await
-        .expect("info");
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(con).await.expect("info");
     info.lines()
         .filter_map(|l| {
             let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest
-                .strip_prefix("calls=")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
+            let calls = rest.strip_prefix("calls=")?.split(',').next()?.parse().ok()?;
             Some((name.to_string(), calls))
         })
         .collect()
@@ -68,16 +59,9 @@ fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, cmd: &str)
 async fn load_and_save_are_one_round_trip_each() {
     let server = RedisServer::start();
     let requests = Arc::new(AtomicUsize::new(0));
-    let conn = Counting {
-        inner: server.connection_manager().await,
-        requests: requests.clone(),
-    };
+    let conn = Counting { inner: server.connection_manager().await, requests: requests.clone() };
     let b = RedisBackend::new(conn);
-    let mut inspect = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
+    let mut inspect = server.client().get_multiplexed_async_connection().await.expect("conn");
     let count = |f: &AtomicUsize| f.swap(0, Ordering::SeqCst);
 
     // Cold start: the script cache is empty, so the first save pays NOSCRIPT,
@@ -91,19 +75,10 @@ async fn load_and_save_are_one_round_trip_each() {
     assert!(b.load(&id).await.expect("load").is_some());
     let after = command_calls(&mut inspect).await;
     assert_eq!(count(&requests), 1, "load must be one round trip");
-    assert_eq!(
-        (
-            delta(&before, &after, "hgetall"),
-            delta(&before, &after, "pttl")
-        ),
-        (1, 1)
-    );
+    assert_eq!((delta(&before, &after, "hgetall"), delta(&before, &after, "pttl")), (1, 1));
 
     let before = command_calls(&mut inspect).await;
-    assert_eq!(
-        update(&b, &id, &[("b", "2")], &["a"]).await,
-        SaveOutcome::Saved
-    );
+    assert_eq!(update(&b, &id, &[("b", "2")], &["a"]).await, SaveOutcome::Saved);
     let after = command_calls(&mut inspect).await;
     assert_eq!(count(&requests), 1, "save (update) must be one round trip");
     assert_eq!(delta(&before, &after, "evalsha"), 1);
@@ -113,18 +88,12 @@ async fn load_and_save_are_one_round_trip_each() {
     let before = command_calls(&mut inspect).await;
     create(&b, &new_id(), &[("a", "1")], Some("alice"), HOUR).await;
     let after = command_calls(&mut inspect).await;
-    assert_eq!(
-        count(&requests),
-        1,
-        "save (new, namespaced) must be one round trip"
-    );
+    assert_eq!(count(&requests), 1, "save (new, namespaced) must be one round trip");
     assert_eq!(delta(&before, &after, "evalsha"), 2);
 
     // Login rotation on a single node: one pipeline.
     let new = new_id();
-    b.rotate(Some(&id), &new, &map(&[("u", "1")]), Some("alice"), HOUR)
-        .await
-        .expect("rotate");
+    b.rotate(Some(&id), &new, &map(&[("u", "1")]), Some("alice"), HOUR).await.expect("rotate");
     assert_eq!(count(&requests), 1, "rotate must be one round trip");
 }
 
@@ -142,17 +111,8 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
         let res = b.load(&id).await;
         let elapsed = start.elapsed();
         eprintln!("load with server down: {res:?} after {elapsed:?}");
-        assert!(
-            matches!(
-                res,
-                Err(SessionError::Unavailable(_) | SessionError::Timeout(_))
-            ),
-            "{res:?}"
-        );
-        assert!(
-            elapsed < timeout + Duration::from_millis(500),
-            "took {elapsed:?}"
-        );
+        assert!(matches!(res, Err(SessionError::Unavailable(_) | SessionError::Timeout(_))), "{res:?}");
+        assert!(elapsed < timeout + Duration::from_millis(500), "took {elapsed:?}");
     }
     let full = HashMap::new();
     let req = SaveRequest {
@@ -166,18 +126,8 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
     };
     let start = Instant::now();
     let res = b.save(req).await;
-    assert!(
-        matches!(
-            res,
-            Err(SessionError::Unavailable(_) | SessionError::Timeout(_))
-        ),
-        "{res:?}"
-    );
-    assert!(
-        start.elapsed() < timeout + Duration::from_millis(500),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(matches!(res, Err(SessionError::Unavailable(_) | SessionError::Timeout(_))), "{res:?}");
+    assert!(start.elapsed() < timeout + Duration::from_millis(500), "took {:?}", start.elapsed());
 
     server.restart();
     // Same backend, same ConnectionManager: it reconnects by itself. Poll
@@ -197,28 +147,17 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
     // Scripts were flushed by the restart too; saves recover transparently.
     let id2 = new_id();
     create(&b, &id2, &[("a", "1")], Some("ns"), HOUR).await;
-    assert_eq!(
-        update(&b, &id2, &[("b", "2")], &[]).await,
-        SaveOutcome::Saved
-    );
+    assert_eq!(update(&b, &id2, &[("b", "2")], &[]).await, SaveOutcome::Saved);
     assert_eq!(b.remove_namespace("ns").await.expect("rm"), 1);
 }
 
 /// All keys on the server with their PTTL.
 async fn all_keys(con: &mut redis::aio::MultiplexedConnection) -> Vec<(String, i64)> {
     // KEYS is fine here: it is the test's own throwaway server.
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(con)
-        .await
-        .expect("keys");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(con).await.expect("keys");
     let mut out = Vec::new();
     for k in keys {
-        let pttl: i64 = redis::cmd("PTTL")
-            .arg(&k)
-            .query_async(con)
-            .await
-            .expect("pttl");
+        let pttl: i64 = redis::cmd("PTTL").arg(&k).query_async(con).await.expect("pttl");
         out.push((k, pttl));
     }
     out.sort();
@@ -233,15 +172,7 @@ async fn exercise(b: &dyn SessionBackend, namespaces: &[&str]) -> Vec<SessionId>
     for ns in namespaces {
         let (s1, s2, s3) = (new_id(), new_id(), new_id());
         create(b, &s1, &[("a", "1")], Some(ns), Duration::from_secs(30)).await;
-        b.rotate(
-            Some(&s1),
-            &s2,
-            &map(&[("a", "1")]),
-            Some(ns),
-            Duration::from_secs(90),
-        )
-        .await
-        .expect("rotate");
+        b.rotate(Some(&s1), &s2, &map(&[("a", "1")]), Some(ns), Duration::from_secs(90)).await.expect("rotate");
         create(b, &s3, &[("b", "2")], None, HOUR).await;
         update(b, &s3, &[("c", "3")], &["b"]).await;
         b.touch(&s3, HOUR).await.expect("touch");
@@ -254,11 +185,7 @@ async fn exercise(b: &dyn SessionBackend, namespaces: &[&str]) -> Vec<SessionId>
 #[tokio::test]
 async fn prefix_applies_to_every_key_and_every_key_has_a_ttl() {
     let server = RedisServer::start();
-    let mut con = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
+    let mut con = server.client().get_multiplexed_async_connection().await.expect("conn");
     let b = RedisBackend::new(server.connection_manager().await).key_prefix("app1:");
     let namespaces = ["alice", "bob"];
     exercise(&b, &namespaces).await;
@@ -270,85 +197,34 @@ async fn prefix_applies_to_every_key_and_every_key_has_a_ttl() {
         assert!(*pttl > 0, "key {k:?} has no TTL ({pttl})");
     }
     // The index outlives its longest member (90 s session -> index >= that).
-    let index: Vec<_> = keys
-        .iter()
-        .filter(|(k, _)| k.starts_with("app1:uapi:ns:"))
-        .collect();
+    let index: Vec<_> = keys.iter().filter(|(k, _)| k.starts_with("app1:uapi:ns:")).collect();
     assert_eq!(index.len(), 2, "{keys:?}");
-    let longest = keys
-        .iter()
-        .filter(|(k, _)| k.contains(":session:"))
-        .map(|(_, t)| *t)
-        .max()
-        .unwrap_or(0);
-    assert!(
-        index.iter().all(|(_, t)| *t + 1000 >= longest.min(90_000)),
-        "{keys:?}"
-    );
+    let longest = keys.iter().filter(|(k, _)| k.contains(":session:")).map(|(_, t)| *t).max().unwrap_or(0);
+    assert!(index.iter().all(|(_, t)| *t + 1000 >= longest.min(90_000)), "{keys:?}");
 
     for ns in namespaces {
         assert_eq!(b.remove_namespace(ns).await.expect("rm"), 1);
     }
     let keys = all_keys(&mut con).await;
-    assert!(
-        keys.iter()
-            .all(|(k, _)| k.starts_with("app1:uapi:session:")),
-        "{keys:?}"
-    );
-    assert_eq!(
-        keys.len(),
-        2,
-        "only the namespace-less sessions remain: {keys:?}"
-    );
+    assert!(keys.iter().all(|(k, _)| k.starts_with("app1:uapi:session:")), "{keys:?}");
+    assert_eq!(keys.len(), 2, "only the namespace-less sessions remain: {keys:?}");
 }
 
 #[tokio::test]
 async fn hostile_namespaces_stay_under_the_prefix() {
     let server = RedisServer::start();
-    let mut con = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
+    let mut con = server.client().get_multiplexed_async_connection().await.expect("conn");
     // Keys a naive implementation could reach (glob-looking names included).
-    const VICTIMS: [&str; 7] = [
-        "victim",
-        "*",
-        "uapi:ns:*",
-        "uapi:session:x",
-        "app1",
-        "..",
-        "app1:uapi:ns:*",
-    ];
+    const VICTIMS: [&str; 7] = ["victim", "*", "uapi:ns:*", "uapi:session:x", "app1", "..", "app1:uapi:ns:*"];
     for victim in VICTIMS {
-        let _: () = redis::cmd("SET")
-            .arg(victim)
-            .arg("1")
-            .query_async(&mut con)
-            .await
-            .expect("set");
+        let _: () = redis::cmd("SET").arg(victim).arg("1").query_async(&mut con).await.expect("set");
     }
     let b = RedisBackend::new(server.connection_manager().await).key_prefix("app1:");
-    let hostile = [
-        "*",
-        "a:b",
-        "x\r\ny",
-        "../..",
-        "{tag}",
-        "[a-z]?",
-        "",
-        "uapi:session:*",
-        "\u{1}ns",
-        "é",
-    ];
+    let hostile = ["*", "a:b", "x\r\ny", "../..", "{tag}", "[a-z]?", "", "uapi:session:*", "\u{1}ns", "é"];
     let kept = exercise(&b, &hostile).await;
 
     for ns in hostile {
-        assert_eq!(
-            b.remove_namespace(ns).await.expect("rm"),
-            1,
-            "namespace {ns:?}"
-        );
+        assert_eq!(b.remove_namespace(ns).await.expect("rm"), 1, "namespace {ns:?}");
     }
     // Each hostile namespace removed exactly its own session (so "*" matched
     // nothing else), and the namespace-less sessions are untouched.
@@ -357,10 +233,7 @@ async fn hostile_namespaces_stay_under_the_prefix() {
     }
     let keys = all_keys(&mut con).await;
     for victim in VICTIMS {
-        assert!(
-            keys.iter().any(|(k, _)| k == victim),
-            "victim {victim:?} deleted: {keys:?}"
-        );
+        assert!(keys.iter().any(|(k, _)| k == victim), "victim {victim:?} deleted: {keys:?}");
     }
     for (k, pttl) in &keys {
         if k.starts_with("app1:uapi:") && !VICTIMS.contains(&k.as_str()) {
@@ -375,34 +248,19 @@ async fn hostile_namespaces_stay_under_the_prefix() {
 #[tokio::test]
 async fn flushed_script_cache_is_reloaded() {
     let server = RedisServer::start();
-    let mut con = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
+    let mut con = server.client().get_multiplexed_async_connection().await.expect("conn");
     let b = RedisBackend::new(server.connection_manager().await);
     let id = new_id();
     create(&b, &id, &[("a", "1")], Some("n"), HOUR).await;
-    let _: () = redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query_async(&mut con)
-        .await
-        .expect("flush");
-    assert_eq!(
-        update(&b, &id, &[("a", "2")], &[]).await,
-        SaveOutcome::Saved
-    );
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut con).await.expect("flush");
+    assert_eq!(update(&b, &id, &[("a", "2")], &[]).await, SaveOutcome::Saved);
     assert_eq!(data(&b, &id).await, Some(map(&[("a", "2")])));
 }
 
 #[tokio::test]
 async fn stalled_server_times_out_within_the_command_timeout() {
     let server = RedisServer::start();
-    let mut con = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
+    let mut con = server.client().get_multiplexed_async_connection().await.expect("conn");
     let timeout = Duration::from_millis(200);
     // The ConnectionManager's own response timeout is 500 ms, so the 200 ms
     // bound observed here is the backend's.
@@ -410,23 +268,12 @@ async fn stalled_server_times_out_within_the_command_timeout() {
     let id = new_id();
     create(&b, &id, &[("a", "1")], None, HOUR).await;
     // The server stays up but answers nobody else for 1.5 s.
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(1500)
-        .query_async(&mut con)
-        .await
-        .expect("pause");
+    let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(1500).query_async(&mut con).await.expect("pause");
     let start = Instant::now();
     let res = b.load(&id).await;
     let elapsed = start.elapsed();
-    assert!(
-        matches!(res, Err(SessionError::Timeout(t)) if t == timeout),
-        "{res:?}"
-    );
-    assert!(
-        elapsed >= timeout && elapsed < timeout + Duration::from_millis(300),
-        "took {elapsed:?}"
-    );
+    assert!(matches!(res, Err(SessionError::Timeout(t)) if t == timeout), "{res:?}");
+    assert!(elapsed >= timeout && elapsed < timeout + Duration::from_millis(300), "took {elapsed:?}");
     // The pause ends by itself (the pausing connection is paused too, so no
     // UNPAUSE); the same backend then works again.
     let deadline = Instant::now() + Duration::from_secs(5);

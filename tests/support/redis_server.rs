@@ -32,11 +32,7 @@ impl RedisServer {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("create redis temp dir");
-        let mut server = RedisServer {
-            child: None,
-            port,
-            dir,
-        };
+        let mut server = RedisServer { child: None, port, dir };
         // Another process may grab the port between our probe and redis'
         // bind; the server then exits at once (EOF, no waiting), so retry.
         for _ in 0..5 {
@@ -130,10 +126,7 @@ impl RedisServer {
             .set_response_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(200));
-        self.client()
-            .get_connection_manager_with_config(config)
-            .await
-            .expect("connection manager")
+        self.client().get_connection_manager_with_config(config).await.expect("connection manager")
     }
 }
 

@@ -99,10 +99,9 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
     });
 
     let (provided, provide) = match &h.result_parts {
-        Some((ok, _err)) => (
-            quote!(#ok),
-            quote!(::core::result::Result::map_err(out, ::uapi::IntoResponse::into_response)),
-        ),
+        Some((ok, _err)) => {
+            (quote!(#ok), quote!(::core::result::Result::map_err(out, ::uapi::IntoResponse::into_response)))
+        }
         None => (quote!(#output), quote!(::core::result::Result::Ok(out))),
     };
 

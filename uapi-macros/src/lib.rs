@@ -24,9 +24,7 @@ pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
                 Ok(mut func) => {
                     for input in &mut func.sig.inputs {
                         if let syn::FnArg::Typed(pt) = input {
-                            pt.attrs.retain(|a| {
-                                !a.path().is_ident("header") && !a.path().is_ident("cookie")
-                            });
+                            pt.attrs.retain(|a| !a.path().is_ident("header") && !a.path().is_ident("cookie"));
                         }
                     }
                     tokens.extend(quote::ToTokens::into_token_stream(func));

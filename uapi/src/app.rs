@@ -153,10 +153,7 @@ impl App {
         let info = handler.info();
         let handler: Arc<dyn ErasedHandler> = Arc::new(HandlerOf(handler));
         if !path.starts_with('/') {
-            self.problems.push(format!(
-                "route `{}`: path `{path}` must start with `/`",
-                info.name
-            ));
+            self.problems.push(format!("route `{}`: path `{path}` must start with `/`", info.name));
         }
         for method in methods {
             self.routes.push(RouteDef {

@@ -58,11 +58,7 @@ impl Rejection {
     }
 
     /// An unusable input.
-    pub fn invalid(
-        source: &'static str,
-        name: impl Into<Cow<'static, str>>,
-        reason: impl fmt::Display,
-    ) -> Rejection {
+    pub fn invalid(source: &'static str, name: impl Into<Cow<'static, str>>, reason: impl fmt::Display) -> Rejection {
         Rejection::Invalid { source, name: name.into(), reason: reason.to_string() }
     }
 

@@ -90,13 +90,7 @@ pub struct ParamInfo {
 impl ParamInfo {
     #[doc(hidden)]
     pub fn __new<T: 'static>(name: &'static str, kind: ParamKind, rename: Rename) -> Self {
-        ParamInfo {
-            name,
-            type_name: std::any::type_name::<T>(),
-            type_id: TypeId::of::<T>(),
-            kind,
-            rename,
-        }
+        ParamInfo { name, type_name: std::any::type_name::<T>(), type_id: TypeId::of::<T>(), kind, rename }
     }
 
     /// A parameter of a hand-written [`Injectable`] whose type has a built-in source

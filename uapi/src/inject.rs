@@ -135,10 +135,9 @@ where
     }
 
     fn clone_value(&self, cached: &(dyn Any + Send), out: &mut dyn Any) {
-        if let (Some(src), Some(dst)) = (
-            cached.downcast_ref::<I::Provided>(),
-            out.downcast_mut::<Option<I::Provided>>(),
-        ) {
+        if let (Some(src), Some(dst)) =
+            (cached.downcast_ref::<I::Provided>(), out.downcast_mut::<Option<I::Provided>>())
+        {
             *dst = Some(src.clone());
         }
     }
@@ -255,9 +254,7 @@ impl RequestCtx {
                 self.body = read;
                 return Ok(());
             }
-            BodyState::Failed => {
-                return Err(Rejection::invalid("request", "body", "the body could not be read"))
-            }
+            BodyState::Failed => return Err(Rejection::invalid("request", "body", "the body could not be read")),
         };
         // Refuse early when the client announces a body over the limit.
         if let Some(len) = self.parts.headers.get(http::header::CONTENT_LENGTH) {
@@ -272,9 +269,7 @@ impl RequestCtx {
                 self.body = BodyState::Read(collected.to_bytes());
                 Ok(())
             }
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                Err(Rejection::PayloadTooLarge { limit })
-            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::PayloadTooLarge { limit }),
             Err(e) => Err(Rejection::invalid("request", "body", e)),
         }
     }

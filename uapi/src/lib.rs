@@ -66,7 +66,9 @@ pub use error::{BuildError, Rejection, ServeError};
 pub use extract::{
     Cookie, Cookies, FormBody, FromRequest, Header, ReqBody, ReqBytes, RequestParts, ResponseHeaders, RouteName,
 };
-pub use handler::{ExtractorKind, Handled, HandlerFn, HandlerInfo, Injectable, IntoInjectable, ParamInfo, ParamKind, Rename};
+pub use handler::{
+    ExtractorKind, Handled, HandlerFn, HandlerInfo, Injectable, IntoInjectable, ParamInfo, ParamKind, Rename,
+};
 pub use inject::{BoxFuture, ParamPlan, RequestCtx};
 pub use response::{
     expire_cookie, set_cookie, Body, CookieSettings, Headers, IntoResponse, Json, Response, ResponseBody, SameSite,

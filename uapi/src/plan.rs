@@ -65,11 +65,7 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
         let mut resolver = Resolver { app, path_names: &path_names, problems: &mut problems, stack: Vec::new() };
         let label = format!("handler `{}` ({} {})", r.info.name, r.method, r.path);
         let plan = resolver.params(&label, &r.info.params);
-        routes.push(Route {
-            handler: r.handler.clone(),
-            plan: plan.into(),
-            name: Arc::from(r.name.as_str()),
-        });
+        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: Arc::from(r.name.as_str()) });
     }
 
     match router {
@@ -160,12 +156,10 @@ impl Resolver<'_> {
     fn builtin(&mut self, label: &str, p: &ParamInfo) -> Source {
         let mut rename_ok = matches!(p.rename, Rename::None);
         let source = match p.kind {
-            ParamKind::Scalar | ParamKind::OptionalScalar => {
-                match self.path_names.iter().position(|n| n == p.name) {
-                    Some(i) => Source::Path(i),
-                    None => Source::Query,
-                }
-            }
+            ParamKind::Scalar | ParamKind::OptionalScalar => match self.path_names.iter().position(|n| n == p.name) {
+                Some(i) => Source::Path(i),
+                None => Source::Query,
+            },
             ParamKind::RepeatedScalar => Source::Query,
             ParamKind::Extractor(ExtractorKind::Header) => {
                 let name = match p.rename {
@@ -178,10 +172,8 @@ impl Resolver<'_> {
                 match HeaderName::from_bytes(name.as_bytes()) {
                     Ok(h) => Source::Header(h),
                     Err(_) => {
-                        self.problems.push(format!(
-                            "{label}: parameter `{}`: `{name}` is not a valid header name",
-                            p.name
-                        ));
+                        self.problems
+                            .push(format!("{label}: parameter `{}`: `{name}` is not a valid header name", p.name));
                         Source::Request
                     }
                 }

@@ -53,8 +53,7 @@ impl Router {
                 allowed.push("HEAD");
             }
             allowed.sort_unstable();
-            let allow = HeaderValue::from_str(&allowed.join(", "))
-                .unwrap_or_else(|_| HeaderValue::from_static(""));
+            let allow = HeaderValue::from_str(&allowed.join(", ")).unwrap_or_else(|_| HeaderValue::from_static(""));
             entries.push(PathEntry { methods, allow });
         }
         if problems.is_empty() {

@@ -47,18 +47,12 @@ pub struct Server {
 
 impl Server {
     pub(crate) fn new(listener: TcpListener, service: AppService, config: Config) -> Server {
-        Server {
-            listener,
-            service,
-            config,
-        }
+        Server { listener, service, config }
     }
 
     /// The bound address (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Serves until Ctrl-C, then shuts down gracefully.
@@ -83,25 +77,15 @@ impl Server {
     /// # Errors
     ///
     /// Never in practice: accept errors are logged and retried.
-    pub async fn run_until(
-        self,
-        signal: impl Future<Output = ()> + Send,
-    ) -> Result<(), ServeError> {
-        let Server {
-            listener,
-            service,
-            config,
-        } = self;
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let Server { listener, service, config } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(64 * 1024);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(64 * 1024);
+        builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
         let graceful = GracefulShutdown::new();
         tokio::pin!(signal);
         loop {
@@ -138,10 +122,7 @@ impl Server {
             }
         }
         drop(listener);
-        if tokio::time::timeout(config.shutdown_grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
             tracing::warn!("graceful shutdown timed out; closing remaining connections");
         }
         Ok(())
@@ -168,20 +149,12 @@ struct PrefaceDeadline {
 
 impl PrefaceDeadline {
     fn new(stream: TcpStream, timeout: Duration) -> PrefaceDeadline {
-        PrefaceDeadline {
-            stream,
-            deadline: Some(Box::pin(tokio::time::sleep(timeout))),
-            matched: 0,
-        }
+        PrefaceDeadline { stream, deadline: Some(Box::pin(tokio::time::sleep(timeout))), matched: 0 }
     }
 }
 
 impl AsyncRead for PrefaceDeadline {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
@@ -202,10 +175,7 @@ impl AsyncRead for PrefaceDeadline {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                let expired = this
-                    .deadline
-                    .as_mut()
-                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                let expired = this.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
                 if expired {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -220,11 +190,7 @@ impl AsyncRead for PrefaceDeadline {
 }
 
 impl AsyncWrite for PrefaceDeadline {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 

@@ -81,14 +81,8 @@ impl AppService {
         };
         let route = &inner.routes[route_index];
         let is_head = parts.method == Method::HEAD;
-        let mut ctx = RequestCtx::new(
-            parts,
-            body,
-            inner.body_limit,
-            found.params,
-            route.name.clone(),
-            inner.provider_slots,
-        );
+        let mut ctx =
+            RequestCtx::new(parts, body, inner.body_limit, found.params, route.name.clone(), inner.provider_slots);
         let call = route.handler.call(&mut ctx, &route.plan);
         let mut response = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(r) => r,
@@ -119,10 +113,7 @@ impl AppService {
 fn strip_body(response: &mut Response) {
     use http_body::Body as _;
     if let Some(len) = response.body().size_hint().exact() {
-        response
-            .headers_mut()
-            .entry(header::CONTENT_LENGTH)
-            .or_insert_with(|| header::HeaderValue::from(len));
+        response.headers_mut().entry(header::CONTENT_LENGTH).or_insert_with(|| header::HeaderValue::from(len));
     }
     *response.body_mut() = Full::new(Bytes::new());
 }

@@ -56,13 +56,7 @@ impl TestClient {
 
     /// Starts a request.
     pub fn request(&self, method: Method, uri: &str) -> TestRequest {
-        TestRequest {
-            client: self.clone(),
-            method,
-            uri: uri.to_owned(),
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        }
+        TestRequest { client: self.clone(), method, uri: uri.to_owned(), headers: HeaderMap::new(), body: Bytes::new() }
     }
 
     /// A GET request.
@@ -176,9 +170,8 @@ impl TestRequest {
     /// When the URI is invalid (a bug in the test).
     pub async fn send(self) -> TestResponse {
         let mut builder = Request::builder().method(self.method).uri(&self.uri);
-        let cookies = self.client.lock_jar(|jar| {
-            jar.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ")
-        });
+        let cookies =
+            self.client.lock_jar(|jar| jar.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; "));
         if let Some(h) = builder.headers_mut() {
             *h = self.headers;
             if !cookies.is_empty() && !h.contains_key(COOKIE) {
@@ -225,10 +218,6 @@ impl TestResponse {
 
     /// Every `Set-Cookie` header value.
     pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect()
+        self.headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok().map(str::to_owned)).collect()
     }
 }

@@ -22,8 +22,7 @@ fn media_type_is(ctx: &RequestCtx, accept: impl Fn(&str) -> bool) -> bool {
 }
 
 fn is_json(essence: &str) -> bool {
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn body<'c>(ctx: &'c RequestCtx, param: &ParamPlan) -> Result<&'c Bytes, Rejection> {
@@ -105,9 +104,7 @@ impl<T: DeserializeOwned + Send + 'static> FromRequest for FormBody<T> {
             });
         }
         let bytes = body(ctx, param)?;
-        serde_urlencoded::from_bytes(bytes)
-            .map(FormBody)
-            .map_err(|e| Rejection::invalid(BODY, param.name(), e))
+        serde_urlencoded::from_bytes(bytes).map(FormBody).map_err(|e| Rejection::invalid(BODY, param.name(), e))
     }
 }
 

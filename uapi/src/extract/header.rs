@@ -48,11 +48,8 @@ where
         let Some(value) = ctx.headers().get(name) else {
             return Err(Rejection::missing(HEADER, name.as_str().to_owned()));
         };
-        let text = value
-            .to_str()
-            .map_err(|_| Rejection::invalid(HEADER, name.as_str().to_owned(), "not visible ASCII"))?;
-        text.parse::<T>()
-            .map(Header)
-            .map_err(|e| Rejection::invalid(HEADER, name.as_str().to_owned(), e))
+        let text =
+            value.to_str().map_err(|_| Rejection::invalid(HEADER, name.as_str().to_owned(), "not visible ASCII"))?;
+        text.parse::<T>().map(Header).map_err(|e| Rejection::invalid(HEADER, name.as_str().to_owned(), e))
     }
 }

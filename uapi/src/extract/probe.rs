@@ -150,10 +150,7 @@ impl<T: 'static> ViaProvider for Probe<T> {
             // App::build refuses routes with such a parameter and no provider, so
             // this is never reached; answer sanely if it is.
             tracing::error!(param = plan.name(), "parameter has no provider");
-            Err(Rejection::Response(text(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal server error",
-            )))
+            Err(Rejection::Response(text(http::StatusCode::INTERNAL_SERVER_ERROR, "internal server error")))
         }
     }
 }

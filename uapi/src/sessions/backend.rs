@@ -71,14 +71,10 @@ pub enum SaveOutcome {
 ///   [`remove_namespace`](Self::remove_namespace) deletes all of its live sessions.
 pub trait SessionBackend: Send + Sync + 'static {
     /// Reads a session; `Ok(None)` if it does not exist (or expired).
-    fn load<'a>(
-        &'a self,
-        id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
+    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
 
     /// Applies one request's changes. See [`SaveRequest`] and [`SaveOutcome`].
-    fn save<'a>(&'a self, req: SaveRequest<'a>)
-        -> BoxFuture<'a, Result<SaveOutcome, SessionError>>;
+    fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>>;
 
     /// Deletes a session (and its namespace index membership). Deleting a missing
     /// session is not an error.
@@ -97,18 +93,11 @@ pub trait SessionBackend: Send + Sync + 'static {
 
     /// Rolling expiry: resets the session's time to live to `max_age`.
     /// Does nothing if the session does not exist.
-    fn touch<'a>(
-        &'a self,
-        id: &'a SessionId,
-        max_age: Duration,
-    ) -> BoxFuture<'a, Result<(), SessionError>>;
+    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>>;
 
     /// Deletes every live session of `namespace` ("log out everywhere");
     /// returns how many were deleted.
-    fn remove_namespace<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> BoxFuture<'a, Result<u64, SessionError>>;
+    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>>;
 }
 
 /// Prefix of field names reserved for the backends' bookkeeping. User data
@@ -117,13 +106,9 @@ pub trait SessionBackend: Send + Sync + 'static {
 pub(crate) const RESERVED_PREFIX: char = '\u{1}';
 
 /// Rejects user fields that collide with backend bookkeeping.
-pub(crate) fn check_fields<'a>(
-    mut names: impl Iterator<Item = &'a str>,
-) -> Result<(), SessionError> {
+pub(crate) fn check_fields<'a>(mut names: impl Iterator<Item = &'a str>) -> Result<(), SessionError> {
     match names.find(|n| n.starts_with(RESERVED_PREFIX)) {
-        Some(n) => Err(SessionError::Backend(format!(
-            "session field name {n:?} is reserved (starts with U+0001)"
-        ))),
+        Some(n) => Err(SessionError::Backend(format!("session field name {n:?} is reserved (starts with U+0001)"))),
         None => Ok(()),
     }
 }

@@ -38,9 +38,7 @@ impl SessionId {
     /// last character; we do not insist on them being zero, since the id is
     /// treated as opaque text and never decoded.
     pub fn parse(s: &str) -> Option<SessionId> {
-        let ok = s.len() == ENCODED_LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok = s.len() == ENCODED_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| SessionId(s.to_owned()))
     }
 
@@ -68,11 +66,7 @@ impl fmt::Debug for SessionId {
 fn encode(raw: &[u8]) -> String {
     let mut out = String::with_capacity(raw.len().div_ceil(3) * 4);
     for chunk in raw.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for s in sextets.iter().take(chunk.len() + 1) {

@@ -5,9 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::backend::{check_fields, check_request};
-use super::{
-    BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId,
-};
+use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
 /// How often (at most) an operation sweeps *all* expired entries. Between
 /// sweeps, expired entries are still invisible: every access checks the one
@@ -41,9 +39,7 @@ struct State {
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore")
-            .field("sessions", &self.lock().sessions.len())
-            .finish()
+        f.debug_struct("MemoryStore").field("sessions", &self.lock().sessions.len()).finish()
     }
 }
 
@@ -68,9 +64,7 @@ impl MemoryStore {
     /// Locks the state; a poisoned lock is recovered rather than propagated,
     /// since every mutation below leaves the maps consistent at each step.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the state (after lazy expiry) and returns a ready future.
@@ -90,20 +84,12 @@ impl MemoryStore {
 
 impl State {
     fn sweep(&mut self, now: Instant, force: bool) {
-        if !force
-            && self
-                .last_sweep
-                .is_some_and(|t| now.duration_since(t) < SWEEP_INTERVAL)
-        {
+        if !force && self.last_sweep.is_some_and(|t| now.duration_since(t) < SWEEP_INTERVAL) {
             return;
         }
         self.last_sweep = Some(now);
-        let expired: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, e)| e.expires_at <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let expired: Vec<String> =
+            self.sessions.iter().filter(|(_, e)| e.expires_at <= now).map(|(id, _)| id.clone()).collect();
         for id in expired {
             self.remove(&id);
         }
@@ -145,23 +131,16 @@ impl State {
         if let Some(old) = old {
             self.unindex(&old, id);
         }
-        self.namespaces
-            .entry(ns.to_owned())
-            .or_default()
-            .insert(id.to_owned());
+        self.namespaces.entry(ns.to_owned()).or_default().insert(id.to_owned());
     }
 }
 
 fn max_age_at(now: Instant, max_age: Duration) -> Instant {
-    now.checked_add(max_age)
-        .unwrap_or(now + Duration::from_secs(100 * 365 * 24 * 3600))
+    now.checked_add(max_age).unwrap_or(now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 impl SessionBackend for MemoryStore {
-    fn load<'a>(
-        &'a self,
-        id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         self.with(move |st, now| {
             Ok(st.live(id.as_str(), now).map(|e| LoadedSession {
                 data: e.data.clone(),
@@ -171,10 +150,7 @@ impl SessionBackend for MemoryStore {
         })
     }
 
-    fn save<'a>(
-        &'a self,
-        req: SaveRequest<'a>,
-    ) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
+    fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
         self.with(move |st, now| {
             check_request(&req)?;
             let id = req.id.as_str();
@@ -195,9 +171,7 @@ impl SessionBackend for MemoryStore {
                     entry.data.remove(k);
                 }
             } else {
-                entry
-                    .data
-                    .extend(req.full.iter().map(|(k, v)| (k.clone(), v.clone())));
+                entry.data.extend(req.full.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             if let Some(ns) = req.namespace {
                 st.set_namespace(id, ns);
@@ -229,11 +203,7 @@ impl SessionBackend for MemoryStore {
             st.remove(new.as_str());
             st.sessions.insert(
                 new.as_str().to_owned(),
-                Entry {
-                    data: data.clone(),
-                    namespace: None,
-                    expires_at: max_age_at(now, max_age),
-                },
+                Entry { data: data.clone(), namespace: None, expires_at: max_age_at(now, max_age) },
             );
             if let Some(ns) = namespace {
                 st.set_namespace(new.as_str(), ns);
@@ -242,11 +212,7 @@ impl SessionBackend for MemoryStore {
         })
     }
 
-    fn touch<'a>(
-        &'a self,
-        id: &'a SessionId,
-        max_age: Duration,
-    ) -> BoxFuture<'a, Result<(), SessionError>> {
+    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>> {
         self.with(move |st, now| {
             if let Some(entry) = st.live(id.as_str(), now) {
                 entry.expires_at = max_age_at(now, max_age);
@@ -255,20 +221,14 @@ impl SessionBackend for MemoryStore {
         })
     }
 
-    fn remove_namespace<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>> {
         self.with(move |st, now| {
             let ids = st.namespaces.remove(namespace).unwrap_or_default();
             let mut count = 0;
             for id in ids {
                 // The index is exact, but stay defensive: only delete sessions
                 // that really are in this namespace, and count only live ones.
-                let belongs = st
-                    .sessions
-                    .get(&id)
-                    .is_some_and(|e| e.namespace.as_deref() == Some(namespace));
+                let belongs = st.sessions.get(&id).is_some_and(|e| e.namespace.as_deref() == Some(namespace));
                 if belongs {
                     if let Some(e) = st.sessions.remove(&id) {
                         count += u64::from(e.expires_at > now);

@@ -27,9 +27,7 @@ mod scripts;
 
 use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE};
 use super::backend::{check_fields, check_request};
-use super::{
-    BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId,
-};
+use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
 /// Reserved hash field holding the namespace (never returned as user data).
 const NS_FIELD: &str = "\u{1}ns";
@@ -68,12 +66,7 @@ where
 {
     /// A backend on `conn`, with no key prefix and a 2 s command timeout.
     pub fn new(conn: C) -> Self {
-        Self {
-            conn,
-            prefix: String::new(),
-            timeout: Duration::from_secs(2),
-            split: AtomicBool::new(false),
-        }
+        Self { conn, prefix: String::new(), timeout: Duration::from_secs(2), split: AtomicBool::new(false) }
     }
 
     /// Prefix for every key this backend reads, writes or deletes (e.g. `"app1:"`).
@@ -117,10 +110,7 @@ where
         pipe.invoke_script(INDEX_ADD.key(self.ns_key(ns)).arg(id).arg(ttl_ms));
     }
 
-    async fn bounded<T>(
-        &self,
-        fut: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, Attempt> {
+    async fn bounded<T>(&self, fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Attempt> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(r) => r.map_err(Attempt::Redis),
             Err(_) => Err(Attempt::Timeout),
@@ -142,14 +132,8 @@ where
             all.add_command(cmd.clone());
         }
         let mut conn = self.conn.clone();
-        let mut flat = self
-            .bounded(all.query_async::<Vec<Value>>(&mut conn))
-            .await?
-            .into_iter();
-        Ok(groups
-            .iter()
-            .map(|g| flat.by_ref().take(g.len()).collect())
-            .collect())
+        let mut flat = self.bounded(all.query_async::<Vec<Value>>(&mut conn)).await?.into_iter();
+        Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
     }
 
     /// [`run_once`](Self::run_once), plus recovery from a script cache that was
@@ -162,26 +146,18 @@ where
             match self.run_once(groups).await {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Timeout) => return Err(SessionError::Timeout(self.timeout)),
-                Err(Attempt::Redis(e))
-                    if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") =>
-                {
+                Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;
                     tracing::debug!("session scripts missing on the server; loading them");
                     for script in [&*SAVE, &*INDEX_ADD, &*DELETE_IF_NS] {
                         let mut conn = self.conn.clone();
                         let load = script.prepare_invoke().load_async(&mut conn).await;
-                        self.bounded(std::future::ready(load))
-                            .await
-                            .map_err(|a| self.fail(a))?;
+                        self.bounded(std::future::ready(load)).await.map_err(|a| self.fail(a))?;
                     }
                 }
-                Err(Attempt::Redis(e))
-                    if !switched && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") =>
-                {
+                Err(Attempt::Redis(e)) if !switched && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") => {
                     switched = true;
-                    tracing::info!(
-                        "cross-slot pipeline refused; session backend switching to cluster mode"
-                    );
+                    tracing::info!("cross-slot pipeline refused; session backend switching to cluster mode");
                     self.split.store(true, Ordering::Relaxed);
                 }
                 Err(a) => return Err(self.fail(a)),
@@ -217,20 +193,14 @@ fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, Ses
 }
 
 fn group(results: &mut [Vec<Value>], i: usize) -> &mut [Value] {
-    results
-        .get_mut(i)
-        .map(Vec::as_mut_slice)
-        .unwrap_or_default()
+    results.get_mut(i).map(Vec::as_mut_slice).unwrap_or_default()
 }
 
 impl<C> SessionBackend for RedisBackend<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    fn load<'a>(
-        &'a self,
-        id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
             let key = self.session_key(id.as_str());
             let mut p = redis::pipe();
@@ -245,26 +215,18 @@ where
             let namespace = data.remove(NS_FIELD);
             data.retain(|k, _| !k.starts_with(super::backend::RESERVED_PREFIX));
             let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
-            Ok(Some(LoadedSession {
-                data,
-                namespace,
-                ttl,
-            }))
+            Ok(Some(LoadedSession { data, namespace, ttl }))
         })
     }
 
-    fn save<'a>(
-        &'a self,
-        req: SaveRequest<'a>,
-    ) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
+    fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
         Box::pin(async move {
             check_request(&req)?;
             let id = req.id.as_str();
             let max_age = ms(req.max_age);
             let mut inv = SAVE.key(self.session_key(id));
             inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
-            inv.arg(if req.namespace.is_some() { "1" } else { "0" })
-                .arg(req.namespace.unwrap_or(""));
+            inv.arg(if req.namespace.is_some() { "1" } else { "0" }).arg(req.namespace.unwrap_or(""));
             if req.existed {
                 inv.arg(req.upserts.len());
                 for (k, v) in req.upserts {
@@ -287,8 +249,7 @@ where
                 groups.push(p);
             }
             let mut r = self.run(&groups).await?;
-            let (saved, changed, had_old, old, pttl): (i64, i64, i64, String, i64) =
-                take(group(&mut r, 0), 0)?;
+            let (saved, changed, had_old, old, pttl): (i64, i64, i64, String, i64) = take(group(&mut r, 0), 0)?;
             if saved == 0 {
                 return Ok(SaveOutcome::Gone);
             }
@@ -338,9 +299,7 @@ where
             let (new_key, max_age) = (self.session_key(new.as_str()), ms(max_age));
             // Group 0: the new session, written from scratch.
             let mut inv = SAVE.key(&new_key);
-            inv.arg("0")
-                .arg(max_age)
-                .arg(if namespace.is_some() { "1" } else { "0" });
+            inv.arg("0").arg(max_age).arg(if namespace.is_some() { "1" } else { "0" });
             inv.arg(namespace.unwrap_or("")).arg(data.len());
             for (k, v) in data {
                 inv.arg(k).arg(v);
@@ -377,11 +336,7 @@ where
         })
     }
 
-    fn touch<'a>(
-        &'a self,
-        id: &'a SessionId,
-        max_age: Duration,
-    ) -> BoxFuture<'a, Result<(), SessionError>> {
+    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(async move {
             let (key, max_age) = (self.session_key(id.as_str()), ms(max_age));
             let mut p = redis::pipe();
@@ -401,10 +356,7 @@ where
         })
     }
 
-    fn remove_namespace<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>> {
         Box::pin(async move {
             // Read and drop the index atomically (one key, MULTI/EXEC), so a
             // session added concurrently lands in a fresh index, not in limbo.
@@ -412,10 +364,8 @@ where
             let mut p = redis::pipe();
             p.atomic().zrange(&idx, 0, -1).del(&idx);
             let mut conn = self.conn.clone();
-            let (members, _): (Vec<String>, i64) = self
-                .bounded(p.query_async(&mut conn))
-                .await
-                .map_err(|a| self.fail(a))?;
+            let (members, _): (Vec<String>, i64) =
+                self.bounded(p.query_async(&mut conn)).await.map_err(|a| self.fail(a))?;
             // Index entries are only ever written by us, but re-validate them as
             // ids anyway before building keys from them.
             let ids: Vec<SessionId> = members.iter().filter_map(|m| SessionId::parse(m)).collect();
@@ -425,11 +375,7 @@ where
                     .iter()
                     .map(|id| {
                         let mut p = redis::pipe();
-                        p.invoke_script(
-                            DELETE_IF_NS
-                                .key(self.session_key(id.as_str()))
-                                .arg(namespace),
-                        );
+                        p.invoke_script(DELETE_IF_NS.key(self.session_key(id.as_str())).arg(namespace));
                         p
                     })
                     .collect();
@@ -469,8 +415,7 @@ pub fn configure_async_sessions<C>(
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    let backend = RedisBackend::new(conn)
-        .key_prefix(options.redis_key_prefix.clone())
-        .command_timeout(options.command_timeout);
+    let backend =
+        RedisBackend::new(conn).key_prefix(options.redis_key_prefix.clone()).command_timeout(options.command_timeout);
     super::configure_sessions(app, backend, options)
 }

@@ -61,20 +61,22 @@ struct State {
 impl std::fmt::Debug for AsyncSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Neither the id (a credential) nor the data.
-        self.with(|s| f.debug_struct("AsyncSession").field("persisted", &s.id.is_some()).field("len", &s.data.len()).finish())
+        self.with(|s| {
+            f.debug_struct("AsyncSession").field("persisted", &s.id.is_some()).field("len", &s.data.len()).finish()
+        })
     }
 }
 
 impl AsyncSession {
-    pub(crate) fn new(store: Arc<Shared>, response: ResponseHeaders, loaded: Option<(SessionId, LoadedSession)>) -> Self {
+    pub(crate) fn new(
+        store: Arc<Shared>,
+        response: ResponseHeaders,
+        loaded: Option<(SessionId, LoadedSession)>,
+    ) -> Self {
         let state = match loaded {
-            Some((id, l)) => State {
-                id: Some(id),
-                existed: true,
-                data: l.data,
-                namespace: l.namespace,
-                ..State::default()
-            },
+            Some((id, l)) => {
+                State { id: Some(id), existed: true, data: l.data, namespace: l.namespace, ..State::default() }
+            }
             None => State::default(),
         };
         AsyncSession { inner: Arc::new(Inner { store, response, state: Mutex::new(state) }) }
@@ -193,11 +195,8 @@ impl AsyncSession {
                     s.namespace_dirty = true;
                 }
             }
-            let upserts: Vec<(String, String)> = s
-                .changed
-                .drain()
-                .filter_map(|k| s.data.get(&k).map(|v| (k, v.clone())))
-                .collect();
+            let upserts: Vec<(String, String)> =
+                s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
             let removals: Vec<String> = s.removed.drain().collect();
             (s.id.clone(), s.existed, upserts, removals, s.data.clone(), s.namespace.clone())
         });

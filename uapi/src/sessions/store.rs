@@ -227,8 +227,7 @@ impl Injectable for SessionProvider {
             let Some(loaded) = loaded else {
                 return Ok(AsyncSession::new(shared, response, None));
             };
-            let extend = shared.options.rolling
-                && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2);
+            let extend = shared.options.rolling && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2);
             let session = AsyncSession::new(shared.clone(), response, Some((id.clone(), loaded)));
             if extend {
                 shared.backend.touch(&id, shared.options.max_age).await.map_err(IntoResponse::into_response)?;
