@@ -103,6 +103,9 @@ pub use service::AppService;
 /// pattern instead of a name, a borrowed or `impl Trait` parameter, generics.
 pub use uapi_macros::handler;
 
+/// The `http` crate, whose types (`Method`, `HeaderMap`, `StatusCode`, ...) appear in uapi's API.
+pub use http;
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::extract::probe;
