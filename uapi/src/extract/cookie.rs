@@ -8,12 +8,10 @@ use crate::extract::FromRequest;
 use crate::handler::ExtractorKind;
 use crate::inject::{ParamPlan, RequestCtx};
 
-/// Finds the cookie `name` in the request's `Cookie` headers, percent-decoded.
+/// Finds the cookie `name` in `Cookie` header values, percent-decoded.
 /// Malformed pairs are skipped, never an error.
-pub(crate) fn find_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
+fn find_in<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<String> {
+    values
         .filter_map(|v| v.to_str().ok())
         .flat_map(cookie::Cookie::split_parse_encoded)
         .filter_map(Result::ok)
@@ -72,13 +70,21 @@ pub struct Cookies {
 impl Cookies {
     /// The value of cookie `name`, percent-decoded.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse_encoded)
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
+        find_in(self.headers.iter(), name)
+    }
+
+    /// The value of cookie `name` in `headers`, percent-decoded, without copying
+    /// the other cookies (what providers such as the session store use).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut headers = uapi::http::HeaderMap::new();
+    /// headers.insert("cookie", "a=1; sid=xyz".parse().unwrap());
+    /// assert_eq!(uapi::Cookies::find(&headers, "sid").as_deref(), Some("xyz"));
+    /// ```
+    pub fn find(headers: &HeaderMap, name: &str) -> Option<String> {
+        find_in(headers.get_all(COOKIE).iter(), name)
     }
 
     /// The cookies of a header map.

@@ -215,9 +215,7 @@ impl Injectable for SessionProvider {
         let shared = self.shared.clone();
         // Anything that is not a well-formed id is no session at all: never an
         // error, and never used to build a key.
-        let id = Cookies::from_headers(ctx.headers())
-            .get(&shared.options.cookie_name)
-            .and_then(|raw| SessionId::parse(&raw));
+        let id = Cookies::find(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse(&raw));
         let response = ctx.response_headers();
         async move {
             let Some(id) = id else {
