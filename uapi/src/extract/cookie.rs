@@ -46,7 +46,7 @@ impl FromRequest for Cookie {
 
     fn from_request(ctx: &mut RequestCtx, param: &ParamPlan) -> Result<Self, Rejection> {
         let name = param.cookie_name().unwrap_or(param.name());
-        find_cookie(ctx.headers(), name).map(Cookie).ok_or_else(|| Rejection::missing("cookie", name.to_owned()))
+        Cookies::find(ctx.headers(), name).map(Cookie).ok_or_else(|| Rejection::missing("cookie", name.to_owned()))
     }
 }
 
