@@ -233,13 +233,16 @@ impl AsyncSession {
             match store.backend.save(req).await {
                 Ok(SaveOutcome::Saved) => return Ok(Headers::new()),
                 Ok(SaveOutcome::Gone) => {
-                    // Deleted meanwhile: start over with only this request's changes.
+                    // Deleted meanwhile: start over with only this request's
+                    // changes, in the namespace this call asked for (if any), so
+                    // the next `remove_namespace` still reaches the new session.
                     let fresh: HashMap<String, String> = upserts.iter().cloned().collect();
+                    let ns = namespace.map(str::to_owned);
                     self.with(|s| {
                         s.data = fresh.clone();
-                        s.namespace = None;
+                        s.namespace = ns.clone();
                     });
-                    return self.create(fresh, None).await.inspect_err(|_| restore(self));
+                    return self.create(fresh, ns).await.inspect_err(|_| restore(self));
                 }
                 Err(e) => {
                     restore(self);
