@@ -66,7 +66,11 @@ impl Site {
             Backend::RedisOverHttp => {
                 let redis = RedisServer::start();
                 let conn = redis.connection_manager().await;
-                let app = login_app::build(RedisBackend::new(conn.clone()), RedisBackend::new(conn).key_prefix("cart:"), settings);
+                let app = login_app::build(
+                    RedisBackend::new(conn.clone()),
+                    RedisBackend::new(conn).key_prefix("cart:"),
+                    settings,
+                );
                 let server = app.bind("127.0.0.1:0").await.expect("binds");
                 let addr = server.local_addr();
                 let (stop, stopped) = oneshot::channel::<()>();
@@ -86,9 +90,7 @@ impl Site {
     /// A new browser: its own cookie jar.
     fn client(&self) -> Browser {
         match &self.target {
-            Target::Http { addr, http, .. } => {
-                Browser::Http { addr: *addr, http: http.clone(), jar: Arc::default() }
-            }
+            Target::Http { addr, http, .. } => Browser::Http { addr: *addr, http: http.clone(), jar: Arc::default() },
             Target::InProcess(service) => Browser::InProcess(TestClient::from_service(service.clone())),
         }
     }
@@ -136,12 +138,18 @@ impl Browser {
                     request = request.header(COOKIE, c);
                 }
                 let request = request.body(Full::default()).expect("a request");
-                let response =
-                    tokio::time::timeout(PATIENCE, http.request(request)).await.expect("a response in time").expect("a response");
+                let response = tokio::time::timeout(PATIENCE, http.request(request))
+                    .await
+                    .expect("a response in time")
+                    .expect("a response");
                 let (parts, body) = response.into_parts();
                 let body = body.collect().await.expect("a body").to_bytes();
-                let set_cookies: Vec<String> =
-                    parts.headers.get_all(SET_COOKIE).iter().map(|v| v.to_str().expect("ASCII Set-Cookie").to_owned()).collect();
+                let set_cookies: Vec<String> = parts
+                    .headers
+                    .get_all(SET_COOKIE)
+                    .iter()
+                    .map(|v| v.to_str().expect("ASCII Set-Cookie").to_owned())
+                    .collect();
                 for header in &set_cookies {
                     store_cookie(jar, header);
                 }

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::redis_server::RedisServer;
-use tokio::sync::Barrier;
+use tokio::sync::{Barrier, Notify};
 use uapi::sessions::redis::configure_async_sessions;
 use uapi::sessions::{
-    configure_sessions, AsyncSession, MemoryStore, SessionError, SessionId, SessionOptions,
-    SessionStore,
+    configure_sessions, AsyncSession, MemoryStore, SessionError, SessionId, SessionOptions, SessionStore,
 };
 use uapi::testing::{TestClient, TestResponse};
 use uapi::{handler, status, App, AppService, Json};
@@ -37,11 +36,7 @@ async fn read(session: AsyncSession) -> Json<Map> {
 
 /// `POST /set?key&value`: sets one key and saves.
 #[handler]
-async fn set(
-    session: AsyncSession,
-    key: String,
-    value: String,
-) -> Result<&'static str, SessionError> {
+async fn set(session: AsyncSession, key: String, value: String) -> Result<&'static str, SessionError> {
     session.insert(key, value);
     session.update_session().await?;
     Ok("ok")
@@ -57,12 +52,7 @@ async fn remove(session: AsyncSession, key: String) -> Result<&'static str, Sess
 
 /// `POST /set_in?ns&key&value`: sets one key and saves in namespace `ns`.
 #[handler]
-async fn set_in(
-    session: AsyncSession,
-    ns: String,
-    key: String,
-    value: String,
-) -> Result<&'static str, SessionError> {
+async fn set_in(session: AsyncSession, ns: String, key: String, value: String) -> Result<&'static str, SessionError> {
     session.insert(key, value);
     session.update_session_in(&ns).await?;
     Ok("ok")
@@ -78,11 +68,7 @@ async fn clear(session: AsyncSession) -> Result<&'static str, SessionError> {
 /// `POST /set_attached?key&value`: saves and ALSO attaches the returned
 /// headers to its response, as uapi handlers do; the body lists them.
 #[handler]
-async fn set_attached(
-    session: AsyncSession,
-    key: String,
-    value: String,
-) -> Result<status::Ok<String>, SessionError> {
+async fn set_attached(session: AsyncSession, key: String, value: String) -> Result<status::Ok<String>, SessionError> {
     session.insert(key, value);
     let headers = session.update_session().await?;
     Ok(status::Ok::new(header_values(&headers)).with_headers(headers))
@@ -96,20 +82,14 @@ async fn clear_attached(session: AsyncSession) -> Result<status::Ok<String>, Ses
 }
 
 fn header_values(headers: &uapi::Headers) -> String {
-    let values: Vec<&str> = headers
-        .iter()
-        .filter_map(|(_, v)| v.to_str().ok())
-        .collect();
+    let values: Vec<&str> = headers.iter().filter_map(|(_, v)| v.to_str().ok()).collect();
     values.join("\n")
 }
 
 /// `GET /both`: both stores' data.
 #[handler]
 async fn both(session: AsyncSession, cart: AsyncSession) -> Json<BTreeMap<&'static str, Map>> {
-    Json(BTreeMap::from([
-        ("session", session.iter().collect()),
-        ("cart", cart.iter().collect()),
-    ]))
+    Json(BTreeMap::from([("session", session.iter().collect()), ("cart", cart.iter().collect())]))
 }
 
 /// `POST /both?s&c`: writes `s` to the session and `c` to the cart in one handler.
@@ -141,16 +121,40 @@ async fn concurrent(
     key: String,
     value: String,
 ) -> Result<Json<Vec<String>>, SessionError> {
-    let seen: Vec<String> = session
-        .iter()
-        .map(|(k, _)| k)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let seen: Vec<String> =
+        session.iter().map(|(k, _)| k).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
     gate.0.wait().await;
     session.insert(key, value);
     session.update_session().await?;
     Ok(Json(seen))
+}
+
+/// Holds a request between loading its session and saving it, so a test can
+/// act in between.
+#[derive(Default)]
+struct Pause {
+    loaded: Notify,
+    go: Notify,
+}
+
+/// `POST /paused_set?key&value[&ns]`: loads, signals `loaded`, waits for
+/// `go`, then sets the key and saves (in namespace `ns`, if given).
+#[handler]
+async fn paused_set(
+    session: AsyncSession,
+    pause: Arc<Pause>,
+    key: String,
+    value: String,
+    ns: Option<String>,
+) -> Result<&'static str, SessionError> {
+    pause.loaded.notify_one();
+    pause.go.notified().await;
+    session.insert(key, value);
+    match ns {
+        Some(ns) => session.update_session_in(&ns).await?,
+        None => session.update_session().await?,
+    };
+    Ok("ok")
 }
 
 /// `GET /plain`: touches no session.
@@ -174,9 +178,7 @@ impl Harness {
     async fn redis() -> Harness {
         let server = RedisServer::start();
         let conn = server.connection_manager().await;
-        Harness {
-            redis: Some((server, conn)),
-        }
+        Harness { redis: Some((server, conn)) }
     }
 
     /// Registers a store on `app` with this harness' backend (a fresh
@@ -192,15 +194,14 @@ impl Harness {
     /// (cookie `cart_session`, Redis prefix `cart:`).
     fn app(&self, options: SessionOptions) -> TestApp {
         let mut app = App::new();
+        let pause = Arc::new(Pause::default());
         let store = self.configure(&mut app, options.clone().redis_key_prefix("t:"));
         let carts = self.configure(
             &mut app,
-            options
-                .cookie_name("cart_session")
-                .session_arg_param_name("cart")
-                .redis_key_prefix("cart:"),
+            options.cookie_name("cart_session").session_arg_param_name("cart").redis_key_prefix("cart:"),
         );
         app.provide_value(Gate(Arc::new(Barrier::new(2))))
+            .provide_value(pause.clone())
             .get("/read", read)
             .post("/set", set)
             .post("/remove", remove)
@@ -211,27 +212,17 @@ impl Harness {
             .get("/both", both)
             .post("/both", both_set)
             .post("/concurrent", concurrent)
+            .post("/paused_set", paused_set)
             .get("/plain", plain);
-        TestApp {
-            service: app.build().expect("the test app builds"),
-            store,
-            _carts: carts,
-        }
+        TestApp { service: app.build().expect("the test app builds"), store, _carts: carts, pause }
     }
 
     /// PTTL (ms) of the Redis key of session `id` in store prefix `t:`.
     async fn redis_pttl(&self, id: &str) -> Option<i64> {
         let (server, _) = self.redis.as_ref()?;
-        let mut con = server
-            .client()
-            .get_multiplexed_async_connection()
-            .await
-            .expect("redis connection");
-        let pttl: i64 = redis::cmd("PTTL")
-            .arg(format!("t:uapi:session:{id}"))
-            .query_async(&mut con)
-            .await
-            .expect("pttl");
+        let mut con = server.client().get_multiplexed_async_connection().await.expect("redis connection");
+        let pttl: i64 =
+            redis::cmd("PTTL").arg(format!("t:uapi:session:{id}")).query_async(&mut con).await.expect("pttl");
         Some(pttl)
     }
 }
@@ -241,6 +232,7 @@ struct TestApp {
     service: AppService,
     store: SessionStore,
     _carts: SessionStore,
+    pause: Arc<Pause>,
 }
 
 impl TestApp {
@@ -261,49 +253,31 @@ struct SetCookie {
 impl SetCookie {
     fn parse(header: &str) -> SetCookie {
         let mut parts = header.split(';').map(str::trim);
-        let (name, value) = parts
-            .next()
-            .and_then(|p| p.split_once('='))
-            .expect("name=value");
+        let (name, value) = parts.next().and_then(|p| p.split_once('=')).expect("name=value");
         let attrs = parts
             .map(|a| match a.split_once('=') {
                 Some((k, v)) => (k.to_ascii_lowercase(), Some(v.to_owned())),
                 None => (a.to_ascii_lowercase(), None),
             })
             .collect();
-        SetCookie {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            attrs,
-        }
+        SetCookie { name: name.to_owned(), value: value.to_owned(), attrs }
     }
 
     fn attr(&self, name: &str) -> Option<Option<&str>> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_deref())
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_deref())
     }
 
     fn max_age(&self) -> Option<i64> {
-        self.attr("max-age")
-            .flatten()
-            .map(|v| v.parse().expect("numeric Max-Age"))
+        self.attr("max-age").flatten().map(|v| v.parse().expect("numeric Max-Age"))
     }
 }
 
 fn set_cookies(r: &TestResponse) -> Vec<SetCookie> {
-    r.set_cookies()
-        .iter()
-        .map(|h| SetCookie::parse(h))
-        .collect()
+    r.set_cookies().iter().map(|h| SetCookie::parse(h)).collect()
 }
 
 fn map(pairs: &[(&str, &str)]) -> Map {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 async fn read_map(client: &TestClient) -> Map {
@@ -313,10 +287,7 @@ async fn read_map(client: &TestClient) -> Map {
 }
 
 async fn set_kv(client: &TestClient, key: &str, value: &str) -> TestResponse {
-    let r = client
-        .post(&format!("/set?key={key}&value={value}"))
-        .send()
-        .await;
+    let r = client.post(&format!("/set?key={key}&value={value}")).send().await;
     assert_eq!(r.status, 200, "{}", r.text());
     r
 }
@@ -333,11 +304,7 @@ async fn wait_until_empty(client: &TestClient, start: Instant, what: &str) -> Du
         if data.is_empty() {
             return start.elapsed();
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: still {data:?} after {:?}",
-            start.elapsed()
-        );
+        assert!(Instant::now() < deadline, "{what}: still {data:?} after {:?}", start.elapsed());
         tokio::time::sleep(POLL).await;
     }
 }
@@ -378,10 +345,7 @@ mod scenarios {
         assert_eq!(c.attr("samesite"), Some(Some("Lax")), "{c:?}");
         assert_eq!(c.attr("path"), Some(Some("/")), "{c:?}");
         assert_eq!(c.max_age(), Some(3600), "{c:?}");
-        assert_eq!(
-            client.cookie("session_id").as_deref(),
-            Some(c.value.as_str())
-        );
+        assert_eq!(client.cookie("session_id").as_deref(), Some(c.value.as_str()));
     }
 
     /// Data saved by one request is there in the next; later saves of an
@@ -392,11 +356,7 @@ mod scenarios {
         set_kv(&client, "a", "1").await;
         let id = client.cookie("session_id").expect("a session cookie");
         let r = set_kv(&client, "b", "2").await;
-        assert!(
-            r.set_cookies().is_empty(),
-            "an existing session re-sent its cookie: {:?}",
-            r.set_cookies()
-        );
+        assert!(r.set_cookies().is_empty(), "an existing session re-sent its cookie: {:?}", r.set_cookies());
         assert_eq!(read_map(&client).await, map(&[("a", "1"), ("b", "2")]));
         let r = client.post("/remove?key=a").send().await;
         assert_eq!(r.status, 200);
@@ -428,10 +388,7 @@ mod scenarios {
         let mut names: Vec<String> = set_cookies(&r).into_iter().map(|c| c.name).collect();
         names.sort();
         assert_eq!(names, ["cart_session", "session_id"]);
-        let (sid, cid) = (
-            client.cookie("session_id").expect("session"),
-            client.cookie("cart_session").expect("cart"),
-        );
+        let (sid, cid) = (client.cookie("session_id").expect("session"), client.cookie("cart_session").expect("cart"));
         assert_ne!(sid, cid);
         assert!(is_session_id(&sid) && is_session_id(&cid));
         let both: BTreeMap<String, Map> = client.get("/both").send().await.json().expect("json");
@@ -442,20 +399,10 @@ mod scenarios {
         swapped.set_cookie("session_id", &cid);
         swapped.set_cookie("cart_session", &sid);
         let both: BTreeMap<String, Map> = swapped.get("/both").send().await.json().expect("json");
-        assert_eq!(
-            (both["session"].len(), both["cart"].len()),
-            (0, 0),
-            "{both:?}"
-        );
+        assert_eq!((both["session"].len(), both["cart"].len()), (0, 0), "{both:?}");
         // Ending the session leaves the cart.
         let r = client.post("/clear").send().await;
-        assert_eq!(
-            set_cookies(&r)
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>(),
-            ["session_id"]
-        );
+        assert_eq!(set_cookies(&r).iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["session_id"]);
         let both: BTreeMap<String, Map> = client.get("/both").send().await.json().expect("json");
         assert_eq!(both["session"], Map::new());
         assert_eq!(both["cart"], map(&[("c", "C")]));
@@ -473,16 +420,9 @@ mod scenarios {
         assert_eq!(r.status, 200);
         let cookies = set_cookies(&r);
         assert_eq!(cookies.len(), 1, "{:?}", r.set_cookies());
-        assert_eq!(
-            (cookies[0].name.as_str(), cookies[0].value.as_str()),
-            ("session_id", "")
-        );
+        assert_eq!((cookies[0].name.as_str(), cookies[0].value.as_str()), ("session_id", ""));
         assert_eq!(cookies[0].max_age(), Some(0), "{:?}", cookies[0]);
-        assert_eq!(
-            cookies[0].attr("path"),
-            Some(Some("/")),
-            "the expiry must match the cookie's path"
-        );
+        assert_eq!(cookies[0].attr("path"), Some(Some("/")), "the expiry must match the cookie's path");
         assert_eq!(client.cookie("session_id"), None);
         // Replay the old cookie, as an attacker holding a copy would.
         let replay = app.client();
@@ -508,50 +448,23 @@ mod scenarios {
         let app = h.app(SessionOptions::default());
         let (a1, a2, bob, anon) = (app.client(), app.client(), app.client(), app.client());
         for (c, ns) in [(&a1, "alice"), (&a2, "alice"), (&bob, "bob")] {
-            let r = c
-                .post(&format!("/set_in?ns={ns}&key=k&value={ns}"))
-                .send()
-                .await;
+            let r = c.post(&format!("/set_in?ns={ns}&key=k&value={ns}")).send().await;
             assert_eq!(r.status, 200, "{}", r.text());
         }
         set_kv(&anon, "k", "anon").await;
         // Joining a namespace later, on an existing session, counts too.
         let late = app.client();
         set_kv(&late, "k", "late").await;
-        assert_eq!(
-            late.post("/set_in?ns=alice&key=j&value=1")
-                .send()
-                .await
-                .status,
-            200
-        );
+        assert_eq!(late.post("/set_in?ns=alice&key=j&value=1").send().await.status, 200);
 
-        assert_eq!(
-            app.store
-                .remove_namespace("alice")
-                .await
-                .expect("remove_namespace"),
-            3
-        );
+        assert_eq!(app.store.remove_namespace("alice").await.expect("remove_namespace"), 3);
         for c in [&a1, &a2, &late] {
             assert_eq!(read_map(c).await, Map::new());
         }
         assert_eq!(read_map(&bob).await, map(&[("k", "bob")]));
         assert_eq!(read_map(&anon).await, map(&[("k", "anon")]));
-        assert_eq!(
-            app.store
-                .remove_namespace("alice")
-                .await
-                .expect("remove_namespace"),
-            0
-        );
-        assert_eq!(
-            app.store
-                .remove_namespace("bob")
-                .await
-                .expect("remove_namespace"),
-            1
-        );
+        assert_eq!(app.store.remove_namespace("alice").await.expect("remove_namespace"), 0);
+        assert_eq!(app.store.remove_namespace("bob").await.expect("remove_namespace"), 1);
         assert_eq!(read_map(&bob).await, Map::new());
         assert_eq!(read_map(&anon).await, map(&[("k", "anon")]));
     }
@@ -592,21 +505,11 @@ mod scenarios {
             assert_eq!(r.status, 200, "{label}: {}", r.text());
             assert_eq!(r.json::<Map>().expect("json"), Map::new(), "{label}");
             assert!(r.set_cookies().is_empty(), "{label}: {:?}", r.set_cookies());
-            let r = client
-                .post("/set?key=k&value=v")
-                .header("cookie", raw)
-                .send()
-                .await;
+            let r = client.post("/set?key=k&value=v").header("cookie", raw).send().await;
             assert_eq!(r.status, 200, "{label}: {}", r.text());
             let fresh = client.cookie("session_id").expect("a fresh cookie");
-            assert!(
-                is_session_id(&fresh) && fresh != real && fresh != unknown,
-                "{label}: {fresh}"
-            );
-            assert!(
-                !raw.contains(&fresh),
-                "{label}: the client's id was adopted"
-            );
+            assert!(is_session_id(&fresh) && fresh != real && fresh != unknown, "{label}: {fresh}");
+            assert!(!raw.contains(&fresh), "{label}: the client's id was adopted");
         }
         // The real session was never touched.
         assert_eq!(read_map(&owner).await, map(&[("secret", "s3")]));
@@ -622,10 +525,7 @@ mod scenarios {
         let old = client.cookie("session_id").expect("cookie");
         // Replay the cookie even though a browser would drop it after Max-Age.
         let elapsed = wait_until_empty(&client, start, "expiry").await;
-        assert!(
-            elapsed >= Duration::from_millis(900),
-            "expired early: {elapsed:?}"
-        );
+        assert!(elapsed >= Duration::from_millis(900), "expired early: {elapsed:?}");
         client.set_cookie("session_id", &old);
         set_kv(&client, "b", "2").await;
         assert_ne!(client.cookie("session_id"), Some(old));
@@ -653,28 +553,19 @@ mod scenarios {
             assert_eq!(r.json::<Vec<String>>().expect("json"), ["base"]);
             assert!(r.set_cookies().is_empty());
         }
-        assert_eq!(
-            read_map(&client).await,
-            map(&[("base", "0"), ("x", "1"), ("y", "2")])
-        );
+        assert_eq!(read_map(&client).await, map(&[("base", "0"), ("x", "1"), ("y", "2")]));
     }
 
     /// A handler that attaches the `Headers` returned by `update_session` (or
     /// `clear_session`) to its response still sends the cookie exactly once.
-    pub(crate) async fn cookie_is_sent_once_when_the_handler_attaches_the_returned_headers(
-        h: &Harness,
-    ) {
+    pub(crate) async fn cookie_is_sent_once_when_the_handler_attaches_the_returned_headers(h: &Harness) {
         let app = h.app(SessionOptions::default());
         let client = app.client();
         let r = client.post("/set_attached?key=a&value=1").send().await;
         assert_eq!(r.status, 200);
         let sent = r.set_cookies();
         assert_eq!(sent.len(), 1, "{sent:?}");
-        assert_eq!(
-            sent[0],
-            r.text(),
-            "the header sent is the one update_session returned"
-        );
+        assert_eq!(sent[0], r.text(), "the header sent is the one update_session returned");
         // An existing session: nothing to attach, nothing sent.
         let r = client.post("/set_attached?key=b&value=2").send().await;
         assert_eq!((r.set_cookies().len(), r.text().as_str()), (0, ""));
@@ -700,39 +591,69 @@ mod scenarios {
             let r = client.get("/read").send().await;
             let at = start.elapsed();
             assert_eq!(r.status, 200);
-            assert_eq!(
-                r.json::<Map>().expect("json"),
-                map(&[("a", "1")]),
-                "at {at:?}"
-            );
+            assert_eq!(r.json::<Map>().expect("json"), map(&[("a", "1")]), "at {at:?}");
             let cookies = set_cookies(&r);
             if let Some(c) = cookies.first() {
                 assert_eq!(cookies.len(), 1);
-                assert_eq!(
-                    (c.name.as_str(), c.value.as_str()),
-                    ("session_id", id.as_str()),
-                    "same id"
-                );
+                assert_eq!((c.name.as_str(), c.value.as_str()), ("session_id", id.as_str()), "same id");
                 assert_eq!(c.max_age(), Some(3), "a fresh Max-Age");
                 break at;
             }
             assert!(at < max_age, "never extended before expiry");
             tokio::time::sleep(POLL).await;
         };
-        assert!(
-            refreshed_at >= max_age / 2,
-            "extended in the first half of its life, at {refreshed_at:?}"
-        );
+        assert!(refreshed_at >= max_age / 2, "extended in the first half of its life, at {refreshed_at:?}");
         if let Some(pttl) = h.redis_pttl(&id).await {
             assert!(pttl > 2_500, "the Redis TTL was not reset: {pttl} ms");
         }
         // Past the original expiry (a wait for time to pass, not for an event).
         tokio::time::sleep_until((start + max_age + Duration::from_millis(300)).into()).await;
-        assert_eq!(
-            read_map(&client).await,
-            map(&[("a", "1")]),
-            "died at its original expiry"
-        );
+        assert_eq!(read_map(&client).await, map(&[("a", "1")]), "died at its original expiry");
+    }
+
+    /// A session ended while a request holds it (logout everywhere between
+    /// its load and its save) is not resurrected: the save starts a new id
+    /// holding only that request's change, and a save with
+    /// `update_session_in(ns)` puts the new session in `ns`, so the next
+    /// `remove_namespace(ns)` still reaches it.
+    pub(crate) async fn a_save_racing_remove_namespace_starts_a_new_session_in_that_namespace(h: &Harness) {
+        let app = h.app(SessionOptions::default());
+        for ns in [Some("alice"), None] {
+            let client = app.client();
+            let r = client.post("/set_in?ns=alice&key=old&value=1").send().await;
+            assert_eq!(r.status, 200);
+            let old = client.cookie("session_id").expect("cookie");
+            let path = match ns {
+                Some(ns) => format!("/paused_set?key=new&value=2&ns={ns}"),
+                None => "/paused_set?key=new&value=2".to_owned(),
+            };
+            let (r, removed) = tokio::time::timeout(
+                PATIENCE,
+                futures_util::future::join(client.post(&path).send(), async {
+                    app.pause.loaded.notified().await;
+                    let removed = app.store.remove_namespace("alice").await.expect("remove_namespace");
+                    app.pause.go.notify_one();
+                    removed
+                }),
+            )
+            .await
+            .expect("the paused request finished");
+            assert_eq!((removed, r.status.as_u16()), (1, 200), "{ns:?}: {}", r.text());
+            let new = client.cookie("session_id").expect("a cookie");
+            assert_ne!(new, old, "{ns:?}: the ended id was resurrected");
+            assert_eq!(read_map(&client).await, map(&[("new", "2")]), "{ns:?}");
+            let left = app.store.remove_namespace("alice").await.expect("remove_namespace");
+            match ns {
+                Some(_) => {
+                    assert_eq!(left, 1, "the new session escaped its namespace");
+                    assert_eq!(read_map(&client).await, Map::new());
+                }
+                None => {
+                    assert_eq!(left, 0);
+                    assert_eq!(read_map(&client).await, map(&[("new", "2")]));
+                }
+            }
+        }
     }
 }
 
@@ -772,6 +693,7 @@ all_backends!(
     concurrent_requests_setting_different_keys_both_persist,
     cookie_is_sent_once_when_the_handler_attaches_the_returned_headers,
     rolling_expiry_extends_a_session_read_in_its_second_half,
+    a_save_racing_remove_namespace_starts_a_new_session_in_that_namespace,
 );
 
 #[path = "sessions_http/redis_only.rs"]

@@ -42,20 +42,11 @@ impl<C: ConnectionLike + Send> ConnectionLike for Counting<C> {
 /// runs (under their own names: a save script's `exists`/`hset`/`pexpire`/
 /// `pttl`), and the `info` calls themselves, which [`delta`] leaves out.
 async fn command_calls(con: &mut redis::aio::MultiplexedConnection) -> HashMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(con)
-        .await
-        .expect("info");
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(con).await.expect("info");
     info.lines()
         .filter_map(|l| {
             let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest
-                .strip_prefix("calls=")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
+            let calls = rest.strip_prefix("calls=")?.split(',').next()?.parse().ok()?;
             Some((name.to_owned(), calls))
         })
         .collect()
@@ -105,16 +96,9 @@ where
 async fn a_request_costs_one_round_trip_to_load_and_one_to_save() {
     let server = RedisServer::start();
     let round_trips = Arc::new(AtomicUsize::new(0));
-    let conn = Counting {
-        inner: server.connection_manager().await,
-        round_trips: round_trips.clone(),
-    };
+    let conn = Counting { inner: server.connection_manager().await, round_trips: round_trips.clone() };
     let (service, _) = redis_app(conn, SessionOptions::default());
-    let mut inspect = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("inspection connection");
+    let mut inspect = server.client().get_multiplexed_async_connection().await.expect("inspection connection");
     let taken = || round_trips.swap(0, Ordering::SeqCst);
 
     // Cold start: the first save also loads the scripts (NOSCRIPT, SCRIPT
@@ -128,10 +112,7 @@ async fn a_request_costs_one_round_trip_to_load_and_one_to_save() {
     assert_eq!(read_map(&client).await, map(&[("a", "1")]));
     let after = command_calls(&mut inspect).await;
     assert_eq!(taken(), 1, "a session read is one round trip");
-    assert_eq!(
-        delta(&before, &after),
-        BTreeMap::from([("hgetall".to_owned(), 1), ("pttl".to_owned(), 1)])
-    );
+    assert_eq!(delta(&before, &after), BTreeMap::from([("hgetall".to_owned(), 1), ("pttl".to_owned(), 1)]));
 
     // Load and save an existing session: two round trips, one script call.
     let before = command_calls(&mut inspect).await;
@@ -139,11 +120,7 @@ async fn a_request_costs_one_round_trip_to_load_and_one_to_save() {
     let after = command_calls(&mut inspect).await;
     assert_eq!(taken(), 2, "load + save of an existing session");
     let d = delta(&before, &after);
-    assert_eq!(
-        (d.get("hgetall"), d.get("evalsha")),
-        (Some(&1), Some(&1)),
-        "{d:?}"
-    );
+    assert_eq!((d.get("hgetall"), d.get("evalsha")), (Some(&1), Some(&1)), "{d:?}");
     // pttl: one from the load pipeline, one inside the save script.
     assert_eq!(d.get("pttl"), Some(&2), "{d:?}");
 
@@ -153,35 +130,18 @@ async fn a_request_costs_one_round_trip_to_load_and_one_to_save() {
     let after = command_calls(&mut inspect).await;
     assert_eq!(taken(), 1, "creating a session is one round trip");
     let d = delta(&before, &after);
-    assert_eq!(
-        (d.get("hgetall"), d.get("evalsha")),
-        (None, Some(&1)),
-        "{d:?}"
-    );
+    assert_eq!((d.get("hgetall"), d.get("evalsha")), (None, Some(&1)), "{d:?}");
 
     // No session parameter, or a cookie that is no id: nothing at all.
     let before = command_calls(&mut inspect).await;
     let r = client.get("/plain").send().await;
     assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "plain"));
-    for raw in [
-        "session_id=*",
-        "session_id=uapi:session:*",
-        "session_id=%0d%0aFLUSHALL",
-        "session_id=",
-    ] {
-        let r = TestClient::from_service(service.clone())
-            .get("/read")
-            .header("cookie", raw)
-            .send()
-            .await;
+    for raw in ["session_id=*", "session_id=uapi:session:*", "session_id=%0d%0aFLUSHALL", "session_id="] {
+        let r = TestClient::from_service(service.clone()).get("/read").header("cookie", raw).send().await;
         assert_eq!(r.status, 200);
     }
     let after = command_calls(&mut inspect).await;
-    assert_eq!(
-        taken(),
-        0,
-        "requests without a valid session cookie must not reach Redis"
-    );
+    assert_eq!(taken(), 0, "requests without a valid session cookie must not reach Redis");
     assert_eq!(delta(&before, &after), BTreeMap::new());
 }
 
@@ -194,10 +154,7 @@ async fn a_redis_outage_is_a_503_and_the_same_app_recovers_after_a_restart() {
     let mut server = RedisServer::start();
     let timeout = Duration::from_secs(1);
     let margin = Duration::from_millis(500);
-    let (service, _) = redis_app(
-        server.connection_manager().await,
-        SessionOptions::default().command_timeout(timeout),
-    );
+    let (service, _) = redis_app(server.connection_manager().await, SessionOptions::default().command_timeout(timeout));
     let client = TestClient::from_service(service.clone());
     set_kv(&client, "a", "1").await;
     assert_eq!(read_map(&client).await, map(&[("a", "1")]));
@@ -209,37 +166,19 @@ async fn a_redis_outage_is_a_503_and_the_same_app_recovers_after_a_restart() {
         ("load + save", "/set?key=b&value=2", false),
         ("create", "/set?key=c&value=3", true),
     ] {
-        let c = if fresh {
-            TestClient::from_service(service.clone())
-        } else {
-            client.clone()
-        };
+        let c = if fresh { TestClient::from_service(service.clone()) } else { client.clone() };
         let start = Instant::now();
-        let method = if path.starts_with("/set") {
-            c.post(path)
-        } else {
-            c.get(path)
-        };
+        let method = if path.starts_with("/set") { c.post(path) } else { c.get(path) };
         let r = method.send().await;
         let elapsed = start.elapsed();
         assert_eq!(r.status, 503, "{what}: {}", r.text());
-        assert!(
-            r.text().contains("session store unavailable"),
-            "{what}: unclear message {:?}",
-            r.text()
-        );
+        assert!(r.text().contains("session store unavailable"), "{what}: unclear message {:?}", r.text());
         assert!(elapsed < timeout + margin, "{what}: took {elapsed:?}");
-        assert!(
-            r.set_cookies().is_empty(),
-            "{what}: a cookie for a session that was not saved"
-        );
+        assert!(r.set_cookies().is_empty(), "{what}: a cookie for a session that was not saved");
         // Requests that need no store are unaffected, as is an anonymous read.
         let r = client.get("/plain").send().await;
         assert_eq!(r.status, 200);
-        assert_eq!(
-            read_map(&TestClient::from_service(service.clone())).await,
-            Map::new()
-        );
+        assert_eq!(read_map(&TestClient::from_service(service.clone())).await, Map::new());
     }
 
     server.restart();
@@ -257,10 +196,7 @@ async fn a_redis_outage_is_a_503_and_the_same_app_recovers_after_a_restart() {
     // a new session; it and later ones work as before.
     assert_eq!(read_map(&client).await, map(&[("after", "restart")]));
     set_kv(&client, "more", "1").await;
-    assert_eq!(
-        read_map(&client).await,
-        map(&[("after", "restart"), ("more", "1")])
-    );
+    assert_eq!(read_map(&client).await, map(&[("after", "restart"), ("more", "1")]));
 }
 
 /// Every key the app creates (sessions, carts, namespace indexes) carries the
@@ -268,11 +204,7 @@ async fn a_redis_outage_is_a_503_and_the_same_app_recovers_after_a_restart() {
 #[tokio::test]
 async fn every_key_the_app_creates_carries_the_configured_prefix() {
     let server = RedisServer::start();
-    let mut inspect = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .expect("inspection connection");
+    let mut inspect = server.client().get_multiplexed_async_connection().await.expect("inspection connection");
     let options = SessionOptions::default().redis_key_prefix("app1:");
     let (service, store) = redis_app(server.connection_manager().await, options);
     let (ann, bob, cleared) = (
@@ -280,58 +212,27 @@ async fn every_key_the_app_creates_carries_the_configured_prefix() {
         TestClient::from_service(service.clone()),
         TestClient::from_service(service.clone()),
     );
-    assert_eq!(
-        ann.post("/set_in?ns=alice&key=k&value=1")
-            .send()
-            .await
-            .status,
-        200
-    );
+    assert_eq!(ann.post("/set_in?ns=alice&key=k&value=1").send().await.status, 200);
     set_kv(&bob, "k", "2").await;
     assert_eq!(bob.post("/both?s=S&c=C").send().await.status, 200);
     set_kv(&cleared, "k", "3").await;
     assert_eq!(cleared.post("/clear").send().await.status, 200);
 
     // KEYS is fine here: it is the test's own throwaway server.
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut inspect)
-        .await
-        .expect("keys");
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut inspect).await.expect("keys");
     keys.sort();
-    let session = |c: &TestClient| {
-        format!(
-            "app1:uapi:session:{}",
-            c.cookie("session_id").expect("cookie")
-        )
-    };
+    let session = |c: &TestClient| format!("app1:uapi:session:{}", c.cookie("session_id").expect("cookie"));
     let mut want = vec![
         session(&ann),
         session(&bob),
-        format!(
-            "app1:cart:uapi:session:{}",
-            bob.cookie("cart_session").expect("cart cookie")
-        ),
+        format!("app1:cart:uapi:session:{}", bob.cookie("cart_session").expect("cart cookie")),
         format!("app1:uapi:ns:{}", "616c696365"), // hex("alice")
     ];
     want.sort();
     assert_eq!(keys, want);
 
-    assert_eq!(
-        store
-            .remove_namespace("alice")
-            .await
-            .expect("remove_namespace"),
-        1
-    );
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut inspect)
-        .await
-        .expect("keys");
+    assert_eq!(store.remove_namespace("alice").await.expect("remove_namespace"), 1);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut inspect).await.expect("keys");
     assert!(keys.iter().all(|k| k.starts_with("app1:")), "{keys:?}");
-    assert!(
-        !keys.contains(&session(&ann)) && keys.contains(&session(&bob)),
-        "{keys:?}"
-    );
+    assert!(!keys.contains(&session(&ann)) && keys.contains(&session(&bob)), "{keys:?}");
 }
