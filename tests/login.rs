@@ -49,7 +49,7 @@ struct Site {
 enum Target {
     Http {
         addr: SocketAddr,
-        http: HttpClient,
+        http: Box<HttpClient>,
         /// Dropping it stops the server.
         _stop: oneshot::Sender<()>,
     },
@@ -77,7 +77,7 @@ impl Site {
                 tokio::spawn(server.run_until(async move {
                     let _ = stopped.await;
                 }));
-                let http = Client::builder(TokioExecutor::new()).build_http();
+                let http = Client::builder(TokioExecutor::new()).build_http().into();
                 Site { target: Target::Http { addr, http, _stop: stop }, _redis: Some(redis) }
             }
             Backend::MemoryInProcess => {
@@ -98,7 +98,7 @@ impl Site {
 
 /// One browser: over HTTP with a tiny cookie jar, or a `TestClient`.
 enum Browser {
-    Http { addr: SocketAddr, http: HttpClient, jar: Arc<Mutex<Vec<(String, String)>>> },
+    Http { addr: SocketAddr, http: Box<HttpClient>, jar: Arc<Mutex<Vec<(String, String)>>> },
     InProcess(TestClient),
 }
 
