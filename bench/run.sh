@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Load benchmark (issue 6): uapi's bench server against axum + tower-sessions,
+# actix-web + actix-session, and plain hyper (hello only), all on one
+# redis-server this script starts on a free loopback port.
+#
+#   bash bench/run.sh                 # 2 rounds, 2 s warm-up, 10 s runs (~7 min)
+#   QUICK=1 bash bench/run.sh         # 2 rounds, 1 s warm-up, 3 s runs (~3 min)
+#
+# Knobs (env): ROUNDS (2), DURATION (10, seconds), WARMUP (2), CONNS (64),
+# THREADS (1, wrk threads), TARGETS ("uapi axum actix hyper"),
+# SCENARIOS ("hello read write login"), OUT (results directory).
+#
+# Runs are interleaved: for each round, for each scenario, every target in
+# turn (A B C A B C), each on a fresh server process. Per run: a warm-up, then
+# CONFIG RESETSTAT, the server's utime+stime from /proc/PID/stat, one wrk run,
+# and the deltas: requests/s, p50/p99, errors, Redis commands per request
+# (INFO commandstats, commands run inside Lua scripts included), and server CPU
+# microseconds per request. Once per target and scenario, a sequential probe
+# (20 requests, one at a time) counts Redis round trips per request from
+# INFO stats' total_reads_processed. The summary prints medians over rounds.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [[ "${QUICK:-0}" == 1 ]]; then
+    : "${DURATION:=3}" "${WARMUP:=1}"
+fi
+ROUNDS=${ROUNDS:-2}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-1}
+TARGETS=${TARGETS:-"uapi axum actix hyper"}
+SCENARIOS=${SCENARIOS:-"hello read write login"}
+OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+PROBE_N=20
+mkdir -p "$OUT"
+RAW="$OUT/raw.tsv"
+HZ=$(getconf CLK_TCK)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+for tool in curl python3 redis-server redis-cli; do
+    command -v "$tool" >/dev/null || { log "missing $tool"; exit 1; }
+done
+if ! command -v wrk >/dev/null; then
+    log "wrk missing: installing the Debian package"
+    SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- build ----------------------------------------------------------------
+log "building bench_server (release)"
+(cd "$ROOT" && cargo build --release --quiet --example bench_server)
+MAIN_TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+log "building peers (release, bench/peers/target)"
+cargo build --release --quiet --manifest-path "$ROOT/bench/peers/Cargo.toml" --target-dir "$ROOT/bench/peers/target"
+declare -A BIN=(
+    [uapi]="$MAIN_TARGET/release/examples/bench_server"
+    [axum]="$ROOT/bench/peers/target/release/axum_peer"
+    [actix]="$ROOT/bench/peers/target/release/actix_peer"
+    [hyper]="$ROOT/bench/peers/target/release/hyper_peer"
+)
+
+# ---- redis ----------------------------------------------------------------
+RPORT=$(free_port)
+REDIS_URL="redis://127.0.0.1:$RPORT"
+redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no \
+    --logfile "$OUT/redis.log" &
+REDIS_PID=$!
+SERVER_PID=""
+cleanup() {
+    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
+    kill "$REDIS_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
+for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
+rcli ping >/dev/null
+
+LUA="$OUT/post.lua"
+echo 'wrk.method = "POST"' > "$LUA"
+
+# ---- one run ----------------------------------------------------------------
+start_server() { # target -> sets SERVER_PID, PORT
+    PORT=$(free_port)
+    PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$PORT/hello" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    log "$1 did not start; see $OUT/$1.log"
+    exit 1
+}
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+reads_processed() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_reads_processed"{print $2}'; }
+login_cookie() { # -> "name=value" of the Set-Cookie of a fresh login
+    curl -fsi -X POST "http://127.0.0.1:$PORT/login?user_id=1" | tr -d '\r' \
+        | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}'
+}
+
+# Checks the four routes once per target (round 1), so a peer with the wrong
+# semantics cannot win by doing less.
+check_semantics() { # target
+    local base="http://127.0.0.1:$PORT" body cookie
+    body=$(curl -fs "$base/hello"); [[ "$body" == hello ]] || { log "$1: /hello said '$body'"; exit 1; }
+    [[ "$1" == hyper ]] && return 0
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/login?user_id=7") == 201 ]] \
+        || { log "$1: login is not 201"; exit 1; }
+    cookie=$(curl -fsi -X POST "$base/login?user_id=7" | tr -d '\r' \
+        | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}')
+    [[ -n "$cookie" ]] || { log "$1: login sets no cookie"; exit 1; }
+    body=$(curl -fs -H "Cookie: $cookie" "$base/"); [[ "$body" == 7 ]] || { log "$1: / said '$body'"; exit 1; }
+    body=$(curl -fs "$base/"); [[ "$body" == "no user" ]] || { log "$1: anonymous / said '$body'"; exit 1; }
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Cookie: $cookie" "$base/touch") == 200 ]] \
+        || { log "$1: touch is not 200"; exit 1; }
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Cookie: $cookie" "$base/touch") == 200 ]] \
+        || { log "$1: second touch is not 200"; exit 1; }
+}
+
+run_one() { # round target scenario
+    local round=$1 target=$2 scen=$3 path method=GET cookie="" args=()
+    case $scen in
+        hello) path=/hello ;;
+        read) path=/ ;;
+        write) path=/touch; method=POST ;;
+        login) path="/login?user_id=1"; method=POST ;;
+    esac
+    rcli flushall >/dev/null
+    start_server "$target"
+    [[ $round == 1 && $scen == hello ]] && check_semantics "$target"
+    if [[ $scen == read || $scen == write ]]; then
+        cookie=$(login_cookie)
+        [[ -n "$cookie" ]] || { log "$target: no session cookie from /login"; exit 1; }
+        args+=(-H "Cookie: $cookie")
+    fi
+    [[ $method == POST ]] && args+=(-s "$LUA")
+    local url="http://127.0.0.1:$PORT$path"
+    wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
+    rcli config resetstat >/dev/null
+    local t0 t1 wout
+    t0=$(cpu_ticks "$SERVER_PID")
+    wout=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${args[@]}" "$url")
+    t1=$(cpu_ticks "$SERVER_PID")
+    echo "$wout" > "$OUT/wrk-r$round-$target-$scen.txt"
+    local stats
+    stats=$(rcli info commandstats | tr -d '\r' | grep '^cmdstat_' || true)
+    # Round trips per request: sequential requests, one at a time (round 1).
+    local rt=""
+    if [[ $round == 1 && $scen != hello ]]; then
+        local r0 r1 hdr=()
+        [[ -n "$cookie" ]] && hdr=(-H "Cookie: $cookie")
+        r0=$(reads_processed)
+        for _ in $(seq $PROBE_N); do curl -fs -o /dev/null -X "$method" "${hdr[@]}" "$url"; done
+        r1=$(reads_processed)
+        rt=$(python3 -c "print(round(($r1 - $r0 - 1) / $PROBE_N, 2))")
+    elif [[ $scen == hello ]]; then
+        rt=0
+    fi
+    stop_server
+    python3 - "$round" "$target" "$scen" "$((t1 - t0))" "$HZ" "$rt" "$wout" "$stats" >>"$RAW" <<'PY'
+import re, sys
+round_, target, scen, ticks, hz, rt, wout, stats = sys.argv[1:9]
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s|m)", v)
+    n, u = float(m.group(1)), m.group(2)
+    return n * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wout).group(1))
+reqs = int(re.search(r"(\d+) requests in", wout).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", wout, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)", wout, re.M).group(1))
+errs = 0
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", wout)
+if m: errs += int(m.group(1))
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", wout)
+if m: errs += sum(int(x) for x in m.groups())
+cmds = {}
+for line in stats.splitlines():
+    m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
+    if m and m.group(1).split("|")[0] not in ("info", "config", "flushall", "ping"):
+        cmds[m.group(1)] = int(m.group(2))
+total = sum(cmds.values())
+breakdown = ",".join(f"{k}={v / max(reqs, 1):.2f}" for k, v in sorted(cmds.items()))
+cpu_us = int(ticks) * 1e6 / int(hz) / max(reqs, 1)
+print("\t".join(map(str, [round_, target, scen, f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", errs, reqs,
+                          f"{cpu_us:.1f}", f"{total / max(reqs, 1):.2f}", rt or "", breakdown or "-"])))
+PY
+    log "$(tail -1 "$RAW" | cut -f1-11)"
+}
+
+printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_per_req\tredis_cmds_per_req\tredis_round_trips\tcmd_breakdown\n' >"$RAW"
+log "redis on $RPORT; ${ROUNDS} rounds; wrk -t$THREADS -c$CONNS -d${DURATION}s (warm-up ${WARMUP}s); results in $OUT"
+for round in $(seq "$ROUNDS"); do
+    for scen in $SCENARIOS; do
+        for target in $TARGETS; do
+            [[ $target == hyper && $scen != hello ]] && continue
+            run_one "$round" "$target" "$scen"
+        done
+    done
+done
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), shared"
+    echo "command: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS${QUICK:+ QUICK=$QUICK} bash bench/run.sh"
+    echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, ${WARMUP}s warm-up, $ROUNDS rounds interleaved; medians"
+    echo
+    python3 "$ROOT/bench/summarize.py" "$RAW"
+} | tee "$OUT/summary.md"

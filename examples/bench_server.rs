@@ -1,0 +1,86 @@
+//! The load benchmark's server (issue 6): uapi with Redis sessions.
+//!
+//! ```text
+//! PORT=8000 REDIS_URL=redis://127.0.0.1:6379 cargo run --release --example bench_server
+//! ```
+//!
+//! Serves on `127.0.0.1:$PORT`:
+//! - `GET /hello`: 200 `hello` (no session involved);
+//! - `POST /login?user_id=N`: stores `user_id` in a new session, 201 + Set-Cookie;
+//! - `GET /`: 200 with the session's user id, or `no user`;
+//! - `POST /touch`: increments the session's `counter` and saves it, 200.
+//!
+//! Cookies are sent without `Secure`: the load tool speaks plain http. `bench/run.sh`
+//! runs it against the peers in `bench/peers/`.
+
+use std::time::Duration;
+
+use uapi::sessions::{redis::configure_async_sessions, AsyncSession, SessionError, SessionOptions};
+use uapi::status::Created;
+use uapi::{handler, App, CookieSettings};
+
+/// `GET /hello`.
+#[handler]
+async fn hello() -> &'static str {
+    "hello"
+}
+
+/// `POST /login?user_id=N`: a write that needs no read (one round trip).
+#[handler]
+async fn login(session: AsyncSession, user_id: i64) -> Result<Created<()>, SessionError> {
+    session.insert("user_id", user_id.to_string());
+    session.update_session().await?;
+    Ok(Created::new(()))
+}
+
+/// `GET /`: a session read (one round trip).
+#[handler]
+async fn index(session: AsyncSession) -> String {
+    session.get("user_id").unwrap_or_else(|| "no user".to_owned())
+}
+
+/// `POST /touch`: a read-modify-write (load + save: two round trips).
+#[handler]
+async fn touch(session: AsyncSession) -> Result<String, SessionError> {
+    let n = session.get("counter").and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) + 1;
+    session.insert("counter", n.to_string());
+    session.update_session().await?;
+    Ok(n.to_string())
+}
+
+#[tokio::main]
+async fn main() {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_owned());
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis = match connect(&url).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot connect to Redis at {url}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut app = App::new();
+    let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
+    configure_async_sessions(&mut app, redis, options);
+    app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch);
+    let server = match app.bind(("127.0.0.1", port.parse::<u16>().unwrap_or(8000))).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("bench_server listening on http://{}", server.local_addr());
+    if let Err(e) = server.run().await {
+        eprintln!("server error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn connect(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    redis::aio::ConnectionManager::new_with_config(client, config).await
+}
