@@ -1,5 +1,7 @@
-//! One scenario suite run against every session backend, plus Redis-only
-//! tests (round trips, faults, key hygiene). Needs `redis-server` on PATH.
+//! One scenario suite run against every session backend (memory, one Redis
+//! node, one node in cluster mode, a real 3-master Redis Cluster), plus
+//! Redis-only tests (round trips, faults, key hygiene). Needs `redis-server`
+//! and `redis-cli` on PATH.
 
 mod support;
 
@@ -7,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use uapi::sessions::{MemoryStore, RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
@@ -14,16 +17,17 @@ use uapi::sessions::{MemoryStore, RedisBackend, SaveOutcome, SaveRequest, Sessio
 struct Harness {
     backend: Arc<dyn SessionBackend>,
     _server: Option<RedisServer>,
+    _cluster: Option<Arc<RedisCluster>>,
 }
 
 async fn memory() -> Harness {
-    Harness { backend: Arc::new(MemoryStore::new()), _server: None }
+    Harness { backend: Arc::new(MemoryStore::new()), _server: None, _cluster: None }
 }
 
 async fn redis() -> Harness {
     let server = RedisServer::start();
     let backend = RedisBackend::new(server.connection_manager().await).key_prefix("t:");
-    Harness { backend: Arc::new(backend), _server: Some(server) }
+    Harness { backend: Arc::new(backend), _server: Some(server), _cluster: None }
 }
 
 /// Same server setup, but with commands split per key as on a Redis Cluster,
@@ -31,7 +35,16 @@ async fn redis() -> Harness {
 async fn redis_cluster_mode() -> Harness {
     let server = RedisServer::start();
     let backend = RedisBackend::new(server.connection_manager().await).cluster_mode(true);
-    Harness { backend: Arc::new(backend), _server: Some(server) }
+    Harness { backend: Arc::new(backend), _server: Some(server), _cluster: None }
+}
+
+/// A real 3-master Redis Cluster, shared by this test binary: each harness
+/// gets its own key prefix, so namespaces never collide across tests. The
+/// backend is left in the mode it picks by itself for a cluster connection.
+async fn redis_cluster() -> Harness {
+    let cluster = RedisCluster::shared();
+    let backend = RedisBackend::new(cluster.connection().await).key_prefix(unique_prefix("c"));
+    Harness { backend: Arc::new(backend), _server: None, _cluster: Some(cluster) }
 }
 
 fn new_id() -> SessionId {
@@ -271,6 +284,7 @@ macro_rules! all_backends {
         suite!(memory_store, memory; $($name),*);
         suite!(redis_backend, redis; $($name),*);
         suite!(redis_backend_cluster_mode, redis_cluster_mode; $($name),*);
+        suite!(redis_cluster, redis_cluster; $($name),*);
     };
 }
 

@@ -48,6 +48,11 @@ impl From<redis::RedisError> for SessionError {
                     | ErrorKind::Server(ServerErrorKind::TryAgain)
                     | ErrorKind::Server(ServerErrorKind::MasterDown)
                     | ErrorKind::Server(ServerErrorKind::BusyLoading)
+                    // Redirections left over once the client's retries are
+                    // spent (resharding, failover): transient, not a bug.
+                    | ErrorKind::Server(ServerErrorKind::Moved)
+                    | ErrorKind::Server(ServerErrorKind::Ask)
+                    | ErrorKind::Server(ServerErrorKind::ReadOnly)
             );
         if unavailable {
             Self::Unavailable(err.to_string())

@@ -65,8 +65,12 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     /// A backend on `conn`, with no key prefix and a 2 s command timeout.
+    /// On a [`redis::cluster_async::ClusterConnection`] it starts in
+    /// [cluster mode](Self::cluster_mode), so not even the first request is
+    /// refused; other connection types start with one pipeline per request.
     pub fn new(conn: C) -> Self {
-        Self { conn, prefix: String::new(), timeout: Duration::from_secs(2), split: AtomicBool::new(false) }
+        let cluster = is_cluster_connection::<C>();
+        Self { conn, prefix: String::new(), timeout: Duration::from_secs(2), split: AtomicBool::new(cluster) }
     }
 
     /// Prefix for every key this backend reads, writes or deletes (e.g. `"app1:"`).
@@ -171,6 +175,15 @@ where
             Attempt::Redis(e) => e.into(),
         }
     }
+}
+
+/// `true` for redis-rs's async cluster connection (on its default inner
+/// connection type): a type check, so the public bound stays plain
+/// `ConnectionLike` (wrappers still get the automatic switch on first refusal).
+fn is_cluster_connection<C: 'static>() -> bool {
+    use redis::cluster_async::ClusterConnection;
+    use std::any::TypeId;
+    TypeId::of::<C>() == TypeId::of::<ClusterConnection>()
 }
 
 enum Attempt {
