@@ -1,0 +1,319 @@
+//! Sessions and login on a real 3-master Redis Cluster: work that spans hash
+//! slots (and nodes) without a single error, the automatic switch to per-slot
+//! requests, logout everywhere for a user whose sessions live on every node,
+//! and the loss of a master (503s in bounded time, never a 500 or a hang).
+//! The shared backend and HTTP scenario suites also run on a cluster (see
+//! `session_backends.rs`, `sessions_http.rs`, `login.rs`). Needs
+//! `redis-server` and `redis-cli` on PATH.
+
+mod support;
+
+#[path = "../examples/login/app.rs"]
+mod login_app;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionLike;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+use support::redis_cluster::{unique_prefix, RedisCluster};
+use uapi::sessions::{RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionId};
+use uapi::testing::TestClient;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Wraps a connection and records every error it returns, whether the whole
+/// request failed or one reply of a pipeline was an error.
+#[derive(Clone)]
+struct Recording<C> {
+    inner: C,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl<C> Recording<C> {
+    fn new(inner: C) -> Self {
+        Recording { inner, errors: Arc::default() }
+    }
+
+    fn errors(&self) -> Vec<String> {
+        self.errors.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn record<T>(&self, r: &redis::RedisResult<T>, replies: &[Value]) {
+        let mut errors = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(e) = r {
+            errors.push(e.to_string());
+        }
+        for v in replies {
+            if let Value::ServerError(e) = v {
+                errors.push(format!("{e:?}"));
+            }
+        }
+    }
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for Recording<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let r = self.inner.req_packed_command(cmd).await;
+            let reply = r.as_ref().map(std::slice::from_ref).unwrap_or_default();
+            self.record(&r, reply);
+            r
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        p: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let r = self.inner.req_packed_commands(p, offset, count).await;
+            let replies = r.as_deref().unwrap_or_default();
+            self.record(&r, replies);
+            r
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+fn new_id() -> SessionId {
+    SessionId::generate().expect("rng")
+}
+
+fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+async fn create(b: &dyn SessionBackend, id: &SessionId, data: &[(&str, &str)], ns: Option<&str>) {
+    let full = map(data);
+    let req =
+        SaveRequest { id, existed: false, upserts: &[], removals: &[], full: &full, namespace: ns, max_age: HOUR };
+    assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
+}
+
+async fn save(b: &dyn SessionBackend, id: &SessionId, set: &[(&str, &str)], ns: Option<&str>) -> SaveOutcome {
+    let upserts: Vec<(String, String)> = set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let full = HashMap::new();
+    let req =
+        SaveRequest { id, existed: true, upserts: &upserts, removals: &[], full: &full, namespace: ns, max_age: HOUR };
+    b.save(req).await.expect("save")
+}
+
+/// Fresh ids until their session keys (under `prefix`) cover every node, at
+/// least `min` of them.
+fn ids_on_every_node(cluster: &RedisCluster, prefix: &str, min: usize) -> Vec<(SessionId, usize)> {
+    let mut ids = Vec::new();
+    let mut nodes = HashSet::new();
+    while ids.len() < min || nodes.len() < 3 {
+        assert!(ids.len() < 200, "3 nodes never covered");
+        let id = new_id();
+        let node = cluster.node_of(&format!("{prefix}uapi:session:{id}"));
+        nodes.insert(node);
+        ids.push((id, node));
+    }
+    ids
+}
+
+/// A connection type the backend cannot recognise starts with one pipeline
+/// per request; the cluster client refuses the first cross-slot one (before
+/// sending anything), the backend switches to per-slot requests and retries,
+/// and that refusal is the only error ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unrecognised_connection_switches_to_cluster_mode_on_the_first_refusal() {
+    let cluster = RedisCluster::shared();
+    let conn = Recording::new(cluster.connection().await);
+    let b = RedisBackend::new(conn.clone()).key_prefix(unique_prefix("sw"));
+    assert!(format!("{b:?}").contains("cluster_mode: false"), "{b:?}");
+    let id = new_id();
+    // A new namespaced session: session key and index key in one pipeline.
+    create(&b, &id, &[("a", "1")], Some("alice")).await;
+    assert!(format!("{b:?}").contains("cluster_mode: true"), "{b:?}");
+    let errors = conn.errors();
+    assert!(errors.len() <= 1, "{errors:?}");
+    assert!(errors.iter().all(|e| e.contains("CrossSlot") || e.contains("crossed slots")), "{errors:?}");
+    assert_eq!(b.load(&id).await.expect("load").expect("exists").data, map(&[("a", "1")]));
+    assert_eq!(b.remove_namespace("alice").await.expect("rm"), 1);
+    assert_eq!(conn.errors().len(), errors.len(), "{:?}", conn.errors());
+}
+
+/// `RedisBackend::new` (and so `configure_async_sessions`) on a
+/// `ClusterConnection` starts in cluster mode: not even one refused request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_connection_starts_in_cluster_mode() {
+    let cluster = RedisCluster::shared();
+    let b = RedisBackend::new(cluster.connection().await);
+    assert!(format!("{b:?}").contains("cluster_mode: true"), "{b:?}");
+}
+
+/// Every operation, on sessions spread over all three nodes with their
+/// namespace index on whichever node its slot lands: no error at all (no
+/// CROSSSLOT, no redirection left over), and the results are right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_across_slots_without_a_single_error() {
+    let cluster = RedisCluster::shared();
+    let conn = Recording::new(cluster.connection().await);
+    let prefix = unique_prefix("ops");
+    // What `RedisBackend::new` picks for a bare ClusterConnection.
+    let b = RedisBackend::new(conn.clone()).key_prefix(prefix.clone()).cluster_mode(true);
+    let ids = ids_on_every_node(&cluster, &prefix, 12);
+
+    for (i, (id, _)) in ids.iter().enumerate() {
+        let ns = if i % 2 == 0 { "alice" } else { "bob" };
+        create(&b, id, &[("n", &i.to_string())], Some(ns)).await;
+    }
+    // Field-level updates, a namespace move, touch, on every node.
+    for (id, _) in &ids {
+        assert_eq!(save(&b, id, &[("seen", "1")], None).await, SaveOutcome::Saved);
+        b.touch(id, HOUR).await.expect("touch");
+    }
+    let (mover, _) = &ids[0];
+    assert_eq!(save(&b, mover, &[], Some("carol")).await, SaveOutcome::Saved);
+
+    // Login rotation where the old and new ids live on different nodes.
+    let (old, old_node) = ids[1].clone();
+    let new = loop {
+        let n = new_id();
+        if cluster.node_of(&format!("{prefix}uapi:session:{n}")) != old_node {
+            break n;
+        }
+    };
+    let kept = map(&[("cart", "3")]);
+    b.rotate(Some(&old), &new, &kept, Some("alice"), HOUR).await.expect("rotate");
+    assert!(b.load(&old).await.expect("load").is_none());
+    assert_eq!(save(&b, &old, &[("x", "1")], None).await, SaveOutcome::Gone);
+    let s = b.load(&new).await.expect("load").expect("rotated");
+    assert_eq!((s.data, s.namespace.as_deref()), (kept, Some("alice")));
+
+    // Delete one "alice" session, then log alice out everywhere.
+    let (gone, _) = &ids[2];
+    b.delete(gone).await.expect("delete");
+    let alice: Vec<&SessionId> =
+        ids.iter().enumerate().filter(|(i, _)| i % 2 == 0 && *i != 0 && *i != 2).map(|(_, (id, _))| id).collect();
+    let removed = b.remove_namespace("alice").await.expect("remove_namespace");
+    assert_eq!(removed, alice.len() as u64 + 1, "alice's sessions plus the rotated one");
+    for id in alice.iter().copied().chain([&new, gone]) {
+        assert!(b.load(id).await.expect("load").is_none(), "{id:?} survived");
+    }
+    // Bob's sessions (odd indexes, on every node) and carol's are untouched.
+    let bob = ids.iter().enumerate().filter(|(i, _)| i % 2 == 1 && *i != 1).count() as u64;
+    assert_eq!(b.remove_namespace("bob").await.expect("rm"), bob);
+    assert_eq!(b.remove_namespace("carol").await.expect("rm"), 1);
+    assert_eq!(conn.errors(), Vec::<String>::new());
+}
+
+/// A browser logged in to the example app with the cluster behind it.
+async fn login(c: &TestClient, user: &str) {
+    let r = c.post(&format!("/login?user_id={user}")).send().await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text());
+}
+
+fn login_site(conn: ClusterConnection, prefix: &str, timeout: Duration) -> uapi::AppService {
+    let settings = login_app::Settings { max_age: HOUR, insecure_cookies: true };
+    let sessions = RedisBackend::new(conn.clone()).key_prefix(format!("{prefix}s:")).command_timeout(timeout);
+    let carts = RedisBackend::new(conn).key_prefix(format!("{prefix}cart:")).command_timeout(timeout);
+    login_app::build(sessions, carts, &settings).build().expect("app builds")
+}
+
+/// Logout everywhere ends a user's sessions on every node (logins until the
+/// session ids cover all three), and only that user's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_everywhere_ends_sessions_on_every_node() {
+    let cluster = RedisCluster::shared();
+    let prefix = unique_prefix("le");
+    let site = login_site(cluster.connection().await, &prefix, Duration::from_secs(2));
+    let mut devices = Vec::new();
+    let mut nodes = HashSet::new();
+    while nodes.len() < 3 || devices.len() < 4 {
+        assert!(devices.len() < 60, "logins never covered the 3 nodes");
+        let d = TestClient::from_service(site.clone());
+        login(&d, "7").await;
+        let id = d.cookie("session_id").expect("cookie");
+        nodes.insert(cluster.node_of(&format!("{prefix}s:uapi:session:{id}")));
+        devices.push(d);
+    }
+    let other = TestClient::from_service(site.clone());
+    login(&other, "8").await;
+    let r = other.delete("/sessions/7").send().await;
+    assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "OK"));
+    for d in &devices {
+        assert_eq!(d.get("/me").send().await.status.as_u16(), 403);
+    }
+    assert_eq!(other.get("/me").send().await.text(), "8");
+}
+
+/// A master dies (no replica to take over). Every request answers within
+/// the command timeout plus a margin, never with a 500: a session on the dead
+/// node is a 503; the others work, or are 503s once the cluster declares
+/// itself down. Requests never hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_a_master_gives_503s_in_bounded_time_never_500s() {
+    let mut cluster = RedisCluster::start();
+    let timeout = Duration::from_millis(800);
+    let prefix = "loss:";
+    let site = login_site(cluster.connection().await, prefix, timeout);
+    let mut devices = Vec::new();
+    let mut nodes = HashSet::new();
+    while nodes.len() < 3 || devices.len() < 6 {
+        assert!(devices.len() < 60, "logins never covered the 3 nodes");
+        let d = TestClient::from_service(site.clone());
+        login(&d, &devices.len().to_string()).await;
+        let id = d.cookie("session_id").expect("cookie");
+        let node = cluster.node_of(&format!("{prefix}s:uapi:session:{id}"));
+        nodes.insert(node);
+        devices.push((d, node));
+    }
+
+    cluster.kill_node(0);
+    let killed = Instant::now();
+    let bound = timeout + Duration::from_millis(700);
+    let mut seen = HashMap::<u16, usize>::new();
+    // Reads, twice: right after the kill, and once the other nodes have
+    // noticed (node timeout 2 s) and may declare the cluster down.
+    for round in 0..2 {
+        if round == 1 {
+            tokio::time::sleep(Duration::from_millis(2500).saturating_sub(killed.elapsed())).await;
+        }
+        for (i, (d, node)) in devices.iter().enumerate() {
+            let start = Instant::now();
+            let r = tokio::time::timeout(bound * 2, d.get("/me").send()).await.expect("a hang");
+            let (status, elapsed) = (r.status.as_u16(), start.elapsed());
+            *seen.entry(status).or_default() += 1;
+            assert!(elapsed < bound, "round {round}, device {i} (node {node}): {status} after {elapsed:?}");
+            if *node == 0 {
+                assert_eq!(status, 503, "round {round}, device {i} on the dead node: {}", r.text());
+            } else {
+                assert!(status == 200 || status == 503, "round {round}, device {i}: {status} {}", r.text());
+                if status == 200 {
+                    assert_eq!(r.text(), i.to_string());
+                }
+            }
+        }
+    }
+    // Writes: a login from every browser (session, index, old id: several
+    // slots), then logout everywhere (every node). 503s or successes only.
+    for (i, (d, _)) in devices.iter().enumerate() {
+        let start = Instant::now();
+        let r = tokio::time::timeout(bound * 2, d.post("/login?user_id=99").send()).await.expect("a hang");
+        let status = r.status.as_u16();
+        *seen.entry(status).or_default() += 1;
+        assert!(status == 201 || status == 503, "device {i}: login {status} {}", r.text());
+        assert!(start.elapsed() < bound * 2, "login took {:?}", start.elapsed());
+    }
+    for (d, _) in &devices {
+        let start = Instant::now();
+        let r = tokio::time::timeout(bound * 4, d.delete("/sessions/1").send()).await.expect("a hang");
+        let status = r.status.as_u16();
+        *seen.entry(status).or_default() += 1;
+        assert!(matches!(status, 200 | 403 | 503), "logout everywhere: {status} {}", r.text());
+        assert!(start.elapsed() < bound * 3, "logout everywhere took {:?}", start.elapsed());
+    }
+    eprintln!("statuses after losing a master: {seen:?}");
+    assert!(seen.get(&503).is_some_and(|n| *n > 0), "{seen:?}");
+}
