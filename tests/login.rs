@@ -1,8 +1,9 @@
 //! Specification of login on sessions, ported from uapi's login tests and run
-//! on the flagship example app (`examples/login/app.rs`) twice: over real HTTP
-//! on a bound server with sessions in Redis (a real `redis-server`), and
-//! in-process through `TestClient` with sessions in memory. Each client keeps
-//! its own cookies, like a browser. Needs `redis-server` on PATH.
+//! on the flagship example app (`examples/login/app.rs`) three times: over
+//! real HTTP on a bound server with sessions in Redis (a real `redis-server`),
+//! the same on a real 3-master Redis Cluster, and in-process through
+//! `TestClient` with sessions in memory. Each client keeps its own cookies,
+//! like a browser. Needs `redis-server` and `redis-cli` on PATH.
 
 mod support;
 
@@ -20,6 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use tokio::sync::oneshot;
 use uapi::sessions::{MemoryStore, RedisBackend, SessionId};
@@ -36,6 +38,9 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 enum Backend {
     /// A bound server driven over TCP, sessions and carts in Redis.
     RedisOverHttp,
+    /// The same on a real 3-master Redis Cluster (shared by this binary; each
+    /// site has its own key prefixes).
+    RedisClusterOverHttp,
     /// `TestClient`, sessions and carts in `MemoryStore`s.
     MemoryInProcess,
 }
@@ -44,6 +49,7 @@ enum Backend {
 struct Site {
     target: Target,
     _redis: Option<RedisServer>,
+    _cluster: Option<Arc<RedisCluster>>,
 }
 
 enum Target {
@@ -54,6 +60,20 @@ enum Target {
         _stop: oneshot::Sender<()>,
     },
     InProcess(AppService),
+}
+
+impl Target {
+    /// Binds `app` on a free loopback port and serves it until dropped.
+    async fn serve(app: uapi::App) -> Target {
+        let server = app.bind("127.0.0.1:0").await.expect("binds");
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let http = Client::builder(TokioExecutor::new()).build_http().into();
+        Target::Http { addr, http, _stop: stop }
+    }
 }
 
 fn settings(max_age: Duration) -> login_app::Settings {
@@ -71,18 +91,22 @@ impl Site {
                     RedisBackend::new(conn).key_prefix("cart:"),
                     settings,
                 );
-                let server = app.bind("127.0.0.1:0").await.expect("binds");
-                let addr = server.local_addr();
-                let (stop, stopped) = oneshot::channel::<()>();
-                tokio::spawn(server.run_until(async move {
-                    let _ = stopped.await;
-                }));
-                let http = Client::builder(TokioExecutor::new()).build_http().into();
-                Site { target: Target::Http { addr, http, _stop: stop }, _redis: Some(redis) }
+                Site { target: Target::serve(app).await, _redis: Some(redis), _cluster: None }
+            }
+            Backend::RedisClusterOverHttp => {
+                let cluster = RedisCluster::shared();
+                let conn = cluster.connection().await;
+                let prefix = unique_prefix("login");
+                let app = login_app::build(
+                    RedisBackend::new(conn.clone()).key_prefix(format!("{prefix}s:")),
+                    RedisBackend::new(conn).key_prefix(format!("{prefix}cart:")),
+                    settings,
+                );
+                Site { target: Target::serve(app).await, _redis: None, _cluster: Some(cluster) }
             }
             Backend::MemoryInProcess => {
                 let app = login_app::build(MemoryStore::new(), MemoryStore::new(), settings);
-                Site { target: Target::InProcess(app.build().expect("builds")), _redis: None }
+                Site { target: Target::InProcess(app.build().expect("builds")), _redis: None, _cluster: None }
             }
         }
     }
@@ -484,7 +508,7 @@ mod scenarios {
             format!("session_id={}", SessionId::generate().expect("rng")),
             format!("session_id={real}%0d%0a"),
         ];
-        if matches!(backend, Backend::RedisOverHttp) {
+        if matches!(backend, Backend::RedisOverHttp | Backend::RedisClusterOverHttp) {
             // Raw non-ASCII bytes only exist on the wire.
             bad.push(String::from_utf8_lossy(b"session_id=\xc3\xa9").into_owned());
         }
@@ -524,6 +548,7 @@ macro_rules! suite {
 macro_rules! all_backends {
     ($($name:ident),* $(,)?) => {
         suite!(redis_over_http, RedisOverHttp; $($name),*);
+        suite!(redis_cluster_over_http, RedisClusterOverHttp; $($name),*);
         suite!(memory_in_process, MemoryInProcess; $($name),*);
     };
 }
