@@ -1,8 +1,8 @@
 //! Specification of cookie sessions as seen over HTTP: one scenario suite run
-//! through the in-process [`TestClient`] against both session backends
-//! (`MemoryStore`, and `RedisBackend` on a real `redis-server`), plus
-//! Redis-only guarantees (round trips per request, outages, key prefix) in
-//! `sessions_http/redis_only.rs`. Needs `redis-server` on PATH.
+//! through the in-process [`TestClient`] against every session backend
+//! (`MemoryStore`, `RedisBackend` on a real `redis-server`, and on a real
+//! 3-master Redis Cluster), plus Redis-only guarantees (round trips per
+//! request, outages, key prefix) in `sessions_http/redis_only.rs`. Needs `redis-server` and `redis-cli` on PATH.
 
 mod support;
 
@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use redis::cluster_async::ClusterConnection;
+use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use tokio::sync::{Barrier, Notify};
 use uapi::sessions::redis::configure_async_sessions;
@@ -165,25 +167,39 @@ async fn plain() -> &'static str {
 
 // ---------------------------------------------------------------- harness
 
-/// A backend under test (and its Redis server, kept alive).
+/// A backend under test (and its Redis server or cluster, kept alive).
 struct Harness {
     redis: Option<(RedisServer, redis::aio::ConnectionManager)>,
+    /// A real 3-master cluster shared by this binary, its connection, and the
+    /// harness' own key prefix (prepended to the stores' prefixes).
+    cluster: Option<(Arc<RedisCluster>, ClusterConnection, String)>,
 }
 
 impl Harness {
     async fn memory() -> Harness {
-        Harness { redis: None }
+        Harness { redis: None, cluster: None }
     }
 
     async fn redis() -> Harness {
         let server = RedisServer::start();
         let conn = server.connection_manager().await;
-        Harness { redis: Some((server, conn)) }
+        Harness { redis: Some((server, conn)), cluster: None }
+    }
+
+    async fn redis_cluster() -> Harness {
+        let cluster = RedisCluster::shared();
+        let conn = cluster.connection().await;
+        Harness { redis: None, cluster: Some((cluster, conn, unique_prefix("h"))) }
     }
 
     /// Registers a store on `app` with this harness' backend (a fresh
-    /// `MemoryStore`, or `configure_async_sessions` on the shared connection).
+    /// `MemoryStore`, or `configure_async_sessions` on the shared connection:
+    /// a `ConnectionManager` or a `ClusterConnection`, the same call).
     fn configure(&self, app: &mut App, options: SessionOptions) -> SessionStore {
+        if let Some((_, conn, prefix)) = &self.cluster {
+            let prefix = format!("{prefix}{}", options.redis_key_prefix);
+            return configure_async_sessions(app, conn.clone(), options.redis_key_prefix(prefix));
+        }
         match &self.redis {
             Some((_, conn)) => configure_async_sessions(app, conn.clone(), options),
             None => configure_sessions(app, MemoryStore::new(), options),
@@ -219,6 +235,11 @@ impl Harness {
 
     /// PTTL (ms) of the Redis key of session `id` in store prefix `t:`.
     async fn redis_pttl(&self, id: &str) -> Option<i64> {
+        if let Some((_, conn, prefix)) = &self.cluster {
+            let key = format!("{prefix}t:uapi:session:{id}");
+            let pttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut conn.clone()).await.expect("pttl");
+            return Some(pttl);
+        }
         let (server, _) = self.redis.as_ref()?;
         let mut con = server.client().get_multiplexed_async_connection().await.expect("redis connection");
         let pttl: i64 =
@@ -677,6 +698,7 @@ macro_rules! all_backends {
     ($($name:ident),* $(,)?) => {
         suite!(memory_store, memory; $($name),*);
         suite!(redis_backend, redis; $($name),*);
+        suite!(redis_cluster, redis_cluster; $($name),*);
     };
 }
 
