@@ -1,11 +1,13 @@
 //! The flagship example: login, logout, logout everywhere, and a second session.
 //!
 //! ```text
-//! cargo run --release --example login -- [--bind ADDR] [--redis URL]
+//! cargo run --release --example login -- [--bind ADDR] [--redis URL | --redis-cluster URL,URL,...]
 //!                                        [--max-age SECS] [--insecure-cookies]
 //! ```
 //!
-//! Without `--redis` (or `REDIS_URL`), sessions live in memory.
+//! Without `--redis` (or `REDIS_URL`) or `--redis-cluster`, sessions live in
+//! memory. `--redis-cluster` takes some (or all) of a Redis Cluster's nodes,
+//! comma-separated; the client discovers the rest.
 
 use std::time::Duration;
 
@@ -13,18 +15,21 @@ use uapi::sessions::{MemoryStore, RedisBackend, SessionOptions};
 
 mod app;
 
-const USAGE: &str = "usage: login [--bind ADDR] [--redis URL] [--max-age SECS] [--insecure-cookies]";
+const USAGE: &str =
+    "usage: login [--bind ADDR] [--redis URL | --redis-cluster URL,URL,...] [--max-age SECS] [--insecure-cookies]";
 
 struct Args {
     bind: String,
     redis: Option<String>,
+    redis_cluster: Option<Vec<String>>,
     settings: app::Settings,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         bind: "127.0.0.1:8000".to_owned(),
-        redis: std::env::var("REDIS_URL").ok().filter(|s| !s.is_empty()),
+        redis: None,
+        redis_cluster: None,
         settings: app::Settings { max_age: SessionOptions::default().max_age, insecure_cookies: false },
     };
     let mut it = std::env::args().skip(1);
@@ -33,6 +38,14 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--bind" => args.bind = value()?,
             "--redis" => args.redis = Some(value()?),
+            "--redis-cluster" => {
+                let urls: Vec<String> =
+                    value()?.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+                if urls.is_empty() {
+                    return Err(format!("--redis-cluster needs at least one URL\n{USAGE}"));
+                }
+                args.redis_cluster = Some(urls);
+            }
             "--max-age" => {
                 let secs = value()?;
                 let secs: u64 = secs.parse().map_err(|_| format!("--max-age: not a number of seconds: {secs}"))?;
@@ -42,6 +55,12 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
+    }
+    if args.redis.is_some() && args.redis_cluster.is_some() {
+        return Err(format!("--redis and --redis-cluster are mutually exclusive\n{USAGE}"));
+    }
+    if args.redis_cluster.is_none() && args.redis.is_none() {
+        args.redis = std::env::var("REDIS_URL").ok().filter(|s| !s.is_empty());
     }
     Ok(args)
 }
@@ -58,8 +77,23 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let app = match &args.redis {
-        Some(url) => {
+    let app = match (&args.redis, &args.redis_cluster) {
+        (_, Some(urls)) => {
+            let redis = match connect_cluster(urls).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot connect to the Redis Cluster at {}: {e}", urls.join(","));
+                    std::process::exit(1);
+                }
+            };
+            tracing::info!(nodes = %urls.join(","), "sessions in Redis Cluster");
+            // The same backend as on one node: on a cluster connection it
+            // sends each hash slot's commands as their own request.
+            let sessions = RedisBackend::new(redis.clone());
+            let carts = RedisBackend::new(redis).key_prefix("cart:");
+            app::build(sessions, carts, &args.settings)
+        }
+        (Some(url), None) => {
             let redis = match connect(url).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -72,8 +106,8 @@ async fn main() {
             let carts = RedisBackend::new(redis).key_prefix("cart:");
             app::build(sessions, carts, &args.settings)
         }
-        None => {
-            tracing::warn!("no --redis URL or REDIS_URL given: sessions are kept in memory and end with the process");
+        (None, None) => {
+            tracing::warn!("no --redis URL, REDIS_URL or --redis-cluster given: sessions are kept in memory and end with the process");
             app::build(MemoryStore::new(), MemoryStore::new(), &args.settings)
         }
     };
@@ -98,4 +132,15 @@ async fn connect(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager>
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
     redis::aio::ConnectionManager::new_with_config(client, config).await
+}
+
+/// A Redis Cluster connection: follows MOVED/ASK redirections and refreshes
+/// its slot map by itself, with bounded waits.
+async fn connect_cluster(urls: &[String]) -> redis::RedisResult<redis::cluster_async::ClusterConnection> {
+    redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
+        .connection_timeout(Duration::from_secs(2))
+        .response_timeout(Duration::from_secs(2))
+        .build()?
+        .get_async_connection()
+        .await
 }
