@@ -97,6 +97,10 @@ impl<T: UserId> AsyncLoginSession<T> {
     /// [`SessionError`] when the store is down or slow.
     pub async fn login_and_return(&self, user_id: T) -> Result<Headers, SessionError> {
         let id = user_id.to_string();
+        if self.session.get(USER_ID_KEY).is_some_and(|current| current != id) {
+            // Another user's session: none of its data carries over to this user.
+            self.session.clear();
+        }
         self.session.insert(USER_ID_KEY, id.clone());
         self.session.rotate_id_in(Some(&id)).await
     }

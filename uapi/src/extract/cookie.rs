@@ -10,13 +10,15 @@ use crate::inject::{ParamPlan, RequestCtx};
 
 /// Finds the cookie `name` in `Cookie` header values, percent-decoded.
 /// Malformed pairs are skipped, never an error.
-fn find_in<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<String> {
-    values
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse_encoded)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| c.value().to_owned())
+/// A stray non-ASCII byte spoils only the pair it is in, not the whole header.
+fn find_in<'h>(mut values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<String> {
+    values.find_map(|v| {
+        let text = String::from_utf8_lossy(v.as_bytes());
+        cookie::Cookie::split_parse_encoded(text.as_ref())
+            .filter_map(Result::ok)
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
+    })
 }
 
 /// The value of the cookie named after the parameter (or `#[cookie("..")]`).
@@ -98,5 +100,27 @@ impl FromRequest for Cookies {
 
     fn from_request(ctx: &mut RequestCtx, _: &ParamPlan) -> Result<Self, Rejection> {
         Ok(Cookies::from_headers(ctx.headers()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_ascii_byte_in_one_pair_spoils_only_that_pair() {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_bytes(b"junk=\xff\xfe; sid=abc; other=1").unwrap());
+        assert_eq!(Cookies::find(&headers, "sid").as_deref(), Some("abc"));
+        assert_eq!(Cookies::find(&headers, "other").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn cookies_are_found_across_several_cookie_headers_and_percent_decoded() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(COOKIE, HeaderValue::from_static("b=x%20y"));
+        assert_eq!(Cookies::find(&headers, "b").as_deref(), Some("x y"));
+        assert_eq!(Cookies::find(&headers, "c"), None);
     }
 }
