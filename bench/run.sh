@@ -8,7 +8,8 @@
 #
 # Knobs (env): ROUNDS (2), DURATION (10, seconds), WARMUP (2), CONNS (64),
 # THREADS (1, wrk threads), TARGETS ("uapi axum actix hyper"),
-# SCENARIOS ("hello read write login"), OUT (results directory).
+# SCENARIOS ("hello read write login"), OUT (results directory), BUILD (1; 0
+# uses the binaries already built).
 #
 # Runs are interleaved: for each round, for each scenario, every target in
 # turn (A B C A B C), each on a fresh server process. Per run: a warm-up, then
@@ -51,12 +52,16 @@ fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- build ----------------------------------------------------------------
-log "building bench_server (release)"
-(cd "$ROOT" && cargo build --release --quiet --example bench_server)
+if [[ "${BUILD:-1}" == 1 ]]; then
+    log "building bench_server (release)"
+    (cd "$ROOT" && cargo build --release --quiet --example bench_server)
+fi
 MAIN_TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-log "building peers (release, bench/peers/target)"
-cargo build --release --quiet --manifest-path "$ROOT/bench/peers/Cargo.toml" --target-dir "$ROOT/bench/peers/target"
+if [[ "${BUILD:-1}" == 1 ]]; then
+    log "building peers (release, bench/peers/target)"
+    cargo build --release --quiet --manifest-path "$ROOT/bench/peers/Cargo.toml" --target-dir "$ROOT/bench/peers/target"
+fi
 declare -A BIN=(
     [uapi]="$MAIN_TARGET/release/examples/bench_server"
     [axum]="$ROOT/bench/peers/target/release/axum_peer"
@@ -161,7 +166,8 @@ run_one() { # round target scenario
         r0=$(reads_processed)
         for _ in $(seq $PROBE_N); do curl -fs -o /dev/null -X "$method" "${hdr[@]}" "$url"; done
         r1=$(reads_processed)
-        rt=$(python3 -c "print(round(($r1 - $r0 - 1) / $PROBE_N, 2))")
+        # -2: the INFO that reads r1, and the close of the connection that read r0.
+        rt=$(python3 -c "print(round(($r1 - $r0 - 2) / $PROBE_N, 2))")
     elif [[ $scen == hello ]]; then
         rt=0
     fi
