@@ -41,6 +41,12 @@ impl<C> Recording<C> {
         self.errors.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// The errors, but NOSCRIPT: a fresh cluster has no scripts cached, so
+    /// each script's first use is refused once, loaded and retried (by design).
+    fn unexpected_errors(&self) -> Vec<String> {
+        self.errors().into_iter().filter(|e| !e.contains("NoScript")).collect()
+    }
+
     fn record<T>(&self, r: &redis::RedisResult<T>, replies: &[Value]) {
         let mut errors = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
         if let Err(e) = r {
@@ -135,12 +141,12 @@ async fn unrecognised_connection_switches_to_cluster_mode_on_the_first_refusal()
     // A new namespaced session: session key and index key in one pipeline.
     create(&b, &id, &[("a", "1")], Some("alice")).await;
     assert!(format!("{b:?}").contains("cluster_mode: true"), "{b:?}");
-    let errors = conn.errors();
+    let errors = conn.unexpected_errors();
     assert!(errors.len() <= 1, "{errors:?}");
     assert!(errors.iter().all(|e| e.contains("CrossSlot") || e.contains("crossed slots")), "{errors:?}");
     assert_eq!(b.load(&id).await.expect("load").expect("exists").data, map(&[("a", "1")]));
     assert_eq!(b.remove_namespace("alice").await.expect("rm"), 1);
-    assert_eq!(conn.errors().len(), errors.len(), "{:?}", conn.errors());
+    assert_eq!(conn.unexpected_errors(), errors);
 }
 
 /// `RedisBackend::new` (and so `configure_async_sessions`) on a
@@ -205,7 +211,60 @@ async fn every_operation_across_slots_without_a_single_error() {
     let bob = ids.iter().enumerate().filter(|(i, _)| i % 2 == 1 && *i != 1).count() as u64;
     assert_eq!(b.remove_namespace("bob").await.expect("rm"), bob);
     assert_eq!(b.remove_namespace("carol").await.expect("rm"), 1);
-    assert_eq!(conn.errors(), Vec::<String>::new());
+    assert_eq!(conn.unexpected_errors(), Vec::<String>::new());
+}
+
+/// Runs one command on node `i` of `cluster` (a plain connection).
+fn on_node<T: redis::FromRedisValue>(cluster: &RedisCluster, i: usize, cmd: &mut Cmd) -> T {
+    let mut con = cluster.node_client(i).get_connection().expect("node connection");
+    cmd.query(&mut con).unwrap_or_else(|e| panic!("node {i}: {e}"))
+}
+
+/// A session's slot moves to another node while the backend's connection
+/// still has the old slot map: first half-way (the key already migrated, the
+/// slot still MIGRATING: the old node answers ASK), then for good (MOVED).
+/// The client follows both; the backend never sees an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resharding_a_slot_mid_session_is_transparent() {
+    let cluster = RedisCluster::start();
+    let conn = Recording::new(cluster.connection().await);
+    let b = RedisBackend::new(conn.clone()).key_prefix("rs:").cluster_mode(true);
+    let id = new_id();
+    create(&b, &id, &[("a", "1")], Some("u")).await;
+    let key = format!("rs:uapi:session:{id}");
+    let (src, dst) = (cluster.node_of(&key), (cluster.node_of(&key) + 1) % 3);
+    let slot: i64 = on_node(&cluster, 0, redis::cmd("CLUSTER").arg("KEYSLOT").arg(&key));
+    let ids: Vec<String> = (0..3).map(|i| on_node(&cluster, i, redis::cmd("CLUSTER").arg("MYID"))).collect();
+
+    // Half-way: the slot is migrating and our key already lives on `dst`.
+    let _: () = on_node(&cluster, dst, redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("IMPORTING").arg(&ids[src]));
+    let _: () = on_node(&cluster, src, redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("MIGRATING").arg(&ids[dst]));
+    let migrate = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(cluster.port(dst))
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS")
+        .arg(&key)
+        .clone();
+    let _: String = on_node(&cluster, src, &mut migrate.clone());
+    assert_eq!(b.load(&id).await.expect("load (ASK)").expect("exists").data, map(&[("a", "1")]));
+    assert_eq!(save(&b, &id, &[("b", "2")], None).await, SaveOutcome::Saved);
+
+    // For good: every node learns the slot's new owner.
+    for i in [dst, src, 3 - src - dst] {
+        let _: () = on_node(&cluster, i, redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(&ids[dst]));
+    }
+    let s = b.load(&id).await.expect("load (MOVED)").expect("exists");
+    assert_eq!((s.data, s.namespace.as_deref()), (map(&[("a", "1"), ("b", "2")]), Some("u")));
+    assert_eq!(cluster.node_of(&key), dst);
+    let new = new_id();
+    b.rotate(Some(&id), &new, &map(&[("c", "3")]), Some("u"), HOUR).await.expect("rotate");
+    assert!(b.load(&id).await.expect("load").is_none());
+    assert_eq!(b.remove_namespace("u").await.expect("remove_namespace"), 1);
+    assert!(b.load(&new).await.expect("load").is_none());
+    assert_eq!(conn.unexpected_errors(), Vec::<String>::new());
 }
 
 /// A browser logged in to the example app with the cluster behind it.

@@ -10,8 +10,10 @@
 //! slot. Work on a session key and on an index key is sent as separate
 //! commands. On a single node they still share one pipeline (one round trip);
 //! on a cluster redis-rs refuses cross-slot pipelines client-side, so
-//! [`RedisBackend::cluster_mode`] (or the automatic fallback on that refusal)
-//! sends each slot's commands as a separate request, concurrently. The two
+//! [`RedisBackend::cluster_mode`] (on by itself for a `ClusterConnection`,
+//! or switched on at the first such refusal) sends each slot's commands as
+//! separate single-command requests, slots concurrently: a single command
+//! follows ASK redirections during a resharding, a pipeline does not. The two
 //! sides are therefore not atomic with each other; the index may briefly hold
 //! dead ids, which is harmless (ids are never reused, members are pruned by
 //! score, and deletion re-checks the namespace inside the session hash).
@@ -25,7 +27,7 @@ use redis::{aio::ConnectionLike, ErrorKind, Pipeline, RedisError, ServerErrorKin
 
 mod scripts;
 
-use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE};
+use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
 use super::backend::{check_fields, check_request};
 use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
@@ -122,12 +124,25 @@ where
     }
 
     /// One request carrying all `groups` (each group: commands on ONE slot), or
-    /// one concurrent request per group in cluster mode. Results per group.
+    /// in cluster mode the groups concurrently, each command of a group as its
+    /// own request, in order. Results per group.
+    ///
+    /// Why not one pipeline per group on a cluster: while a slot migrates, its
+    /// old node answers ASK, and the client sends `ASKING` once, before the
+    /// redirected request; in a pipeline only the first command benefits, the
+    /// others are MOVED back, and the request fails until the migration ends.
+    /// A single command (or script) follows the redirection fine.
     async fn run_once(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt> {
         if self.split.load(Ordering::Relaxed) {
             let calls = groups.iter().map(|p| {
                 let mut conn = self.conn.clone();
-                async move { self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await }
+                async move {
+                    let mut replies = Vec::with_capacity(p.len());
+                    for cmd in p.cmd_iter() {
+                        replies.push(self.bounded(cmd.query_async::<Value>(&mut conn)).await?);
+                    }
+                    Ok(replies)
+                }
             });
             return futures_util::future::try_join_all(calls).await;
         }
@@ -153,11 +168,7 @@ where
                 Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;
                     tracing::debug!("session scripts missing on the server; loading them");
-                    for script in [&*SAVE, &*INDEX_ADD, &*DELETE_IF_NS] {
-                        let mut conn = self.conn.clone();
-                        let load = script.prepare_invoke().load_async(&mut conn).await;
-                        self.bounded(std::future::ready(load)).await.map_err(|a| self.fail(a))?;
-                    }
+                    self.load_scripts().await.map_err(|a| self.fail(a))?;
                 }
                 Err(Attempt::Redis(e)) if !switched && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") => {
                     switched = true;
@@ -167,6 +178,25 @@ where
                 Err(a) => return Err(self.fail(a)),
             }
         }
+    }
+
+    /// `SCRIPT LOAD`s every script: one pipeline on a single node; on a
+    /// cluster one command each (the client sends it to every node),
+    /// concurrently.
+    async fn load_scripts(&self) -> Result<(), Attempt> {
+        let mut conn = self.conn.clone();
+        if !self.split.load(Ordering::Relaxed) {
+            let mut p = redis::pipe();
+            for src in scripts::ALL {
+                p.cmd("SCRIPT").arg("LOAD").arg(src).ignore();
+            }
+            return self.bounded(p.query_async::<()>(&mut conn)).await;
+        }
+        let loads = scripts::ALL.map(|src| {
+            let mut conn = self.conn.clone();
+            async move { self.bounded(redis::cmd("SCRIPT").arg("LOAD").arg(src).query_async::<Value>(&mut conn)).await }
+        });
+        futures_util::future::try_join_all(loads).await.map(drop)
     }
 
     fn fail(&self, a: Attempt) -> SessionError {
@@ -216,12 +246,14 @@ where
     fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
             let key = self.session_key(id.as_str());
-            let mut p = redis::pipe();
-            p.hgetall(&key).pttl(&key);
-            let mut r = self.run(&[p]).await?;
-            let vals = group(&mut r, 0);
-            let mut data: HashMap<String, String> = take(vals, 0)?;
-            let pttl: i64 = take(vals, 1)?;
+            let (mut all, mut ttl) = (redis::pipe(), redis::pipe());
+            all.hgetall(&key);
+            ttl.pttl(&key);
+            // Two groups: one pipeline on a single node, two concurrent
+            // single-command requests (still one round trip) on a cluster.
+            let mut r = self.run(&[all, ttl]).await?;
+            let mut data: HashMap<String, String> = take(group(&mut r, 0), 0)?;
+            let pttl: i64 = take(group(&mut r, 1), 0)?;
             if data.is_empty() || pttl == -2 {
                 return Ok(None);
             }
@@ -371,14 +403,11 @@ where
 
     fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>> {
         Box::pin(async move {
-            // Read and drop the index atomically (one key, MULTI/EXEC), so a
+            // Read and drop the index atomically (one key, one script), so a
             // session added concurrently lands in a fresh index, not in limbo.
-            let idx = self.ns_key(namespace);
             let mut p = redis::pipe();
-            p.atomic().zrange(&idx, 0, -1).del(&idx);
-            let mut conn = self.conn.clone();
-            let (members, _): (Vec<String>, i64) =
-                self.bounded(p.query_async(&mut conn)).await.map_err(|a| self.fail(a))?;
+            p.invoke_script(&TAKE_INDEX.key(self.ns_key(namespace)));
+            let members: Vec<String> = take(group(&mut self.run(&[p]).await?, 0), 0)?;
             // Index entries are only ever written by us, but re-validate them as
             // ids anyway before building keys from them.
             let ids: Vec<SessionId> = members.iter().filter_map(|m| SessionId::parse(m)).collect();

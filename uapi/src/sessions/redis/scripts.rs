@@ -15,9 +15,8 @@ use redis::Script;
 /// Returns {saved, ns_changed, had_old_ns, old_ns, pttl_ms}.
 /// A new session also gets the reserved field `\x01c`, so it keeps existing
 /// when all its user fields are removed (HDEL of the last field deletes a key).
-pub(super) static SAVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+pub(super) static SAVE: LazyLock<Script> = LazyLock::new(|| Script::new(SAVE_SRC));
+const SAVE_SRC: &str = r"
 local key = KEYS[1]
 if ARGV[1] == '1' then
   if redis.call('EXISTS', key) == 0 then return {0, 0, 0, '', -2} end
@@ -40,17 +39,14 @@ end
 -- that somehow has none gets one: no save ever leaves a key without a TTL.
 redis.call('PEXPIRE', key, ARGV[2], 'NX')
 return {1, changed, had, old, redis.call('PTTL', key)}
-",
-    )
-});
+";
 
 /// Adds a member to ONE namespace index (single slot): prunes expired members,
 /// scores the new one with its expiry, and sets the index TTL to its largest
 /// score so the index outlives every member. Uses the server clock (TIME) so
 /// scores agree with the TTLs Redis enforces. KEYS[1] = index; ARGV = id, ttl_ms.
-pub(super) static INDEX_ADD: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+pub(super) static INDEX_ADD: LazyLock<Script> = LazyLock::new(|| Script::new(INDEX_ADD_SRC));
+const INDEX_ADD_SRC: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -58,18 +54,28 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], top[2])
 return 1
-",
-    )
-});
+";
 
 /// Deletes ONE session key only if it still belongs to the namespace, so a
 /// stale index entry can never log out a session that moved elsewhere.
 /// KEYS[1] = session; ARGV[1] = namespace. Returns 1 if deleted.
-pub(super) static DELETE_IF_NS: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+pub(super) static DELETE_IF_NS: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_IF_NS_SRC));
+const DELETE_IF_NS_SRC: &str = r"
 if redis.call('HGET', KEYS[1], '\1ns') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-",
-    )
-});
+";
+
+/// Reads and deletes ONE namespace index atomically (single slot), so a
+/// session indexed concurrently lands in a fresh index, not in limbo. A script
+/// rather than MULTI/EXEC: one command, which a cluster client can follow
+/// through an ASK redirection during a resharding (a transaction cannot).
+/// KEYS[1] = index. Returns its members.
+pub(super) static TAKE_INDEX: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_INDEX_SRC));
+const TAKE_INDEX_SRC: &str = r"
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return members
+";
+
+/// Every script's source, for `SCRIPT LOAD` after a server lost its cache.
+pub(super) const ALL: [&str; 4] = [SAVE_SRC, INDEX_ADD_SRC, DELETE_IF_NS_SRC, TAKE_INDEX_SRC];
