@@ -56,11 +56,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Printable and non-printable text, including the characters that break parsers.
 fn nasty() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "\\PC{0,40}",
-        "[%:*?{}/\\\\.\r\n\t =;,\"'&#+\\x00-\\x1f]{0,40}",
-        "(%[0-9a-fA-F]{2}|%|[a-z]){0,30}",
-    ]
+    prop_oneof!["\\PC{0,40}", "[%:*?{}/\\\\.\r\n\t =;,\"'&#+\\x00-\\x1f]{0,40}", "(%[0-9a-fA-F]{2}|%|[a-z]){0,30}",]
 }
 
 proptest! {
