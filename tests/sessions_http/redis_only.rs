@@ -225,7 +225,7 @@ async fn every_key_the_app_creates_carries_the_configured_prefix() {
     let mut want = vec![
         session(&ann),
         session(&bob),
-        format!("app1:cart:uapi:session:{}", bob.cookie("cart_session").expect("cart cookie")),
+        format!("app1:cart:cart_session:uapi:session:{}", bob.cookie("cart_session").expect("cart cookie")),
         format!("app1:uapi:ns:{}", "616c696365"), // hex("alice")
     ];
     want.sort();
@@ -235,4 +235,42 @@ async fn every_key_the_app_creates_carries_the_configured_prefix() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut inspect).await.expect("keys");
     assert!(keys.iter().all(|k| k.starts_with("app1:")), "{keys:?}");
     assert!(!keys.contains(&session(&ann)) && keys.contains(&session(&bob)), "{keys:?}");
+}
+
+/// `POST /cart_set?key&value`: sets one key of the cart and saves.
+#[handler]
+async fn cart_set(cart: AsyncSession, key: String, value: String) -> Result<&'static str, SessionError> {
+    cart.insert(key, value);
+    cart.update_session_in("alice").await?;
+    Ok("ok")
+}
+
+/// Two stores configured on one Redis with the SAME key prefix (the documented
+/// `session` + `cart` setup) never share keys: a cart id replayed as the session
+/// cookie finds nothing (so a cart key named `user_id` cannot pose as a login),
+/// and ending a namespace in one store leaves the other's sessions alone.
+#[tokio::test]
+async fn stores_side_by_side_on_one_redis_never_share_sessions() {
+    let server = RedisServer::start();
+    let conn = server.connection_manager().await;
+    let mut app = App::new();
+    let store = configure_async_sessions(&mut app, conn.clone(), SessionOptions::default());
+    let carts = configure_async_sessions(
+        &mut app,
+        conn,
+        SessionOptions::default().cookie_name("cart_session").session_arg_param_name("cart"),
+    );
+    app.get("/read", read).post("/set_in", set_in).post("/cart_set", cart_set);
+    let client = TestClient::from_service(app.build().expect("builds"));
+
+    assert_eq!(client.post("/cart_set?key=user_id&value=1").send().await.status, 200);
+    let cart_id = client.cookie("cart_session").expect("a cart cookie");
+    let forger = TestClient::from_service(client.service().clone());
+    forger.set_cookie("session_id", &cart_id);
+    assert_eq!(forger.get("/read").send().await.text(), "{}", "the cart id is no session");
+
+    assert_eq!(client.post("/set_in?ns=alice&key=k&value=v").send().await.status, 200);
+    assert_eq!(carts.remove_namespace("alice").await.expect("remove"), 1, "only the cart ended");
+    assert_eq!(client.get("/read").send().await.text(), r#"{"k":"v"}"#, "the session lives on");
+    assert_eq!(store.remove_namespace("alice").await.expect("remove"), 1);
 }

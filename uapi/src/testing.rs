@@ -54,6 +54,12 @@ impl TestClient {
         TestClient { service, jar: Arc::default() }
     }
 
+    /// The app this client calls (e.g. for a second client with its own jar:
+    /// `TestClient::from_service(client.service().clone())`).
+    pub fn service(&self) -> &AppService {
+        &self.service
+    }
+
     /// Starts a request.
     pub fn request(&self, method: Method, uri: &str) -> TestRequest {
         TestRequest { client: self.clone(), method, uri: uri.to_owned(), headers: HeaderMap::new(), body: Bytes::new() }

@@ -458,6 +458,19 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     let backend =
-        RedisBackend::new(conn).key_prefix(options.redis_key_prefix.clone()).command_timeout(options.command_timeout);
+        RedisBackend::new(conn).key_prefix(store_key_prefix(&options)).command_timeout(options.command_timeout);
     super::configure_sessions(app, backend, options)
+}
+
+/// The key prefix of a store: the configured prefix, then the cookie name for any
+/// store but the default one. Two stores on one Redis (the usual `session` and
+/// `cart`) thus never share keys: a cart cookie replayed as the session cookie
+/// finds nothing, and logging a user out of one store leaves the other alone.
+fn store_key_prefix(options: &super::SessionOptions) -> String {
+    let default = super::SessionOptions::default();
+    if options.cookie_name == default.cookie_name {
+        options.redis_key_prefix.clone()
+    } else {
+        format!("{}{}:", options.redis_key_prefix, options.cookie_name)
+    }
 }

@@ -38,7 +38,9 @@ pub struct SessionOptions {
     pub cookie_name: String,
     /// The cookie's attributes (default `HttpOnly`, `Secure`, `SameSite=Lax`, `Path=/`).
     pub cookie_settings: CookieSettings,
-    /// Prefix for every Redis key of this store (default empty).
+    /// Prefix for every Redis key of this store (default empty). A store whose
+    /// cookie is not the default `session_id` also puts its cookie name after the
+    /// prefix, so stores side by side on one Redis never share keys.
     pub redis_key_prefix: String,
     /// The parameter name the session is injected as (default `session`).
     pub session_arg_param_name: Cow<'static, str>,
