@@ -14,7 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http::{header::COOKIE, HeaderMap, HeaderValue, Method, Request};
 use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SessionError, SessionId, SessionOptions};
 use uapi::status::Created;
-use uapi::{handler, App, AppService, Cookies, CookieSettings, RequestBody};
+use uapi::{handler, App, AppService, CookieSettings, Cookies, RequestBody};
 
 #[handler]
 async fn hello() -> &'static str {
