@@ -39,9 +39,8 @@ async fn main() {
     let pool = Pool::new(config, None, None, None, 2).expect("fred pool");
     pool.init().await.expect("connect to Redis");
     let store = RedisStore::new(pool);
-    let sessions = SessionManagerLayer::new(store)
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(Duration::days(14)));
+    let sessions =
+        SessionManagerLayer::new(store).with_secure(false).with_expiry(Expiry::OnInactivity(Duration::days(14)));
     let app = Router::new()
         .route("/hello", get(hello))
         .route("/login", post(login))

@@ -17,7 +17,8 @@ async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Byt
         *r.status_mut() = StatusCode::NOT_FOUND;
         r
     };
-    res.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    res.headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
     Ok(res)
 }
 
@@ -28,7 +29,9 @@ async fn main() {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let conn = http1::Builder::new().timer(TokioTimer::new()).serve_connection(TokioIo::new(stream), service_fn(handle));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service_fn(handle));
             let _ = conn.await;
         });
     }
