@@ -21,7 +21,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 pub(crate) struct RouteDef {
     pub(crate) path: String,
     pub(crate) method: Method,
-    pub(crate) name: String,
+    pub(crate) name: &'static str,
     pub(crate) info: HandlerInfo,
     pub(crate) handler: Arc<dyn ErasedHandler>,
 }
@@ -159,7 +159,7 @@ impl App {
             self.routes.push(RouteDef {
                 path: path.to_owned(),
                 method,
-                name: info.name.to_owned(),
+                name: info.name,
                 info: info.clone(),
                 handler: handler.clone(),
             });

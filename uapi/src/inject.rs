@@ -181,7 +181,7 @@ pub struct RequestCtx {
     body_limit: usize,
     /// Byte ranges of the path parameters within `parts.uri.path()`, in template order.
     path_params: PathRanges,
-    route_name: Arc<str>,
+    route_name: &'static str,
     cache: Vec<Option<Box<dyn Any + Send>>>,
     response_headers: Option<ResponseHeaders>,
 }
@@ -192,7 +192,7 @@ impl RequestCtx {
         body: RequestBody,
         body_limit: usize,
         path_params: PathRanges,
-        route_name: Arc<str>,
+        route_name: &'static str,
         provider_slots: usize,
     ) -> RequestCtx {
         let mut cache = Vec::new();
@@ -221,8 +221,8 @@ impl RequestCtx {
     }
 
     /// The matched route's name.
-    pub fn route_name(&self) -> &str {
-        &self.route_name
+    pub fn route_name(&self) -> &'static str {
+        self.route_name
     }
 
     /// The raw (still percent-encoded) value of the `index`-th path parameter.
@@ -271,6 +271,22 @@ impl RequestCtx {
             }
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::PayloadTooLarge { limit }),
             Err(e) => Err(Rejection::invalid("request", "body", e)),
+        }
+    }
+
+    /// Resolves a parameter that needs no waiting (anything but a provider or the
+    /// body) without building a future: the common case. `None` means "await
+    /// [`Self::__resolve`]". Called by generated code.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __resolve_now<T: Send + 'static>(
+        &mut self,
+        plan: &ParamPlan,
+        extract: ExtractFn<T>,
+    ) -> Option<Result<T, Response>> {
+        match plan.source {
+            Source::Provider(_) | Source::Body => None,
+            _ => Some(extract(self, plan).map_err(IntoResponse::into_response)),
         }
     }
 

@@ -30,7 +30,7 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
                 r.name, r.path
             )),
             Some(_) => {}
-            None => names.push((&r.name, &r.path)),
+            None => names.push((r.name, &r.path)),
         }
     }
 
@@ -65,7 +65,7 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
         let mut resolver = Resolver { app, path_names: &path_names, problems: &mut problems, stack: Vec::new() };
         let label = format!("handler `{}` ({} {})", r.info.name, r.method, r.path);
         let plan = resolver.params(&label, &r.info.params);
-        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: Arc::from(r.name.as_str()) });
+        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: r.name });
     }
 
     match router {

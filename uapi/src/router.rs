@@ -70,14 +70,11 @@ impl Router {
         let base = path.as_ptr() as usize;
         // matchit hands out slices of `path`; keep their positions so the
         // request can own its path and still read the values without copies.
-        let params = m
-            .params
-            .iter()
-            .map(|(_, v)| {
-                let start = v.as_ptr() as usize - base;
-                (start, start + v.len())
-            })
-            .collect();
+        let mut params = PathRanges::new();
+        for (_, v) in m.params.iter() {
+            let start = v.as_ptr() as usize - base;
+            params.push((start, start + v.len()));
+        }
         Some(Found { entry, params })
     }
 }

@@ -21,7 +21,7 @@ use crate::router::Router;
 pub(crate) struct Route {
     pub(crate) handler: Arc<dyn ErasedHandler>,
     pub(crate) plan: Box<[ParamPlan]>,
-    pub(crate) name: Arc<str>,
+    pub(crate) name: &'static str,
 }
 
 pub(crate) struct Inner {
@@ -82,7 +82,7 @@ impl AppService {
         let route = &inner.routes[route_index];
         let is_head = parts.method == Method::HEAD;
         let mut ctx =
-            RequestCtx::new(parts, body, inner.body_limit, found.params, route.name.clone(), inner.provider_slots);
+            RequestCtx::new(parts, body, inner.body_limit, found.params, route.name, inner.provider_slots);
         let call = route.handler.call(&mut ctx, &route.plan);
         let mut response = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(r) => r,
