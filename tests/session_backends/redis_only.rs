@@ -283,3 +283,31 @@ async fn stalled_server_times_out_within_the_command_timeout() {
     }
     assert!(b.load(&id).await.expect("load").is_some());
 }
+
+/// A session with thousands of fields is written, changed and trimmed in one
+/// save each: the script writes fields in chunks, never past Lua's stack.
+#[tokio::test]
+async fn saves_of_thousands_of_fields_are_chunked_and_complete() {
+    let server = RedisServer::start();
+    let backend = RedisBackend::new(server.connection_manager().await);
+    let id = SessionId::generate().expect("id");
+    let full: HashMap<String, String> = (0..3000).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+    let req = SaveRequest {
+        id: &id,
+        existed: false,
+        upserts: &[],
+        removals: &[],
+        full: &full,
+        namespace: None,
+        max_age: Duration::from_secs(60),
+    };
+    assert_eq!(backend.save(req).await.expect("create"), SaveOutcome::Saved);
+    let upserts: Vec<(String, String)> = (0..2500).map(|i| (format!("k{i}"), format!("new{i}"))).collect();
+    let removals: Vec<String> = (1000..3000).map(|i| format!("k{i}")).collect();
+    let req = SaveRequest { existed: true, upserts: &upserts, removals: &removals, ..req };
+    assert_eq!(backend.save(req).await.expect("update"), SaveOutcome::Saved);
+    let loaded = backend.load(&id).await.expect("load").expect("present");
+    assert_eq!(loaded.data.len(), 1000);
+    assert_eq!(loaded.data.get("k999").map(String::as_str), Some("new999"));
+    assert!(!loaded.data.contains_key("k1000"));
+}

@@ -8,17 +8,25 @@ use crate::extract::FromRequest;
 use crate::handler::ExtractorKind;
 use crate::inject::{ParamPlan, RequestCtx};
 
-/// Finds the cookie `name` in `Cookie` header values, percent-decoded.
-/// Malformed pairs are skipped, never an error.
-/// A stray non-ASCII byte spoils only the pair it is in, not the whole header.
-fn find_in<'h>(mut values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<String> {
-    values.find_map(|v| {
-        let text = String::from_utf8_lossy(v.as_bytes());
-        cookie::Cookie::split_parse_encoded(text.as_ref())
-            .filter_map(Result::ok)
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_owned())
-    })
+/// Finds the cookie `name` in `Cookie` header values (`a=1; b=2`), its value
+/// unquoted and percent-decoded. Scans bytes without copying or parsing the
+/// other pairs; a malformed pair (no `=`, stray non-ASCII) is skipped, never an
+/// error, and spoils nothing else.
+fn find_in<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<String> {
+    let name = name.as_bytes();
+    for value in values {
+        for pair in value.as_bytes().split(|&b| b == b';') {
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+            if pair[..eq].trim_ascii() != name {
+                continue;
+            }
+            let raw = pair[eq + 1..].trim_ascii();
+            let raw = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
+            let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode(raw).into();
+            return String::from_utf8(decoded.into_owned()).ok();
+        }
+    }
+    None
 }
 
 /// The value of the cookie named after the parameter (or `#[cookie("..")]`).

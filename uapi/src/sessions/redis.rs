@@ -50,6 +50,8 @@ pub struct RedisBackend<C> {
     prefix: String,
     timeout: Duration,
     split: AtomicBool,
+    /// Whether `load` also reads the time to live (only rolling expiry needs it).
+    ttl_on_load: bool,
 }
 
 impl<C> std::fmt::Debug for RedisBackend<C> {
@@ -72,7 +74,21 @@ where
     /// refused; other connection types start with one pipeline per request.
     pub fn new(conn: C) -> Self {
         let cluster = is_cluster_connection::<C>();
-        Self { conn, prefix: String::new(), timeout: Duration::from_secs(2), split: AtomicBool::new(cluster) }
+        Self {
+            conn,
+            prefix: String::new(),
+            timeout: Duration::from_secs(2),
+            split: AtomicBool::new(cluster),
+            ttl_on_load: true,
+        }
+    }
+
+    /// Whether [`SessionBackend::load`] reports the session's time to live
+    /// (default on). Only rolling expiry needs it; without it a load is a single
+    /// `HGETALL`, and `LoadedSession::ttl` is `None`.
+    pub fn ttl_on_load(mut self, on: bool) -> Self {
+        self.ttl_on_load = on;
+        self
     }
 
     /// Prefix for every key this backend reads, writes or deletes (e.g. `"app1:"`).
@@ -146,11 +162,15 @@ where
             });
             return futures_util::future::try_join_all(calls).await;
         }
+        let mut conn = self.conn.clone();
+        if let [only] = groups {
+            // The usual case (a load, a save): send it as it is, no copy.
+            return Ok(vec![self.bounded(only.query_async::<Vec<Value>>(&mut conn)).await?]);
+        }
         let mut all = redis::pipe();
         for cmd in groups.iter().flat_map(|g| g.cmd_iter()) {
             all.add_command(cmd.clone());
         }
-        let mut conn = self.conn.clone();
         let mut flat = self.bounded(all.query_async::<Vec<Value>>(&mut conn)).await?.into_iter();
         Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
     }
@@ -246,14 +266,20 @@ where
     fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
             let key = self.session_key(id.as_str());
-            let (mut all, mut ttl) = (redis::pipe(), redis::pipe());
+            let mut all = redis::pipe();
             all.hgetall(&key);
-            ttl.pttl(&key);
-            // Two groups: one pipeline on a single node, two concurrent
-            // single-command requests (still one round trip) on a cluster.
-            let mut r = self.run(&[all, ttl]).await?;
-            let mut data: HashMap<String, String> = take(group(&mut r, 0), 0)?;
-            let pttl: i64 = take(group(&mut r, 1), 0)?;
+            let (mut data, pttl): (HashMap<String, String>, i64) = if self.ttl_on_load {
+                let mut ttl = redis::pipe();
+                ttl.pttl(&key);
+                // Two groups: one pipeline on a single node, two concurrent
+                // single-command requests (still one round trip) on a cluster.
+                let mut r = self.run(&[all, ttl]).await?;
+                (take(group(&mut r, 0), 0)?, take(group(&mut r, 1), 0)?)
+            } else {
+                let mut r = self.run(&[all]).await?;
+                (take(group(&mut r, 0), 0)?, -1)
+            };
+            // A live session always has a field (`\x01c` at least): empty is absent.
             if data.is_empty() || pttl == -2 {
                 return Ok(None);
             }
@@ -457,8 +483,10 @@ pub fn configure_async_sessions<C>(
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    let backend =
-        RedisBackend::new(conn).key_prefix(store_key_prefix(&options)).command_timeout(options.command_timeout);
+    let backend = RedisBackend::new(conn)
+        .key_prefix(store_key_prefix(&options))
+        .command_timeout(options.command_timeout)
+        .ttl_on_load(options.rolling);
     super::configure_sessions(app, backend, options)
 }
 

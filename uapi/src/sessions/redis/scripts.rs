@@ -23,9 +23,10 @@ if ARGV[1] == '1' then
 else
   redis.call('HSET', key, '\1c', '1')
 end
+-- One HSET / HDEL per chunk of fields, not per field (unpack's stack is finite).
 local last = 5 + 2 * tonumber(ARGV[5])
-for i = 6, last, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
-for i = last + 1, #ARGV do redis.call('HDEL', key, ARGV[i]) end
+for i = 6, last, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, last))) end
+for i = last + 1, #ARGV, 1000 do redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 local changed, had, old = 0, 0, ''
 if ARGV[3] == '1' then
   local cur = redis.call('HGET', key, '\1ns')
@@ -38,7 +39,8 @@ end
 -- NX: a new key gets max_age, an existing key keeps its expiry, and a key
 -- that somehow has none gets one: no save ever leaves a key without a TTL.
 redis.call('PEXPIRE', key, ARGV[2], 'NX')
-return {1, changed, had, old, redis.call('PTTL', key)}
+if changed == 1 then return {1, 1, had, old, redis.call('PTTL', key)} end
+return {1, 0, had, old, -1}
 ";
 
 /// Adds a member to ONE namespace index (single slot): prunes expired members,
