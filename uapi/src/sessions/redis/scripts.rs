@@ -18,14 +18,19 @@ use redis::Script;
 pub(super) static SAVE: LazyLock<Script> = LazyLock::new(|| Script::new(SAVE_SRC));
 const SAVE_SRC: &str = r"
 local key = KEYS[1]
+local last = 5 + 2 * tonumber(ARGV[5])
+local from = 6
 if ARGV[1] == '1' then
   if redis.call('EXISTS', key) == 0 then return {0, 0, 0, '', -2} end
+elseif last < 1000 then
+  -- A new session in one HSET, with the marker field.
+  redis.call('HSET', key, '\1c', '1', unpack(ARGV, 6, last))
+  from = last + 1
 else
   redis.call('HSET', key, '\1c', '1')
 end
 -- One HSET / HDEL per chunk of fields, not per field (unpack's stack is finite).
-local last = 5 + 2 * tonumber(ARGV[5])
-for i = 6, last, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, last))) end
+for i = from, last, 1000 do redis.call('HSET', key, unpack(ARGV, i, math.min(i + 999, last))) end
 for i = last + 1, #ARGV, 1000 do redis.call('HDEL', key, unpack(ARGV, i, math.min(i + 999, #ARGV))) end
 local changed, had, old = 0, 0, ''
 if ARGV[3] == '1' then
