@@ -3,6 +3,17 @@
 //! hand on hyper's types with matchit, both called in-process (no sockets).
 //!
 //! Run: `cargo bench --bench injection`.
+//!
+//! Timings on a shared machine are noisy; instruction counts are not. With
+//! `INJECTION_COUNT=N` the binary skips criterion and answers N requests with
+//! the variant named by `INJECTION_VARIANT` (`uapi`, `hand` or `none`, the cost
+//! of building the requests alone), for `valgrind --tool=callgrind`:
+//!
+//! ```text
+//! cargo bench --bench injection --no-run
+//! for v in none hand uapi; do INJECTION_COUNT=20000 INJECTION_VARIANT=$v \
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/injection-<hash> 2>&1 | grep refs; done
+//! ```
 
 use std::hint::black_box;
 
@@ -91,5 +102,31 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// Answers `n` requests with one variant, for instruction counting.
+fn count(n: usize, variant: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let mut app = App::new();
+    app.get("/users/{user_id}", greet);
+    let service = app.build().expect("app builds");
+    let hand = HandWritten::new();
+    rt.block_on(async {
+        for _ in 0..n {
+            match variant {
+                "uapi" => drop(black_box(service.handle(black_box(request())).await)),
+                "hand" => drop(black_box(hand.handle(black_box(request())).await)),
+                _ => drop(black_box(request())),
+            }
+        }
+    });
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(n) = std::env::var("INJECTION_COUNT").ok().and_then(|n| n.parse().ok()) {
+        count(n, &std::env::var("INJECTION_VARIANT").unwrap_or_default());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -93,7 +93,10 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
                 #[allow(unused_imports)]
                 use ::uapi::__private::probe::{ViaExtractor as _, ViaOptional as _, ViaRepeated as _, ViaScalar as _, ViaProvider as _};
                 let extract = (&&&&::uapi::__private::probe::Probe::<#ty>::new()).uapi_extract();
-                ctx.__resolve::<#ty>(&plan[#i], extract).await?
+                match ctx.__resolve_now::<#ty>(&plan[#i], extract) {
+                    ::core::option::Option::Some(value) => value?,
+                    ::core::option::Option::None => ctx.__resolve::<#ty>(&plan[#i], extract).await?,
+                }
             };
         }
     });
