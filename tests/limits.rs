@@ -169,3 +169,31 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout()
     still_serves(&server).await;
     server.shutdown().await;
 }
+
+#[handler]
+async fn upload(body: uapi::ReqBytes) -> String {
+    format!("{} bytes", body.0.len())
+}
+
+/// A client that sends its head, then trickles its body and stops, gets a 408
+/// once the body-read timeout passes, and the server keeps serving.
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_408_after_the_body_read_timeout() {
+    let mut app = app(Duration::from_secs(5));
+    app.post("/upload", upload).body_read_timeout(Duration::from_millis(300));
+    let server = Running::start(&app).await;
+    let mut stream = TcpStream::connect(server.addr).await.expect("connect");
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\nab")
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut reply)).await.expect("answered").expect("read");
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300), "not before the timeout");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    still_serves(&server).await;
+    server.shutdown().await;
+}

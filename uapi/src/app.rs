@@ -42,10 +42,19 @@ pub(crate) struct ProviderDef {
     pub(crate) erased: Arc<dyn ErasedProvider>,
 }
 
+/// How much of a request body is read, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    /// Larger bodies get a 413.
+    pub(crate) max: usize,
+    /// Slower bodies get a 408 (the header-read timeout ends with the head).
+    pub(crate) read_timeout: Duration,
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
-    pub(crate) body_limit: usize,
+    pub(crate) body: BodyLimits,
     pub(crate) header_read_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
 }
@@ -105,7 +114,7 @@ impl App {
             providers: Vec::new(),
             problems: Vec::new(),
             config: Config {
-                body_limit: DEFAULT_BODY_LIMIT,
+                body: BodyLimits { max: DEFAULT_BODY_LIMIT, read_timeout: Duration::from_secs(30) },
                 header_read_timeout: Duration::from_secs(10),
                 shutdown_grace: Duration::from_secs(10),
             },
@@ -330,7 +339,14 @@ impl App {
 
     /// Sets the request body limit in bytes (default 2 MiB); larger bodies get a 413.
     pub fn body_limit(&mut self, bytes: usize) -> &mut Self {
-        self.config.body_limit = bytes;
+        self.config.body.max = bytes;
+        self
+    }
+
+    /// Sets how long a client may take to send a request body once a handler
+    /// reads it (default 30 s); a slower body gets a 408.
+    pub fn body_read_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.config.body.read_timeout = timeout;
         self
     }
 

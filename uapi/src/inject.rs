@@ -16,6 +16,7 @@ use http::header::HeaderName;
 use http::request::Parts;
 use http_body_util::BodyExt;
 
+use crate::app::BodyLimits;
 use crate::body::RequestBody;
 use crate::error::Rejection;
 use crate::extract::ResponseHeaders;
@@ -178,7 +179,7 @@ enum BodyState {
 pub struct RequestCtx {
     parts: Parts,
     body: BodyState,
-    body_limit: usize,
+    body_limits: BodyLimits,
     /// Byte ranges of the path parameters within `parts.uri.path()`, in template order.
     path_params: PathRanges,
     route_name: &'static str,
@@ -190,7 +191,7 @@ impl RequestCtx {
     pub(crate) fn new(
         parts: Parts,
         body: RequestBody,
-        body_limit: usize,
+        body_limits: BodyLimits,
         path_params: PathRanges,
         route_name: &'static str,
         provider_slots: usize,
@@ -202,7 +203,7 @@ impl RequestCtx {
         RequestCtx {
             parts,
             body: BodyState::Unread(body),
-            body_limit,
+            body_limits,
             path_params,
             route_name,
             cache,
@@ -247,7 +248,7 @@ impl RequestCtx {
 
     /// Reads the whole body, within the app's limit, once.
     pub(crate) async fn read_body(&mut self) -> Result<(), Rejection> {
-        let limit = self.body_limit;
+        let BodyLimits { max: limit, read_timeout } = self.body_limits;
         let body = match std::mem::replace(&mut self.body, BodyState::Failed) {
             BodyState::Unread(b) => b,
             read @ BodyState::Read(_) => {
@@ -264,7 +265,14 @@ impl RequestCtx {
                 }
             }
         }
-        match http_body_util::Limited::new(body, limit).collect().await {
+        let read = tokio::time::timeout(read_timeout, http_body_util::Limited::new(body, limit).collect());
+        let Ok(read) = read.await else {
+            return Err(Rejection::Response(crate::response::text(
+                http::StatusCode::REQUEST_TIMEOUT,
+                format!("the request body did not arrive within {read_timeout:?}"),
+            )));
+        };
+        match read {
             Ok(collected) => {
                 self.body = BodyState::Read(collected.to_bytes());
                 Ok(())

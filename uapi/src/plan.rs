@@ -72,7 +72,7 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
         Some(router) if problems.is_empty() => Ok(AppService::new(Inner {
             router,
             routes,
-            body_limit: app.config.body_limit,
+            body: app.config.body,
             provider_slots: app.providers.len(),
         })),
         _ => {

@@ -27,7 +27,7 @@ pub(crate) struct Route {
 pub(crate) struct Inner {
     pub(crate) router: Router,
     pub(crate) routes: Vec<Route>,
-    pub(crate) body_limit: usize,
+    pub(crate) body: crate::app::BodyLimits,
     pub(crate) provider_slots: usize,
 }
 
@@ -82,7 +82,7 @@ impl AppService {
         let route = &inner.routes[route_index];
         let is_head = parts.method == Method::HEAD;
         let mut ctx =
-            RequestCtx::new(parts, body, inner.body_limit, found.params, route.name, inner.provider_slots);
+            RequestCtx::new(parts, body, inner.body, found.params, route.name, inner.provider_slots);
         let call = route.handler.call(&mut ctx, &route.plan);
         let mut response = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(r) => r,
