@@ -69,12 +69,9 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
     }
 
     match router {
-        Some(router) if problems.is_empty() => Ok(AppService::new(Inner {
-            router,
-            routes,
-            body: app.config.body,
-            provider_slots: app.providers.len(),
-        })),
+        Some(router) if problems.is_empty() => {
+            Ok(AppService::new(Inner { router, routes, body: app.config.body, provider_slots: app.providers.len() }))
+        }
         _ => {
             for p in &problems {
                 tracing::error!("{p}");

@@ -81,8 +81,7 @@ impl AppService {
         };
         let route = &inner.routes[route_index];
         let is_head = parts.method == Method::HEAD;
-        let mut ctx =
-            RequestCtx::new(parts, body, inner.body, found.params, route.name, inner.provider_slots);
+        let mut ctx = RequestCtx::new(parts, body, inner.body, found.params, route.name, inner.provider_slots);
         let call = route.handler.call(&mut ctx, &route.plan);
         let mut response = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(r) => r,
