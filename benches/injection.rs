@@ -18,7 +18,7 @@
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, Criterion};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use uapi::{handler, App, Header, RequestBody};
