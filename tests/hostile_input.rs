@@ -51,7 +51,7 @@ fn client() -> TestClient {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
 /// Printable and non-printable text, including the characters that break parsers.

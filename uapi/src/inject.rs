@@ -265,8 +265,13 @@ impl RequestCtx {
                 }
             }
         }
-        let read = tokio::time::timeout(read_timeout, http_body_util::Limited::new(body, limit).collect());
-        let Ok(read) = read.await else {
+        let mut collect = std::pin::pin!(http_body_util::Limited::new(body, limit).collect());
+        // A body already in hand (the usual small one) needs no timer.
+        let read = match futures_util::FutureExt::now_or_never(collect.as_mut()) {
+            Some(read) => Ok(read),
+            None => tokio::time::timeout(read_timeout, collect).await,
+        };
+        let Ok(read) = read else {
             return Err(Rejection::Response(crate::response::text(
                 http::StatusCode::REQUEST_TIMEOUT,
                 format!("the request body did not arrive within {read_timeout:?}"),
