@@ -263,35 +263,7 @@ impl TestApp {
     }
 }
 
-/// A parsed `Set-Cookie`: name, value, attributes (names lowercased).
-#[derive(Debug)]
-struct SetCookie {
-    name: String,
-    value: String,
-    attrs: Vec<(String, Option<String>)>,
-}
-
-impl SetCookie {
-    fn parse(header: &str) -> SetCookie {
-        let mut parts = header.split(';').map(str::trim);
-        let (name, value) = parts.next().and_then(|p| p.split_once('=')).expect("name=value");
-        let attrs = parts
-            .map(|a| match a.split_once('=') {
-                Some((k, v)) => (k.to_ascii_lowercase(), Some(v.to_owned())),
-                None => (a.to_ascii_lowercase(), None),
-            })
-            .collect();
-        SetCookie { name: name.to_owned(), value: value.to_owned(), attrs }
-    }
-
-    fn attr(&self, name: &str) -> Option<Option<&str>> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_deref())
-    }
-
-    fn max_age(&self) -> Option<i64> {
-        self.attr("max-age").flatten().map(|v| v.parse().expect("numeric Max-Age"))
-    }
-}
+use support::set_cookie::SetCookie;
 
 fn set_cookies(r: &TestResponse) -> Vec<SetCookie> {
     r.set_cookies().iter().map(|h| SetCookie::parse(h)).collect()

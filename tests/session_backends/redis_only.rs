@@ -4,38 +4,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionLike;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
-
 use super::*;
 
-/// Wraps a connection and counts requests. Every call of `req_packed_command`
-/// (one command) or `req_packed_commands` (one pipeline) is one write of a
-/// request followed by reading all its replies: exactly one network round trip.
-#[derive(Clone)]
-struct Counting<C> {
-    inner: C,
-    requests: Arc<AtomicUsize>,
-}
-
-impl<C: ConnectionLike + Send> ConnectionLike for Counting<C> {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.inner.req_packed_command(cmd)
-    }
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        p: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        self.inner.req_packed_commands(p, offset, count)
-    }
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
-    }
-}
+use crate::support::counting::Counting;
 
 /// Server-side view: `calls` per command from INFO commandstats. Commands run
 /// inside a script are counted too (under their own names), so we only look
@@ -59,7 +30,7 @@ fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, cmd: &str)
 async fn load_and_save_are_one_round_trip_each() {
     let server = RedisServer::start();
     let requests = Arc::new(AtomicUsize::new(0));
-    let conn = Counting { inner: server.connection_manager().await, requests: requests.clone() };
+    let conn = Counting { inner: server.connection_manager().await, round_trips: requests.clone() };
     let b = RedisBackend::new(conn);
     let mut inspect = server.client().get_multiplexed_async_connection().await.expect("conn");
     let count = |f: &AtomicUsize| f.swap(0, Ordering::SeqCst);

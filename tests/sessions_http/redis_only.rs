@@ -5,37 +5,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use redis::aio::ConnectionLike;
-use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::*;
 
-/// Wraps a connection and counts requests: every `req_packed_command` (one
-/// command) or `req_packed_commands` (one pipeline) writes one request and
-/// reads all its replies, i.e. exactly one network round trip.
-#[derive(Clone)]
-struct Counting<C> {
-    inner: C,
-    round_trips: Arc<AtomicUsize>,
-}
-
-impl<C: ConnectionLike + Send> ConnectionLike for Counting<C> {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        self.round_trips.fetch_add(1, Ordering::SeqCst);
-        self.inner.req_packed_command(cmd)
-    }
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        p: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        self.round_trips.fetch_add(1, Ordering::SeqCst);
-        self.inner.req_packed_commands(p, offset, count)
-    }
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
-    }
-}
+use crate::support::counting::Counting;
 
 /// `calls` per command name, from `INFO commandstats` on the test's own
 /// server. Redis counts every executed command, including those a Lua script

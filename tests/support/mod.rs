@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod counting;
 pub mod redis_cluster;
 pub mod redis_server;
+pub mod set_cookie;
