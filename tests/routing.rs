@@ -223,6 +223,22 @@ fn duplicate_route_name_on_different_paths_is_a_build_error() {
     assert_problem(&e, &["route name `hello`", "`/a`", "`/b`"]);
 }
 
+/// `route_named` serves one handler on a second path under a second name, and
+/// the matched route's name is the one given.
+#[tokio::test]
+async fn route_named_serves_one_handler_on_two_paths() {
+    let mut app = App::new();
+    app.get("/a", route_of).route_named("route_of_b", "/b", [Method::GET], route_of);
+    let c = TestClient::new(&app).expect("builds");
+    assert_eq!(c.get("/a").send().await.text(), "route_of");
+    assert_eq!(c.get("/b").send().await.text(), "route_of_b");
+}
+
+#[handler]
+async fn route_of(route: uapi::RouteName) -> String {
+    route.0
+}
+
 #[handler]
 async fn a_handler(a: String) -> String {
     a

@@ -158,17 +158,63 @@ impl App {
         H: IntoInjectable<X>,
         <H::Injectable as Injectable>::Output: IntoResponse,
     {
+        self.add_route(None, path, methods, handler)
+    }
+
+    /// As [`App::route`], with the route named `name` instead of after the
+    /// function: route names are unique, so one handler served on two paths
+    /// needs a second name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    /// use uapi::http::Method;
+    ///
+    /// #[handler]
+    /// async fn index() -> &'static str { "home" }
+    ///
+    /// let mut app = App::new();
+    /// app.get("/", index).route_named("index_html", "/index.html", [Method::GET], index);
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn route_named<H, X>(
+        &mut self,
+        name: &'static str,
+        path: &str,
+        methods: impl IntoIterator<Item = Method>,
+        handler: H,
+    ) -> &mut Self
+    where
+        H: IntoInjectable<X>,
+        <H::Injectable as Injectable>::Output: IntoResponse,
+    {
+        self.add_route(Some(name), path, methods, handler)
+    }
+
+    fn add_route<H, X>(
+        &mut self,
+        name: Option<&'static str>,
+        path: &str,
+        methods: impl IntoIterator<Item = Method>,
+        handler: H,
+    ) -> &mut Self
+    where
+        H: IntoInjectable<X>,
+        <H::Injectable as Injectable>::Output: IntoResponse,
+    {
         let handler = handler.into_injectable();
         let info = handler.info();
+        let name = name.unwrap_or(info.name);
         let handler: Arc<dyn ErasedHandler> = Arc::new(HandlerOf(handler));
         if !path.starts_with('/') {
-            self.problems.push(format!("route `{}`: path `{path}` must start with `/`", info.name));
+            self.problems.push(format!("route `{name}`: path `{path}` must start with `/`"));
         }
         for method in methods {
             self.routes.push(RouteDef {
                 path: path.to_owned(),
                 method,
-                name: info.name,
+                name,
                 info: info.clone(),
                 handler: handler.clone(),
             });
