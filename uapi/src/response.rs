@@ -319,25 +319,64 @@ impl CookieSettings {
 
     /// The `Set-Cookie` value for `name=value` with these settings.
     pub(crate) fn header_value(&self, name: &str, value: &str) -> Option<HeaderValue> {
-        let mut c = cookie::Cookie::new(name.to_owned(), value.to_owned());
-        if let Some(age) = self.max_age {
-            let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
-            c.set_max_age(cookie::time::Duration::seconds(secs));
+        self.header_value_aged(name, value, self.max_age)
+    }
+
+    /// As [`Self::header_value`] with `max_age` instead of the settings' own.
+    ///
+    /// Written by hand rather than through the `cookie` crate: a session cookie
+    /// goes out on every login, and this is one allocation. The name must be an
+    /// RFC 6265 token; the value is percent-encoded outside the cookie-octets;
+    /// a path or domain with `;` or control characters yields None (no header
+    /// injection through settings).
+    pub(crate) fn header_value_aged(&self, name: &str, value: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
+        use std::fmt::Write as _;
+        let is_token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+        let is_cookie_octet =
+            |b: u8| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E) && b != b'%';
+        let is_attr_value = |v: &str| v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';');
+        if name.is_empty() || !name.bytes().all(is_token) {
+            return None;
         }
-        c.set_http_only(self.http_only);
-        c.set_secure(self.secure);
-        if let Some(p) = &self.path {
-            c.set_path(p.clone());
+        let mut out = String::with_capacity(name.len() + value.len() + 64);
+        out.push_str(name);
+        out.push('=');
+        for b in value.bytes() {
+            if is_cookie_octet(b) {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
         }
-        if let Some(d) = &self.domain {
-            c.set_domain(d.clone());
+        if self.http_only {
+            out.push_str("; HttpOnly");
         }
-        c.set_same_site(match self.same_site {
-            SameSite::Lax => cookie::SameSite::Lax,
-            SameSite::Strict => cookie::SameSite::Strict,
-            SameSite::None => cookie::SameSite::None,
+        out.push_str(match self.same_site {
+            SameSite::Lax => "; SameSite=Lax",
+            SameSite::Strict => "; SameSite=Strict",
+            SameSite::None => "; SameSite=None",
         });
-        HeaderValue::from_str(&c.encoded().to_string()).ok()
+        if self.secure {
+            out.push_str("; Secure");
+        }
+        if let Some(path) = &self.path {
+            if !is_attr_value(path) {
+                return None;
+            }
+            out.push_str("; Path=");
+            out.push_str(path);
+        }
+        if let Some(domain) = &self.domain {
+            if !is_attr_value(domain) {
+                return None;
+            }
+            out.push_str("; Domain=");
+            out.push_str(domain);
+        }
+        if let Some(age) = max_age {
+            let _ = write!(out, "; Max-Age={}", age.as_secs());
+        }
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
     }
 }
 
@@ -377,4 +416,43 @@ pub fn set_cookie(name: &str, value: &str, settings: CookieSettings) -> Headers 
 pub fn expire_cookie(name: &str, settings: &CookieSettings) -> Headers {
     let s = settings.clone().max_age(Duration::ZERO);
     set_cookie(name, "", s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(h: &Headers) -> String {
+        h.iter().next().map(|(_, v)| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
+    #[test]
+    fn set_cookie_has_the_safe_defaults() {
+        let v = value(&set_cookie("sid", "abc", CookieSettings::default().max_age(Duration::from_secs(60))));
+        assert_eq!(v, "sid=abc; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=60");
+    }
+
+    #[test]
+    fn values_are_percent_encoded_and_read_back_as_they_were() {
+        let raw = "a b;c,d\"e%f\u{e9}";
+        let h = set_cookie("k", raw, CookieSettings::default());
+        let v = value(&h);
+        assert!(v.starts_with("k=a%20b%3Bc%2Cd%22e%25f%C3%A9;"), "{v}");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, HeaderValue::from_str(v.split(';').next().unwrap()).unwrap());
+        assert_eq!(crate::Cookies::find(&headers, "k").as_deref(), Some(raw));
+    }
+
+    #[test]
+    fn bad_names_and_attribute_values_give_no_header() {
+        assert!(set_cookie("a b", "1", CookieSettings::default()).is_empty());
+        assert!(set_cookie("", "1", CookieSettings::default()).is_empty());
+        assert!(set_cookie("a", "1", CookieSettings::default().path("/; Domain=evil")).is_empty());
+        assert!(set_cookie("a", "1", CookieSettings::default().domain("x\r\nSet-Cookie: y=1")).is_empty());
+    }
+
+    #[test]
+    fn expiring_a_cookie_sends_max_age_zero() {
+        assert!(value(&expire_cookie("sid", &CookieSettings::default())).ends_with("Max-Age=0"));
+    }
 }

@@ -144,8 +144,10 @@ impl ResponseHeaders {
 
 /// Removes the `Set-Cookie` headers of cookie `name` from `map`.
 fn drop_cookie(map: &mut HeaderMap, name: &str) {
-    let prefix = format!("{name}=");
-    let is_other = |v: &HeaderValue| !v.as_bytes().starts_with(prefix.as_bytes());
+    let is_other = |v: &HeaderValue| {
+        let b = v.as_bytes();
+        !(b.starts_with(name.as_bytes()) && b.get(name.len()) == Some(&b'='))
+    };
     if map.get_all(SET_COOKIE).iter().all(is_other) {
         return;
     }

@@ -112,8 +112,13 @@ pub(crate) struct Shared {
 impl Shared {
     /// The `Set-Cookie` for a session id.
     pub(crate) fn cookie_for(&self, id: &SessionId) -> Headers {
-        let settings = self.options.cookie_settings.clone().max_age(self.options.max_age);
-        crate::response::set_cookie(&self.options.cookie_name, id.as_str(), settings)
+        let mut headers = Headers::new();
+        let settings = &self.options.cookie_settings;
+        match settings.header_value_aged(&self.options.cookie_name, id.as_str(), Some(self.options.max_age)) {
+            Some(v) => headers.insert(http::header::SET_COOKIE, v),
+            None => tracing::error!(cookie = %self.options.cookie_name, "session cookie could not be encoded; not set"),
+        }
+        headers
     }
 }
 
