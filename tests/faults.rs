@@ -8,7 +8,6 @@ mod hardening;
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,14 +25,15 @@ const MARGIN: Duration = Duration::from_millis(1000);
 /// Requests parked between loading their session and saving it.
 #[derive(Clone)]
 struct Hold {
-    loaded: Arc<AtomicUsize>,
+    /// How many requests have loaded their session (a signal the test awaits).
+    loaded: Arc<watch::Sender<usize>>,
     release: watch::Receiver<bool>,
 }
 
 /// `POST /held?key&value`: loads the session, waits for the release, then saves.
 #[handler]
 async fn held(session: AsyncSession, hold: Hold, key: String, value: String) -> Result<&'static str, SessionError> {
-    hold.loaded.fetch_add(1, Ordering::SeqCst);
+    hold.loaded.send_modify(|n| *n += 1);
     let mut release = hold.release.clone();
     let _ = release.wait_for(|go| *go).await;
     session.insert(key, value);
@@ -64,12 +64,12 @@ async fn plain() -> &'static str {
 struct Site {
     server: Running,
     release: watch::Sender<bool>,
-    loaded: Arc<AtomicUsize>,
+    loaded: Arc<watch::Sender<usize>>,
 }
 
 async fn site(redis: &RedisServer, timeout: Duration) -> Site {
     let (release, rx) = watch::channel(false);
-    let loaded = Arc::new(AtomicUsize::new(0));
+    let loaded = Arc::new(watch::Sender::new(0));
     let mut app = App::new();
     let options = SessionOptions::default().command_timeout(timeout).redis_key_prefix("faults:");
     configure_async_sessions(&mut app, redis.connection_manager().await, options);
@@ -113,11 +113,11 @@ async fn redis_killed_while_requests_are_in_flight_every_request_is_answered() {
     // N requests load their session and park.
     let parked: Vec<_> =
         browsers.iter().cloned().map(|b| tokio::spawn(async move { b.post("/held?key=k&value=v").await.0 })).collect();
-    let deadline = Instant::now() + PATIENCE;
-    while site.loaded.load(Ordering::SeqCst) < N {
-        assert!(Instant::now() < deadline, "requests never loaded their sessions");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut loaded = site.loaded.subscribe();
+    tokio::time::timeout(PATIENCE, loaded.wait_for(|n| *n >= N))
+        .await
+        .expect("requests never loaded their sessions")
+        .expect("the app holds the sender");
     redis.kill();
     // N more session requests and N plain ones arrive during the outage.
     let arriving: Vec<_> =
@@ -173,25 +173,38 @@ async fn redis_killed_under_steady_load_gives_only_200s_and_bounded_503s() {
         browsers.push(with_session(addr, n).await);
     }
     let start = Instant::now();
-    let stop_at = Duration::from_millis(1800);
+    // Signals, not sleeps: `done` counts answered request pairs; `stop` ends the load.
+    let done = Arc::new(watch::Sender::new(0usize));
+    let (stop, stopped) = watch::channel(false);
     let mut workers = Vec::new();
     for b in browsers {
+        let (done, stopped) = (done.clone(), stopped.clone());
         workers.push(tokio::spawn(async move {
             let mut seen = Vec::new();
             let mut i = 0u64;
-            while start.elapsed() < stop_at {
+            while !*stopped.borrow() {
                 i += 1;
                 let (session, plain) =
                     (timed(b.post(&format!("/set?key=k{i}&value={i}"))).await, timed(b.get("/plain")).await);
                 seen.push((true, session.0, session.1));
                 seen.push((false, plain.0, plain.1));
+                done.send_modify(|n| *n += 1);
             }
             seen
         }));
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Kill Redis once the load is under way (64 answered pairs), keep the load
+    // on until 64 more pairs were answered during the outage, then stop.
+    let mut progress = done.subscribe();
+    tokio::time::timeout(PATIENCE, progress.wait_for(|n| *n >= 64)).await.expect("load under way").expect("sender");
     redis.kill();
     let killed = start.elapsed();
+    let before_kill = *done.borrow();
+    tokio::time::timeout(PATIENCE, progress.wait_for(|n| *n >= before_kill + 64))
+        .await
+        .expect("requests answered during the outage")
+        .expect("sender");
+    let _ = stop.send(true);
     let mut counts: BTreeMap<(bool, u16), usize> = BTreeMap::new();
     for w in workers {
         let seen = tokio::time::timeout(PATIENCE, w).await.expect("workers finish").expect("task");
