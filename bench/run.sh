@@ -106,6 +106,7 @@ stop_server() {
     SERVER_PID=""
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+redis_cpu() { rcli info cpu | tr -d '\r' | awk -F: '$1=="used_cpu_sys"||$1=="used_cpu_user"{t+=$2} END{printf "%.6f", t}'; }
 reads_processed() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_reads_processed"{print $2}'; }
 login_cookie() { # -> "name=value" of the Set-Cookie of a fresh login
     curl -fsi -X POST "http://127.0.0.1:$PORT/login?user_id=1" | tr -d '\r' \
@@ -151,10 +152,12 @@ run_one() { # round target scenario
     local url="http://127.0.0.1:$PORT$path"
     wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
     rcli config resetstat >/dev/null
-    local t0 t1 wout
+    local t0 t1 c0 c1 wout
+    c0=$(redis_cpu)
     t0=$(cpu_ticks "$SERVER_PID")
     wout=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${args[@]}" "$url")
     t1=$(cpu_ticks "$SERVER_PID")
+    c1=$(redis_cpu)
     echo "$wout" > "$OUT/wrk-r$round-$target-$scen.txt"
     local stats
     stats=$(rcli info commandstats | tr -d '\r' | grep '^cmdstat_' || true)
@@ -172,9 +175,9 @@ run_one() { # round target scenario
         rt=0
     fi
     stop_server
-    python3 - "$round" "$target" "$scen" "$((t1 - t0))" "$HZ" "$rt" "$wout" "$stats" >>"$RAW" <<'PY'
+    python3 - "$round" "$target" "$scen" "$((t1 - t0))" "$HZ" "$rt" "$wout" "$stats" "$c0" "$c1" >>"$RAW" <<'PY'
 import re, sys
-round_, target, scen, ticks, hz, rt, wout, stats = sys.argv[1:9]
+round_, target, scen, ticks, hz, rt, wout, stats, c0, c1 = sys.argv[1:11]
 def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s|m)", v)
     n, u = float(m.group(1)), m.group(2)
@@ -197,12 +200,13 @@ total = sum(cmds.values())
 breakdown = ",".join(f"{k}={v / max(reqs, 1):.2f}" for k, v in sorted(cmds.items()))
 cpu_us = int(ticks) * 1e6 / int(hz) / max(reqs, 1)
 print("\t".join(map(str, [round_, target, scen, f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", errs, reqs,
-                          f"{cpu_us:.1f}", f"{total / max(reqs, 1):.2f}", rt or "", breakdown or "-"])))
+                          f"{cpu_us:.1f}", f"{total / max(reqs, 1):.2f}", rt or "", breakdown or "-",
+                          f"{(float(c1) - float(c0)) * 1e6 / max(reqs, 1):.1f}"])))
 PY
     log "$(tail -1 "$RAW" | cut -f1-11)"
 }
 
-printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_per_req\tredis_cmds_per_req\tredis_round_trips\tcmd_breakdown\n' >"$RAW"
+printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_per_req\tredis_cmds_per_req\tredis_round_trips\tcmd_breakdown\tredis_cpu_us_per_req\n' >"$RAW"
 log "redis on $RPORT; ${ROUNDS} rounds; wrk -t$THREADS -c$CONNS -d${DURATION}s (warm-up ${WARMUP}s); results in $OUT"
 for round in $(seq "$ROUNDS"); do
     for scen in $SCENARIOS; do

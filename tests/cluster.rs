@@ -183,7 +183,7 @@ async fn every_operation_across_slots_without_a_single_error() {
     assert_eq!(save(&b, mover, &[], Some("carol")).await, SaveOutcome::Saved);
 
     // Login rotation where the old and new ids live on different nodes.
-    let (old, old_node) = ids[1].clone();
+    let (old, old_node) = ids[1];
     let new = loop {
         let n = new_id();
         if cluster.node_of(&format!("{prefix}uapi:session:{n}")) != old_node {

@@ -120,6 +120,36 @@ async fn serves_http1_requests() {
     server.shutdown().await.expect("clean shutdown");
 }
 
+/// `bind_listener` serves on a listener the caller bound, here two of them on
+/// one port with `SO_REUSEPORT`, each answering.
+#[tokio::test]
+async fn serves_on_listeners_bound_by_the_caller() {
+    let reuse = |addr: SocketAddr| {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseport(true).expect("SO_REUSEPORT");
+        socket.bind(addr).expect("binds");
+        socket.listen(64).expect("listens")
+    };
+    let first = basic_app().bind_listener(reuse("127.0.0.1:0".parse().expect("addr"))).expect("builds");
+    let addr = first.local_addr();
+    let second = basic_app().bind_listener(reuse(addr)).expect("builds");
+    assert_eq!(second.local_addr(), addr);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = [first, second].map(|server| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(server.run_until(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }))
+    });
+    let client = http1_client();
+    let (status, _, body) = get(&client, addr, "/?name=bo").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "hello bo"));
+    stop.send_replace(true);
+    for task in tasks {
+        timeout(PATIENCE, task).await.expect("stops in time").expect("task").expect("clean");
+    }
+}
+
 /// The server speaks HTTP/2 to a client with prior knowledge (h2c).
 #[tokio::test]
 async fn serves_http2_with_prior_knowledge() {

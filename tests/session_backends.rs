@@ -116,7 +116,7 @@ mod scenarios {
         create(&*h.backend, &id, &[("base", "0")], None, HOUR).await;
         let tasks: Vec<_> = (0..16)
             .map(|i| {
-                let (b, id) = (h.backend.clone(), id.clone());
+                let (b, id) = (h.backend.clone(), id);
                 tokio::spawn(async move {
                     let (k, v) = (format!("k{i}"), format!("v{i}"));
                     update(&*b, &id, &[(&k, &v)], &[]).await

@@ -430,6 +430,28 @@ impl App {
         Ok(Server::new(listener, service, self.config.clone()))
     }
 
+    /// Builds the app to serve on a listener bound elsewhere (inherited from a
+    /// supervisor, or bound with socket options such as `SO_REUSEPORT`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), uapi::ServeError> {
+    /// let socket = tokio::net::TcpSocket::new_v4()?;
+    /// socket.set_reuseport(true)?;
+    /// socket.bind("127.0.0.1:8000".parse().expect("an address"))?;
+    /// let server = uapi::App::new().bind_listener(socket.listen(1024)?)?;
+    /// server.run().await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the app cannot be built.
+    pub fn bind_listener(&self, listener: tokio::net::TcpListener) -> Result<Server, ServeError> {
+        Ok(Server::new(listener, self.build()?, self.config.clone()))
+    }
+
     /// Builds, binds and serves until Ctrl-C, then shuts down gracefully.
     ///
     /// # Errors

@@ -1,5 +1,7 @@
 //! `Cookie` (one cookie, by the parameter's name) and `Cookies` (all of them).
 
+use std::borrow::Cow;
+
 use http::header::{HeaderValue, COOKIE};
 use http::HeaderMap;
 
@@ -13,6 +15,12 @@ use crate::inject::{ParamPlan, RequestCtx};
 /// other pairs; a malformed pair (no `=`, stray non-ASCII) is skipped, never an
 /// error, and spoils nothing else.
 fn find_in<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<String> {
+    find_bytes(values, name).and_then(|v| String::from_utf8(v.into_owned()).ok())
+}
+
+/// The percent-decoded bytes of the first cookie named `name`; borrowed from
+/// the header unless the value had escapes.
+fn find_bytes<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<Cow<'h, [u8]>> {
     let name = name.as_bytes();
     for value in values {
         for pair in value.as_bytes().split(|&b| b == b';') {
@@ -22,11 +30,19 @@ fn find_in<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Opt
             }
             let raw = pair[eq + 1..].trim_ascii();
             let raw = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
-            let decoded: std::borrow::Cow<'_, [u8]> = percent_encoding::percent_decode(raw).into();
-            return String::from_utf8(decoded.into_owned()).ok();
+            return Some(percent_encoding::percent_decode(raw).into());
         }
     }
     None
+}
+
+/// [`Cookies::find`] without the copy: the value as borrowed text when it had
+/// no percent-escapes.
+pub(crate) fn find_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
+    match find_bytes(headers.get_all(COOKIE).iter(), name)? {
+        Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
+        Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
+    }
 }
 
 /// The value of the cookie named after the parameter (or `#[cookie("..")]`).

@@ -18,6 +18,7 @@ pub mod probe;
 mod scalar;
 
 pub use self::body::{FormBody, ReqBody, ReqBytes};
+pub(crate) use self::cookie::find_str as find_cookie_str;
 pub use self::cookie::{Cookie, Cookies};
 pub use self::header::Header;
 pub use self::meta::{RequestParts, ResponseHeaders, RouteName};

@@ -17,8 +17,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// of `[A-Za-z0-9_-]`. Backends build storage keys from ids, so this type is the
 /// guarantee that a cookie value can never inject `*`, `:`, CRLF, `..` or any
 /// other surprise into a Redis key.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
+///
+/// The id lives inline (43 bytes, no heap allocation), so copying one around a
+/// request costs nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId([u8; ENCODED_LEN]);
 
 impl SessionId {
     /// A fresh random id.
@@ -28,7 +31,11 @@ impl SessionId {
     pub fn generate() -> Result<SessionId, SessionError> {
         let mut raw = [0u8; RAW_LEN];
         getrandom::fill(&mut raw).map_err(|e| SessionError::Rng(e.to_string()))?;
-        Ok(SessionId(encode(&raw)))
+        let mut id = [0u8; ENCODED_LEN];
+        for (slot, b) in id.iter_mut().zip(sextets(&raw)) {
+            *slot = b;
+        }
+        Ok(SessionId(id))
     }
 
     /// Validates untrusted text (e.g. a cookie value) as an id.
@@ -39,18 +46,20 @@ impl SessionId {
     /// treated as opaque text and never decoded.
     pub fn parse(s: &str) -> Option<SessionId> {
         let ok = s.len() == ENCODED_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| SessionId(s.to_owned()))
+        let bytes: [u8; ENCODED_LEN] = s.as_bytes().try_into().ok()?;
+        ok.then_some(SessionId(bytes))
     }
 
     /// The id as text (safe to put in a cookie or a storage key).
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ever built from the base64url alphabet (ASCII): always valid.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -58,22 +67,26 @@ impl fmt::Display for SessionId {
 /// output ends up in logs.
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({}…)", &self.0[..4.min(self.0.len())])
+        write!(f, "SessionId({}…)", &self.as_str()[..4])
     }
 }
 
-/// base64url without padding; small enough not to warrant a dependency.
-fn encode(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len().div_ceil(3) * 4);
-    for chunk in raw.chunks(3) {
+/// base64url without padding, as characters; small enough not to warrant a
+/// dependency.
+fn sextets(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    raw.chunks(3).flat_map(|chunk| {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
-        for s in sextets.iter().take(chunk.len() + 1) {
-            out.push(char::from(ALPHABET[*s as usize]));
-        }
-    }
-    out
+        [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63]
+            .into_iter()
+            .take(chunk.len() + 1)
+            .map(|s| ALPHABET[s as usize])
+    })
+}
+
+#[cfg(test)]
+fn encode(raw: &[u8]) -> String {
+    sextets(raw).map(char::from).collect()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use redis::{aio::ConnectionLike, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
+use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
 
 mod configure;
 mod scripts;
@@ -36,6 +36,9 @@ use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, 
 
 /// Reserved hash field holding the namespace (never returned as user data).
 const NS_FIELD: &str = "\u{1}ns";
+/// Reserved hash field every session has from creation, so a session whose
+/// user fields are all removed still exists (HDEL of the last field deletes a key).
+const MARKER_FIELD: &str = "\u{1}c";
 /// Max session deletions per pipeline in `remove_namespace`.
 const DELETE_CHUNK: usize = 256;
 
@@ -118,6 +121,15 @@ where
 
     fn session_key(&self, id: &str) -> String {
         format!("{}uapi:session:{id}", self.prefix)
+    }
+
+    /// [`Self::session_key`] without a heap allocation (for short prefixes).
+    fn session_key_bytes(&self, id: &str) -> KeyBytes {
+        let mut key = KeyBytes::new();
+        key.extend_from_slice(self.prefix.as_bytes());
+        key.extend_from_slice(b"uapi:session:");
+        key.extend_from_slice(id.as_bytes());
+        key
     }
 
     /// Namespaces are arbitrary user text; hex-encoding makes the key part
@@ -203,6 +215,24 @@ where
         }
     }
 
+    /// One command on one key (so one slot: no cluster special case), with the
+    /// same recovery from a flushed script cache as [`Self::run`].
+    async fn run_cmd(&self, cmd: &Cmd) -> Result<Value, SessionError> {
+        let mut loaded = false;
+        loop {
+            let mut conn = self.conn.clone();
+            match self.bounded(cmd.query_async::<Value>(&mut conn)).await {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
+                    loaded = true;
+                    tracing::debug!("session scripts missing on the server; loading them");
+                    self.load_scripts().await.map_err(|a| self.fail(a))?;
+                }
+                Err(a) => return Err(self.fail(a)),
+            }
+        }
+    }
+
     /// `SCRIPT LOAD`s every script: one pipeline on a single node; on a
     /// cluster one command each (the client sends it to every node),
     /// concurrently.
@@ -252,9 +282,15 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
+/// A key on the stack: no allocation for prefixes up to ~50 bytes.
+type KeyBytes = smallvec::SmallVec<[u8; 112]>;
+
 /// Takes the `i`th reply of a group and converts it.
 fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, SessionError> {
-    let v = vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil);
+    convert(vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil))
+}
+
+fn convert<T: redis::FromRedisValue>(v: Value) -> Result<T, SessionError> {
     redis::from_redis_value(v).map_err(|e| SessionError::Backend(format!("unexpected reply: {e}")))
 }
 
@@ -268,20 +304,22 @@ where
 {
     fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
-            let key = self.session_key(id.as_str());
-            let mut all = redis::pipe();
-            all.hgetall(&key);
-            let (mut data, pttl): (HashMap<String, String>, i64) = if self.ttl_on_load {
-                let mut ttl = redis::pipe();
-                ttl.pttl(&key);
+            let key = self.session_key_bytes(id.as_str());
+            let mut data: HashMap<String, String>;
+            let mut pttl = -1;
+            if self.ttl_on_load {
+                let (mut all, mut ttl) = (redis::pipe(), redis::pipe());
+                all.hgetall(&key[..]);
+                ttl.pttl(&key[..]);
                 // Two groups: one pipeline on a single node, two concurrent
                 // single-command requests (still one round trip) on a cluster.
                 let mut r = self.run(&[all, ttl]).await?;
-                (take(group(&mut r, 0), 0)?, take(group(&mut r, 1), 0)?)
+                (data, pttl) = (take(group(&mut r, 0), 0)?, take(group(&mut r, 1), 0)?);
             } else {
-                let mut r = self.run(&[all]).await?;
-                (take(group(&mut r, 0), 0)?, -1)
-            };
+                let mut cmd = Cmd::with_capacity(2, key.len() + 8);
+                cmd.arg("HGETALL").arg(&key[..]);
+                data = convert(self.run_cmd(&cmd).await?)?;
+            }
             // A live session always has a field (`\x01c` at least): empty is absent.
             if data.is_empty() || pttl == -2 {
                 return Ok(None);
@@ -298,35 +336,56 @@ where
             check_request(&req)?;
             let id = req.id.as_str();
             let max_age = ms(req.max_age);
-            let mut inv = SAVE.key(self.session_key(id));
+            let key = self.session_key_bytes(id);
+            if !req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
+                // A new session (a fresh random id: nothing to check) in one
+                // transaction: no script to run, and never a key without a TTL.
+                let mut p = redis::pipe();
+                p.atomic().cmd("HSET").arg(&key[..]).arg(MARKER_FIELD).arg("1");
+                for (k, v) in req.full {
+                    p.arg(k).arg(v);
+                }
+                p.ignore().pexpire(&key[..], max_age).ignore();
+                self.run(&[p]).await?;
+                return Ok(SaveOutcome::Saved);
+            }
+            let pairs = if req.existed { req.upserts.len() } else { req.full.len() };
+            let mut inv = Cmd::with_capacity(10 + 2 * pairs + req.removals.len(), 160);
+            inv.arg("EVALSHA").arg(SAVE.get_hash()).arg(1).arg(&key[..]);
             inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
             inv.arg(if req.namespace.is_some() { "1" } else { "0" }).arg(req.namespace.unwrap_or(""));
+            inv.arg(pairs);
             if req.existed {
-                inv.arg(req.upserts.len());
                 for (k, v) in req.upserts {
                     inv.arg(k).arg(v);
                 }
                 inv.arg(req.removals);
             } else {
-                inv.arg(req.full.len());
                 for (k, v) in req.full {
                     inv.arg(k).arg(v);
                 }
             }
-            let mut groups = vec![redis::pipe()];
-            groups[0].invoke_script(&inv);
-            if let (false, Some(ns)) = (req.existed, req.namespace) {
-                // New session: its TTL is max_age, so the index entry can go in
-                // the same round trip (separate command: other hash slot).
-                let mut p = redis::pipe();
-                self.index_add(&mut p, ns, id, max_age);
-                groups.push(p);
-            }
-            let mut r = self.run(&groups).await?;
-            let (saved, changed, had_old, old, pttl): (i64, i64, i64, String, i64) = take(group(&mut r, 0), 0)?;
-            if saved == 0 {
-                return Ok(SaveOutcome::Gone);
-            }
+            let reply = match (req.existed, req.namespace) {
+                (false, Some(ns)) => {
+                    // New session: its TTL is max_age, so the index entry can go
+                    // in the same round trip (separate command: other hash slot).
+                    let (mut save, mut index) = (redis::pipe(), redis::pipe());
+                    save.add_command(inv);
+                    self.index_add(&mut index, ns, id, max_age);
+                    let mut r = self.run(&[save, index]).await?;
+                    group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
+                }
+                _ => self.run_cmd(&inv).await?,
+            };
+            // 1: saved; 0: gone; an array: saved, and the namespace changed.
+            let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {
+                Value::Int(0) => return Ok(SaveOutcome::Gone),
+                Value::Int(_) => return Ok(SaveOutcome::Saved),
+                v => {
+                    let (_, changed, had_old, old, pttl): (i64, i64, i64, String, i64) = convert(v)?;
+                    (changed, had_old, old, pttl)
+                }
+            };
             if let (true, 1, Some(ns)) = (req.existed, changed, req.namespace) {
                 // The namespace of a live session changed: move its index entry.
                 let mut add = redis::pipe();

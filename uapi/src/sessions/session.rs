@@ -198,7 +198,9 @@ impl AsyncSession {
             let upserts: Vec<(String, String)> =
                 s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
             let removals: Vec<String> = s.removed.drain().collect();
-            (s.id.clone(), s.existed, upserts, removals, s.data.clone(), s.namespace.clone())
+            // The whole map is only written for a new session.
+            let full = if s.id.is_some() && s.existed { HashMap::new() } else { s.data.clone() };
+            (s.id, s.existed, upserts, removals, full, s.namespace.clone())
         });
         let ns_dirty = self.with(|s| std::mem::take(&mut s.namespace_dirty));
         let restore = |this: &Self| {
@@ -300,7 +302,7 @@ impl AsyncSession {
             if let Some(ns) = namespace {
                 s.namespace = Some(ns.to_owned());
             }
-            (s.id.clone(), s.data.clone(), s.namespace.clone())
+            (s.id, s.data.clone(), s.namespace.clone())
         });
         store.backend.rotate(old.as_ref(), &new, &data, ns.as_deref(), store.options.max_age).await?;
         self.with(|s| {
@@ -319,7 +321,7 @@ impl AsyncSession {
     /// [`SessionError`] when the store is down or slow.
     pub async fn clear_session(&self) -> Result<Headers, SessionError> {
         let store = &self.inner.store;
-        let id = self.with(|s| s.id.clone());
+        let id = self.with(|s| s.id);
         if let Some(id) = &id {
             store.backend.delete(id).await?;
         }
@@ -331,7 +333,7 @@ impl AsyncSession {
 
     /// Re-sends the cookie with a fresh Max-Age (rolling expiry).
     pub(crate) fn refresh_cookie(&self) {
-        if let Some(id) = self.with(|s| s.id.clone()) {
+        if let Some(id) = self.with(|s| s.id) {
             let headers = self.inner.store.cookie_for(&id);
             self.queue(&headers);
         }

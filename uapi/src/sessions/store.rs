@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::{AsyncSession, SessionBackend, SessionError, SessionId};
-use crate::extract::Cookies;
+use crate::extract::find_cookie_str;
 use crate::handler::{HandlerInfo, Injectable};
 use crate::inject::{ParamPlan, RequestCtx};
 use crate::response::{text, CookieSettings, Headers, IntoResponse, Response};
@@ -222,7 +222,7 @@ impl Injectable for SessionProvider {
         let shared = self.shared.clone();
         // Anything that is not a well-formed id is no session at all: never an
         // error, and never used to build a key.
-        let id = Cookies::find(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse(&raw));
+        let id = find_cookie_str(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse(&raw));
         let response = ctx.response_headers();
         async move {
             let Some(id) = id else {
@@ -233,7 +233,7 @@ impl Injectable for SessionProvider {
                 return Ok(AsyncSession::new(shared, response, None));
             };
             let extend = shared.options.rolling && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2);
-            let session = AsyncSession::new(shared.clone(), response, Some((id.clone(), loaded)));
+            let session = AsyncSession::new(shared.clone(), response, Some((id, loaded)));
             if extend {
                 shared.backend.touch(&id, shared.options.max_age).await.map_err(IntoResponse::into_response)?;
                 session.refresh_cookie();

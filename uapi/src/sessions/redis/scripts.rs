@@ -12,7 +12,9 @@ use redis::Script;
 /// save racing a logout would resurrect the session (HSET creates the key).
 /// KEYS[1] = session. ARGV = existed, max_age_ms, set_ns, ns, n_upserts,
 /// k1, v1, ..., kn, vn, removal1, ...
-/// Returns {saved, ns_changed, had_old_ns, old_ns, pttl_ms}.
+/// Returns 1 (saved), 0 (the session is gone: nothing written), or, when the
+/// namespace changed, {1, 1, had_old_ns, old_ns, pttl_ms}: integers in the
+/// common cases, so the reply costs no allocation to decode.
 /// A new session also gets the reserved field `\x01c`, so it keeps existing
 /// when all its user fields are removed (HDEL of the last field deletes a key).
 pub(super) static SAVE: LazyLock<Script> = LazyLock::new(|| Script::new(SAVE_SRC));
@@ -21,7 +23,7 @@ local key = KEYS[1]
 local last = 5 + 2 * tonumber(ARGV[5])
 local from = 6
 if ARGV[1] == '1' then
-  if redis.call('EXISTS', key) == 0 then return {0, 0, 0, '', -2} end
+  if redis.call('EXISTS', key) == 0 then return 0 end
 elseif last < 1000 then
   -- A new session in one HSET, with the marker field.
   redis.call('HSET', key, '\1c', '1', unpack(ARGV, 6, last))
@@ -45,7 +47,7 @@ end
 -- that somehow has none gets one: no save ever leaves a key without a TTL.
 redis.call('PEXPIRE', key, ARGV[2], 'NX')
 if changed == 1 then return {1, 1, had, old, redis.call('PTTL', key)} end
-return {1, 0, had, old, -1}
+return 1
 ";
 
 /// Adds a member to ONE namespace index (single slot): prunes expired members,
