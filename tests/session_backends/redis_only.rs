@@ -291,3 +291,68 @@ async fn saves_of_thousands_of_fields_are_chunked_and_complete() {
     assert_eq!(loaded.data.get("k999").map(String::as_str), Some("new999"));
     assert!(!loaded.data.contains_key("k1000"));
 }
+
+/// Auto-pipelining: loads and saves that are ready at the same moment share
+/// ONE write to Redis, and each still gets its own session back.
+#[tokio::test]
+async fn concurrent_requests_share_one_round_trip() {
+    let server = RedisServer::start();
+    let conn = Counting::new(server.connection_manager().await);
+    let b = RedisBackend::new(conn.clone());
+    let ids: Vec<SessionId> = (0..50).map(|_| new_id()).collect();
+    let n = |i: usize| i.to_string();
+    futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        let data = [("n", n(i))];
+        let b = &b;
+        async move {
+            let full: HashMap<String, String> = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            let req = SaveRequest {
+                id,
+                existed: false,
+                upserts: &[],
+                removals: &[],
+                full: &full,
+                namespace: None,
+                max_age: HOUR,
+            };
+            assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
+        }
+    }))
+    .await;
+    assert_eq!(conn.take(), 1, "50 creations, one write");
+
+    let loaded = futures_util::future::join_all(ids.iter().map(|id| b.load(id))).await;
+    assert_eq!(conn.take(), 1, "50 loads, one write");
+    for (i, l) in loaded.into_iter().enumerate() {
+        assert_eq!(l.expect("load").expect("exists").data, map(&[("n", &n(i))]), "session {i}");
+    }
+
+    // Saves of existing sessions too (the script, with a cold cache first:
+    // NOSCRIPT for all, one SCRIPT LOAD, one retried batch).
+    let outcomes = futures_util::future::join_all(ids.iter().map(|id| update(&b, id, &[("m", "x")], &["n"]))).await;
+    assert!(outcomes.iter().all(|o| *o == SaveOutcome::Saved));
+    let cold = conn.take();
+    assert!(cold <= 4, "50 updates on a cold script cache took {cold} writes");
+    let outcomes = futures_util::future::join_all(ids.iter().map(|id| update(&b, id, &[("m", "y")], &[]))).await;
+    assert!(outcomes.iter().all(|o| *o == SaveOutcome::Saved));
+    assert_eq!(conn.take(), 1, "50 updates, one write");
+    assert_eq!(b.load(&ids[7]).await.expect("load").expect("exists").data, map(&[("m", "y")]));
+}
+
+/// A request dropped while its command waits in a shared batch (client gone,
+/// handler timeout) takes nothing down with it: the others get their replies.
+#[tokio::test]
+async fn a_dropped_request_does_not_spoil_its_batch() {
+    let server = RedisServer::start();
+    let b = RedisBackend::new(server.connection_manager().await);
+    let (keep, gone) = (new_id(), new_id());
+    create(&b, &keep, &[("a", "1")], None, HOUR).await;
+    create(&b, &gone, &[("b", "2")], None, HOUR).await;
+    let mut dropped = b.load(&gone);
+    // Poll once, so its command is queued, then drop it.
+    assert!(futures_util::FutureExt::now_or_never(&mut dropped).is_none());
+    let kept = b.load(&keep);
+    drop(dropped);
+    assert_eq!(kept.await.expect("load").expect("exists").data, map(&[("a", "1")]));
+    assert_eq!(b.load(&gone).await.expect("load").expect("exists").data, map(&[("b", "2")]));
+}

