@@ -10,14 +10,16 @@
 //! - `GET /`: 200 with the session's user id, or `no user`;
 //! - `POST /touch`: increments the session's `counter` and saves it, 200.
 //!
-//! Cookies are sent without `Secure`: the load tool speaks plain http. `bench/run.sh`
-//! runs it against the peers in `bench/peers/`.
+//! Cookies are sent without `Secure`: the load tool speaks plain http. It runs on
+//! [`Workers`] (one thread per core, each with its own runtime, app and Redis
+//! connection), as actix-web runs one worker per core. `bench/run.sh` runs it
+//! against the peers in `bench/peers/`.
 
 use std::time::Duration;
 
 use uapi::sessions::{redis::configure_async_sessions, AsyncSession, SessionError, SessionOptions};
 use uapi::status::Created;
-use uapi::{handler, App, CookieSettings};
+use uapi::{handler, App, CookieSettings, Workers};
 
 /// `GET /hello`.
 #[handler]
@@ -48,30 +50,30 @@ async fn touch(session: AsyncSession) -> Result<String, SessionError> {
     Ok(n.to_string())
 }
 
-#[tokio::main]
-async fn main() {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_owned());
+fn main() {
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8000);
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let redis = match connect(&url).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot connect to Redis at {url}: {e}");
-            std::process::exit(1);
+    // One worker per core, each with its own runtime, app and Redis connection.
+    let started = Workers::new(("127.0.0.1", port)).start(move |_worker| {
+        let url = url.clone();
+        async move {
+            let redis = connect(&url).await?;
+            let mut app = App::new();
+            let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
+            configure_async_sessions(&mut app, redis, options);
+            app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch);
+            Ok::<_, redis::RedisError>(app)
         }
-    };
-    let mut app = App::new();
-    let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
-    configure_async_sessions(&mut app, redis, options);
-    app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch);
-    let server = match app.bind(("127.0.0.1", port.parse::<u16>().unwrap_or(8000))).await {
-        Ok(s) => s,
+    });
+    let running = match started {
+        Ok(running) => running,
         Err(e) => {
             eprintln!("cannot start: {e}");
             std::process::exit(1);
         }
     };
-    eprintln!("bench_server listening on http://{}", server.local_addr());
-    if let Err(e) = server.run().await {
+    eprintln!("bench_server listening on http://{}", running.local_addr());
+    if let Err(e) = running.wait() {
         eprintln!("server error: {e}");
         std::process::exit(1);
     }

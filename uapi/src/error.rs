@@ -128,4 +128,10 @@ pub enum ServeError {
     /// Binding or accepting failed.
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A [`crate::Workers`] app factory failed (e.g. it could not reach Redis).
+    #[error("a worker could not set up its app: {0}")]
+    Setup(Box<dyn std::error::Error + Send + Sync>),
+    /// A [`crate::Workers`] thread stopped abnormally.
+    #[error("worker failure: {0}")]
+    Worker(String),
 }

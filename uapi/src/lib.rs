@@ -54,6 +54,7 @@ mod router;
 mod server;
 mod service;
 mod value;
+mod workers;
 
 pub mod login;
 pub mod sessions;
@@ -75,6 +76,7 @@ pub use response::{
 };
 pub use server::Server;
 pub use service::AppService;
+pub use workers::{RunningWorkers, Workers};
 
 /// Marks a function as injectable: a route handler or a provider.
 ///

@@ -186,7 +186,7 @@ where
             return futures_util::future::try_join_all(calls).await;
         }
         let cmds = groups.iter().flat_map(|g| g.cmd_iter().cloned());
-        let mut flat = checked(self.bounded(self.batch.send(cmds)).await?).map_err(Attempt::Redis)?.into_iter();
+        let mut flat = self.batch.send(cmds).await?.into_iter();
         Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
     }
 
@@ -236,7 +236,7 @@ where
                     }
                 }
             } else {
-                self.bounded(self.batch.send(build())).await.and_then(|r| checked(r).map_err(Attempt::Redis))
+                self.batch.send(build()).await
             };
             match sent {
                 Ok(v) => return Ok(v),
@@ -267,11 +267,7 @@ where
                 c.arg("LOAD").arg(src);
                 c
             });
-            return self
-                .bounded(self.batch.send(loads))
-                .await
-                .and_then(|r| checked(r).map_err(Attempt::Redis))
-                .map(drop);
+            return self.batch.send(loads).await.map(drop);
         }
         let loads = scripts::ALL.map(|src| {
             let mut conn = self.conn.clone();
@@ -316,14 +312,6 @@ type KeyBytes = smallvec::SmallVec<[u8; 112]>;
 /// Takes the `i`th reply of a group and converts it.
 fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, SessionError> {
     convert(vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil))
-}
-
-/// The first server error among `replies` (e.g. `NOSCRIPT`), else the replies.
-fn checked(replies: Replies) -> redis::RedisResult<Replies> {
-    match replies.iter().position(|v| matches!(v, Value::ServerError(_))) {
-        Some(i) => replies.into_iter().nth(i).map_or(Ok(Replies::new()), |v| v.extract_error().map(|_| Replies::new())),
-        None => Ok(replies),
-    }
 }
 
 fn convert<T: redis::FromRedisValue>(v: Value) -> Result<T, SessionError> {

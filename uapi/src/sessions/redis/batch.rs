@@ -19,8 +19,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
+use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, Value};
 use tokio::sync::oneshot;
+
+use super::Attempt;
 
 /// The replies to one unit of commands, in order.
 pub(super) type Replies = smallvec::SmallVec<[Value; 1]>;
@@ -41,7 +43,7 @@ struct Queue {
 
 struct Waiter {
     count: usize,
-    tx: oneshot::Sender<RedisResult<Replies>>,
+    tx: oneshot::Sender<Result<Replies, Attempt>>,
 }
 
 impl<C> Batcher<C>
@@ -52,10 +54,11 @@ where
         Arc::new(Batcher { conn, timeout, queue: Mutex::new(Queue::default()) })
     }
 
-    /// Queues `cmds` as one unit and returns their replies: an error for the
-    /// whole unit if the connection failed, else one [`Value`] per command
-    /// (server errors included, as `Value::ServerError`).
-    pub(super) async fn send(self: &Arc<Self>, cmds: impl IntoIterator<Item = Cmd>) -> RedisResult<Replies> {
+    /// Queues `cmds` as one unit and returns their replies, one [`Value`] per
+    /// command, or the first server error among them (e.g. `NOSCRIPT`), or the
+    /// connection's error, or a timeout: the flush is bounded by the timeout, so
+    /// the caller needs no timer of its own.
+    pub(super) async fn send(self: &Arc<Self>, cmds: impl IntoIterator<Item = Cmd>) -> Result<Replies, Attempt> {
         let (tx, rx) = oneshot::channel();
         let first = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -71,10 +74,10 @@ where
             tokio::spawn(self.clone().flush());
         }
         match rx.await {
-            Ok(replies) => replies,
-            // The flush gave up (its timeout): the caller's own timeout, which
-            // is the same, reports it; this is the fallback.
-            Err(_) => Err(RedisError::from((ErrorKind::Io, "session store request abandoned"))),
+            Ok(Ok(replies)) => checked(replies).map_err(Attempt::Redis),
+            Ok(Err(e)) => Err(e),
+            // The flush task was dropped (the runtime is shutting down).
+            Err(_) => Err(Attempt::Redis(RedisError::from((ErrorKind::Io, "session store request abandoned")))),
         }
     }
 
@@ -96,11 +99,22 @@ where
             }
             Ok(Err(e)) => {
                 for w in waiters {
-                    let _ = w.tx.send(Err(e.clone()));
+                    let _ = w.tx.send(Err(Attempt::Redis(e.clone())));
                 }
             }
-            // Timed out: dropping the senders releases every waiter.
-            Err(_) => {}
+            Err(_) => {
+                for w in waiters {
+                    let _ = w.tx.send(Err(Attempt::Timeout));
+                }
+            }
         }
+    }
+}
+
+/// The first server error among `replies`, else the replies.
+fn checked(replies: Replies) -> redis::RedisResult<Replies> {
+    match replies.iter().position(|v| matches!(v, Value::ServerError(_))) {
+        Some(i) => replies.into_iter().nth(i).map_or(Ok(Replies::new()), |v| v.extract_error().map(|_| Replies::new())),
+        None => Ok(replies),
     }
 }

@@ -1,0 +1,103 @@
+//! `Workers`: thread-per-core serving, each worker with its own runtime and
+//! its own app, on one port.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use uapi::{handler, App, ServeError, Workers};
+
+/// Which worker built the app that answered.
+#[derive(Clone)]
+struct WorkerIndex(usize);
+
+#[handler]
+async fn who(worker: WorkerIndex) -> String {
+    format!("{}:{:?}", worker.0, std::thread::current().name())
+}
+
+#[handler]
+async fn needs(missing_thing: WorkerIndex) -> String {
+    missing_thing.0.to_string()
+}
+
+fn app(index: usize) -> App {
+    let mut app = App::new();
+    app.provide_value(WorkerIndex(index)).get("/", who);
+    app
+}
+
+/// One request on a fresh connection: the body.
+async fn get_once(addr: std::net::SocketAddr) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    stream.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.expect("writes");
+    let mut raw = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut raw))
+        .await
+        .expect("answers in time")
+        .expect("reads");
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    raw.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn workers_share_one_port_each_on_its_own_thread_and_shut_down() {
+    let running = Workers::new("127.0.0.1:0")
+        .threads(2)
+        .start(|index| async move { Ok::<_, std::convert::Infallible>(app(index)) })
+        .expect("starts");
+    let addr = running.local_addr();
+    assert_ne!(addr.port(), 0);
+    let client = tokio::runtime::Runtime::new().expect("a client runtime");
+    let answers: BTreeSet<String> = client.block_on(async {
+        let calls = (0..48).map(|_| tokio::spawn(get_once(addr)));
+        futures_util::future::join_all(calls).await.into_iter().map(|r| r.expect("task")).collect()
+    });
+    // Each worker's app answers on that worker's thread. The kernel spreads
+    // connections by hash: with 48 connections, both take some (all on one:
+    // probability 2^-47).
+    let expected = BTreeSet::from(["0:Some(\"uapi-worker-0\")".to_owned(), "1:Some(\"uapi-worker-1\")".to_owned()]);
+    assert_eq!(answers, expected);
+    running.shutdown().expect("clean shutdown");
+    // The port is free again: nothing listens any more.
+    let refused = client.block_on(TcpStream::connect(addr));
+    assert!(refused.is_err(), "still listening after shutdown");
+}
+
+#[test]
+fn a_failing_factory_stops_the_start_and_says_why() {
+    let started = Workers::new("127.0.0.1:0").threads(3).start(|index| async move {
+        if index == 1 {
+            Err("no Redis today")
+        } else {
+            Ok(app(index))
+        }
+    });
+    match started {
+        Err(ServeError::Setup(e)) => assert_eq!(e.to_string(), "no Redis today"),
+        other => panic!("expected a setup error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_app_that_does_not_build_is_a_build_error() {
+    let started = Workers::new("127.0.0.1:0").threads(2).start(|_| async {
+        let mut app = App::new();
+        app.get("/", needs);
+        Ok::<_, std::convert::Infallible>(app)
+    });
+    match started {
+        Err(ServeError::Build(e)) => assert!(e.to_string().contains("missing_thing"), "{e}"),
+        other => panic!("expected a build error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_taken_port_is_an_io_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = taken.local_addr().expect("an address");
+    let started =
+        Workers::new(addr).threads(2).start(|index| async move { Ok::<_, std::convert::Infallible>(app(index)) });
+    assert!(matches!(started, Err(ServeError::Io(_))), "{started:?}");
+}

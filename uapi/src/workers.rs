@@ -1,0 +1,247 @@
+//! Thread-per-core serving: [`Workers`].
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+
+use crate::{App, ServeError};
+
+/// Serves an app on several threads, each running its own single-threaded
+/// tokio runtime, its own copy of the app and its own listener on the same
+/// port (`SO_REUSEPORT`: the kernel spreads connections over the threads).
+///
+/// This is the model of actix-web's workers, with one difference that matters
+/// for sessions: the app is built *on* each worker by your factory, so
+/// whatever it opens, a Redis connection above all, is that worker's own. A
+/// request and its Redis replies then never cross threads: no work stealing,
+/// no cross-thread wake-ups, no lock contention, and each worker's session
+/// commands share writes to Redis (see `sessions::redis`). On the load
+/// benchmark this is the fastest way to run uapi (README, Benchmarks).
+///
+/// State every worker must share (an in-memory store, a counter) is created
+/// once, outside the factory, and cloned into each app.
+///
+/// `SO_REUSEPORT` lets other sockets of the same user bind the port too (Linux
+/// allows it only for the same effective user id): run one server per user.
+///
+/// [`run`](Self::run) and [`start`](Self::start) create the runtimes
+/// themselves: call them from plain `fn main`, not from inside a tokio runtime
+/// (`start` may be called from one, it only blocks until the workers listen).
+///
+/// # Examples
+///
+/// ```no_run
+/// use uapi::{handler, App, Workers};
+/// use uapi::sessions::{redis::configure_async_sessions, AsyncSession, SessionOptions};
+///
+/// #[handler]
+/// async fn index(session: AsyncSession) -> String {
+///     session.get("user_id").unwrap_or_default()
+/// }
+///
+/// fn main() -> Result<(), uapi::ServeError> {
+///     let client = redis::Client::open("redis://127.0.0.1:6379").expect("a Redis URL");
+///     Workers::new("127.0.0.1:8000").run(move |_worker| {
+///         let client = client.clone();
+///         async move {
+///             // One connection per worker, made on that worker.
+///             let redis = redis::aio::ConnectionManager::new(client).await?;
+///             let mut app = App::new();
+///             configure_async_sessions(&mut app, redis, SessionOptions::default());
+///             app.get("/", index);
+///             Ok::<_, redis::RedisError>(app)
+///         }
+///     })
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Workers {
+    addr: Result<SocketAddr, String>,
+    threads: usize,
+}
+
+impl Workers {
+    /// Workers for `addr`, one per available CPU.
+    pub fn new(addr: impl ToSocketAddrs) -> Workers {
+        let addr = match addr.to_socket_addrs() {
+            Ok(mut addrs) => addrs.next().ok_or_else(|| "the address resolved to nothing".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Workers { addr, threads }
+    }
+
+    /// The number of worker threads (at least 1).
+    pub fn threads(mut self, threads: usize) -> Workers {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// Starts the workers and serves until Ctrl-C, then shuts down gracefully.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::start`], and whatever made a worker stop.
+    pub fn run<F, Fut, E>(self, make: F) -> Result<(), ServeError>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<App, E>>,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let running = self.start(make)?;
+        tracing::info!(addr = %running.local_addr(), workers = running.threads.len(), "serving");
+        running.wait()
+    }
+
+    /// Starts the workers: each builds its app with `make(index)` on its own
+    /// thread, then binds. Returns once every worker listens.
+    ///
+    /// With port 0, the first worker picks the port and the others join it.
+    ///
+    /// # Errors
+    ///
+    /// A factory error ([`ServeError::Setup`]), an app that does not build, or
+    /// an address that cannot be bound; workers already started are stopped.
+    pub fn start<F, Fut, E>(self, make: F) -> Result<RunningWorkers, ServeError>
+    where
+        F: Fn(usize) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<App, E>>,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let mut addr =
+            self.addr.map_err(|e| ServeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let make = Arc::new(make);
+        let (stop, stopped) = watch::channel(false);
+        let mut running = RunningWorkers { addr, stop, threads: Vec::new() };
+        for index in 0..self.threads {
+            let (ready, listening) = mpsc::channel();
+            let (make, stopped) = (make.clone(), stopped.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("uapi-worker-{index}"))
+                .spawn(move || worker(index, addr, &*make, &ready, stopped));
+            match spawned {
+                Ok(handle) => running.threads.push(handle),
+                Err(e) => return Err(running.abort(ServeError::Io(e))),
+            }
+            match listening.recv() {
+                // The first worker resolves port 0 for the others.
+                Ok(Ok(bound)) => addr = bound,
+                Ok(Err(e)) => return Err(running.abort(e)),
+                Err(_) => return Err(running.abort(ServeError::Worker("a worker stopped while starting".into()))),
+            }
+        }
+        running.addr = addr;
+        Ok(running)
+    }
+}
+
+/// Workers started by [`Workers::start`].
+#[derive(Debug)]
+pub struct RunningWorkers {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    threads: Vec<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl RunningWorkers {
+    /// The address every worker listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until Ctrl-C, then [shuts down](Self::shutdown).
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::shutdown`].
+    pub fn wait(self) -> Result<(), ServeError> {
+        let signal = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        signal.block_on(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                // No signal handler could be installed: serve until killed.
+                std::future::pending::<()>().await;
+            }
+        });
+        tracing::info!("Ctrl-C received, shutting down");
+        self.shutdown()
+    }
+
+    /// Stops accepting, lets the requests in flight finish (up to each app's
+    /// grace period) and waits for every worker thread.
+    ///
+    /// # Errors
+    ///
+    /// The first error a worker stopped with; a worker that panicked is
+    /// [`ServeError::Worker`].
+    pub fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let mut result = Ok(());
+        for handle in self.threads {
+            let outcome = handle.join().unwrap_or_else(|_| Err(ServeError::Worker("a worker thread panicked".into())));
+            if result.is_ok() {
+                result = outcome;
+            }
+        }
+        result
+    }
+
+    fn abort(self, error: ServeError) -> ServeError {
+        let _ = self.shutdown();
+        error
+    }
+}
+
+fn worker<F, Fut, E>(
+    index: usize,
+    addr: SocketAddr,
+    make: &F,
+    ready: &mpsc::Sender<Result<SocketAddr, ServeError>>,
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), ServeError>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<App, E>>,
+    E: Into<Box<dyn StdError + Send + Sync>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(ServeError::Io(e)));
+            return Ok(());
+        }
+    };
+    runtime.block_on(async move {
+        let server = match make(index).await {
+            Err(e) => Err(ServeError::Setup(e.into())),
+            Ok(app) => reuse_port_listener(addr).map_err(ServeError::Io).and_then(|l| app.bind_listener(l)),
+        };
+        let server = match server {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return Ok(());
+            }
+        };
+        let _ = ready.send(Ok(server.local_addr()));
+        server
+            .run_until(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    })
+}
+
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    // Elsewhere a second worker cannot bind the port: use one worker there.
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
