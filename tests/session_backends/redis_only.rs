@@ -51,17 +51,23 @@ async fn load_and_save_are_one_round_trip_each() {
     assert_eq!(count(&requests), 1, "load must be one round trip");
     assert_eq!((delta(&before, &after, "hgetall"), delta(&before, &after, "pttl")), (1, 1));
 
-    // Cold start: the script cache is empty, so the first update pays
-    // NOSCRIPT, the SCRIPT LOADs and the retry. Documented, and bounded here.
-    assert_eq!(update(&b, &id, &[("b", "2")], &[]).await, SaveOutcome::Saved);
-    let cold = count(&requests);
-    assert!((1..=5).contains(&cold), "cold save took {cold} requests");
-
+    // An update needs no script either: one transaction that also tells
+    // whether the session still existed (HEXISTS of its marker).
     let before = command_calls(&mut inspect).await;
     assert_eq!(update(&b, &id, &[("b", "3")], &["a"]).await, SaveOutcome::Saved);
     let after = command_calls(&mut inspect).await;
     assert_eq!(count(&requests), 1, "save (update) must be one round trip");
-    assert_eq!(delta(&before, &after, "evalsha"), 1);
+    let sent = ["multi", "hset", "hdel", "pexpire", "hexists", "exec", "evalsha"].map(|c| delta(&before, &after, c));
+    assert_eq!(sent, [1, 1, 1, 1, 1, 1, 0], "multi, hset, hdel, pexpire, hexists, exec, evalsha");
+    assert_eq!(b.load(&id).await.expect("load").expect("exists").data, map(&[("b", "3")]));
+    count(&requests);
+
+    // Cold start: the script cache is empty, so the first script use (a new
+    // namespaced session) pays NOSCRIPT, the SCRIPT LOADs and the retry.
+    // Documented, and bounded here.
+    create(&b, &new_id(), &[("a", "1")], Some("alice"), HOUR).await;
+    let cold = count(&requests);
+    assert!((1..=5).contains(&cold), "cold save took {cold} requests");
 
     // A brand-new namespaced session: session script + index script, both in
     // the same single pipeline.
@@ -233,8 +239,21 @@ async fn flushed_script_cache_is_reloaded() {
     let id = new_id();
     create(&b, &id, &[("a", "1")], Some("n"), HOUR).await;
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut con).await.expect("flush");
-    assert_eq!(update(&b, &id, &[("a", "2")], &[]).await, SaveOutcome::Saved);
-    assert_eq!(data(&b, &id).await, Some(map(&[("a", "2")])));
+    // A namespace change runs the save script: NOSCRIPT, SCRIPT LOAD, retry.
+    let upserts = [("a".to_owned(), "2".to_owned())];
+    let full = HashMap::new();
+    let req = SaveRequest {
+        id: &id,
+        existed: true,
+        upserts: &upserts,
+        removals: &[],
+        full: &full,
+        namespace: Some("m"),
+        max_age: HOUR,
+    };
+    assert_eq!(b.save(req).await.expect("save"), SaveOutcome::Saved);
+    let loaded = b.load(&id).await.expect("load").expect("exists");
+    assert_eq!((loaded.data, loaded.namespace.as_deref()), (map(&[("a", "2")]), Some("m")));
 }
 
 #[tokio::test]
@@ -355,4 +374,30 @@ async fn a_dropped_request_does_not_spoil_its_batch() {
     drop(dropped);
     assert_eq!(kept.await.expect("load").expect("exists").data, map(&[("a", "1")]));
     assert_eq!(b.load(&gone).await.expect("load").expect("exists").data, map(&[("b", "2")]));
+}
+
+/// A save that races a deletion writes a "husk" (HSET creates the key) and
+/// reports the session gone; the husk is deleted, and a hash without the
+/// marker every session is created with never loads as a session.
+#[tokio::test]
+async fn a_save_racing_a_deletion_leaves_no_session_behind() {
+    let server = RedisServer::start();
+    let mut con = server.client().get_multiplexed_async_connection().await.expect("conn");
+    let b = RedisBackend::new(server.connection_manager().await);
+    let id = new_id();
+    create(&b, &id, &[("user_id", "7")], None, HOUR).await;
+    assert!(b.load(&id).await.expect("load").is_some());
+    // Logged out elsewhere between this request's load and its save.
+    b.delete(&id).await.expect("delete");
+    assert_eq!(update(&b, &id, &[("cart", "3")], &[]).await, SaveOutcome::Gone);
+    assert_eq!(b.load(&id).await.expect("load"), None);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.expect("keys");
+    assert!(keys.is_empty(), "left behind: {keys:?}");
+
+    // A hash without the marker (a husk that has not been deleted yet) is no
+    // session, whatever fields it has.
+    let key = format!("uapi:session:{}", id.as_str());
+    let _: () = redis::cmd("HSET").arg(&key).arg("user_id").arg("1").query_async(&mut con).await.expect("hset");
+    assert_eq!(b.load(&id).await.expect("load"), None);
+    assert_eq!(update(&b, &id, &[("user_id", "2")], &[]).await, SaveOutcome::Gone);
 }

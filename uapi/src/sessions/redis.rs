@@ -17,6 +17,13 @@
 //! sides are therefore not atomic with each other; the index may briefly hold
 //! dead ids, which is harmless (ids are never reused, members are pruned by
 //! score, and deletion re-checks the namespace inside the session hash).
+//!
+//! Commands per request, single node: a load is one `HGETALL`; creating a
+//! session and updating one are transactions (`MULTI` .. `EXEC`: `HSET`,
+//! `PEXPIRE`, and for an update `HEXISTS` of the marker field, which tells a
+//! session deleted meanwhile); the Lua scripts in `scripts` serve the rarer
+//! namespace changes, and cluster mode (one command per request). Commands of
+//! concurrent requests leave in one write (`batch`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -50,8 +57,8 @@ const DELETE_CHUNK: usize = 256;
 /// [`redis::cluster_async::ClusterConnection`] alike.
 ///
 /// Round trips: `load` and `save` take one in the steady state. Exceptions,
-/// all rare: the first script use after a server (re)start costs a `SCRIPT
-/// LOAD` and a retry; a save that *changes* the namespace of an existing
+/// all rare: the first script use after a server (re)start (namespaced saves,
+/// cluster mode) costs a `SCRIPT LOAD` and a retry; a save that *changes* the namespace of an existing
 /// session needs a second trip to move the index entry; `touch` and `delete`
 /// of a namespaced session need a second trip for the index.
 pub struct RedisBackend<C> {
@@ -219,17 +226,20 @@ where
     /// built by `build` (again for a retry), with the same recovery from a
     /// flushed script cache as [`Self::run`]. Single node: through the batch;
     /// cluster mode: a command alone, or the unit as one pipeline.
-    async fn run_unit<const N: usize>(&self, build: impl Fn() -> [Cmd; N]) -> Result<Replies, SessionError> {
+    async fn run_unit<U: IntoIterator<Item = Cmd>>(&self, build: impl Fn() -> U) -> Result<Replies, SessionError> {
         let mut loaded = false;
         loop {
             let sent = if self.split.load(Ordering::Relaxed) {
                 let mut conn = self.conn.clone();
-                let mut cmds = build().into_iter();
-                match (cmds.next(), cmds.len()) {
-                    (Some(only), 0) => self.bounded(only.query_async::<Value>(&mut conn)).await.map(|v| [v].into()),
-                    (first, _) => {
+                let mut cmds: Vec<Cmd> = build().into_iter().collect();
+                match cmds.len() {
+                    1 => {
+                        let only = cmds.swap_remove(0);
+                        self.bounded(only.query_async::<Value>(&mut conn)).await.map(|v| [v].into())
+                    }
+                    _ => {
                         let mut p = redis::pipe();
-                        for c in first.into_iter().chain(cmds) {
+                        for c in cmds {
                             p.add_command(c);
                         }
                         self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await.map(Replies::from_vec)
@@ -254,6 +264,61 @@ where
     async fn run_cmd(&self, build: impl Fn() -> Cmd) -> Result<Value, SessionError> {
         let mut replies = self.run_unit(|| [build()]).await?;
         Ok(replies.pop().unwrap_or(Value::Nil))
+    }
+
+    /// A save of an existing session that leaves its namespace alone, in one
+    /// transaction and no script: `MULTI`, `HSET` the changed fields, `HDEL`
+    /// the removed ones, `PEXPIRE .. NX`, `HEXISTS` of the marker, `EXEC`.
+    ///
+    /// `HSET` creates a missing key, so a session deleted meanwhile (logout,
+    /// expiry) comes back as a "husk": only this request's fields, without the
+    /// marker field every session is created with. `HEXISTS` tells, and the
+    /// save is reported [`SaveOutcome::Gone`], as the script would. A husk is
+    /// never a session: loads treat a hash without the marker as absent, no id
+    /// is ever reused (so no session is ever written to that key again), it
+    /// has a TTL from the same transaction, and it is deleted right away.
+    async fn update(&self, key: &KeyBytes, req: &SaveRequest<'_>, max_age: i64) -> Result<SaveOutcome, SessionError> {
+        let unit = || {
+            let mut hset = Cmd::with_capacity(2 + 2 * req.upserts.len(), 96);
+            hset.arg("HSET").arg(&key[..]);
+            for (k, v) in req.upserts {
+                hset.arg(k).arg(v);
+            }
+            let mut hdel = Cmd::with_capacity(2 + req.removals.len(), 64);
+            hdel.arg("HDEL").arg(&key[..]).arg(req.removals);
+            let mut pexpire = Cmd::with_capacity(4, key.len() + 32);
+            pexpire.arg("PEXPIRE").arg(&key[..]).arg(max_age).arg("NX");
+            let mut marker = Cmd::with_capacity(3, key.len() + 16);
+            marker.arg("HEXISTS").arg(&key[..]).arg(MARKER_FIELD);
+            let (set, del) = (!req.upserts.is_empty(), !req.removals.is_empty());
+            [
+                Some(redis::cmd("MULTI")),
+                set.then_some(hset),
+                del.then_some(hdel),
+                Some(pexpire),
+                Some(marker),
+                Some(redis::cmd("EXEC")),
+            ]
+            .into_iter()
+            .flatten()
+        };
+        let done = match self.run_unit(unit).await?.pop() {
+            Some(Value::Array(done)) => done,
+            other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
+        };
+        match done.last() {
+            Some(Value::Int(1)) => Ok(SaveOutcome::Saved),
+            Some(Value::Int(0)) => {
+                self.run_cmd(|| {
+                    let mut del = Cmd::with_capacity(2, key.len() + 8);
+                    del.arg("DEL").arg(&key[..]);
+                    del
+                })
+                .await?;
+                Ok(SaveOutcome::Gone)
+            }
+            other => Err(SessionError::Backend(format!("unexpected reply to HEXISTS: {other:?}"))),
+        }
     }
 
     /// `SCRIPT LOAD`s every script: one pipeline on a single node; on a
@@ -347,8 +412,9 @@ where
                 };
                 data = convert(self.run_cmd(hgetall).await?)?;
             }
-            // A live session always has a field (`\x01c` at least): empty is absent.
-            if data.is_empty() || pttl == -2 {
+            // Every live session has the marker; a hash without it is absent
+            // (a "husk": see the update in `save`).
+            if !data.contains_key(MARKER_FIELD) || pttl == -2 {
                 return Ok(None);
             }
             let namespace = data.remove(NS_FIELD);
@@ -383,6 +449,9 @@ where
                     Some(Value::Array(done)) if done.len() == 2 => return Ok(SaveOutcome::Saved),
                     other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
                 }
+            }
+            if req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
+                return self.update(&key, &req, max_age).await;
             }
             let evalsha = || {
                 let pairs = if req.existed { req.upserts.len() } else { req.full.len() };

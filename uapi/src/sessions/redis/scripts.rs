@@ -7,9 +7,12 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Field-level save of ONE session key (single slot). Why a script: "does the
-/// session still exist?" and "write the fields" must be atomic, otherwise a
-/// save racing a logout would resurrect the session (HSET creates the key).
+/// Field-level save of ONE session key (single slot), for saves that set a
+/// namespace and for cluster mode (a single command follows ASK redirections;
+/// plain saves on a single node are transactions, see `RedisBackend::update`).
+/// Why a script: "does the session still exist?" and "write the fields" must
+/// be atomic, otherwise a save racing a logout would resurrect the session
+/// (HSET creates the key).
 /// KEYS[1] = session. ARGV = existed, max_age_ms, set_ns, ns, n_upserts,
 /// k1, v1, ..., kn, vn, removal1, ...
 /// Returns 1 (saved), 0 (the session is gone: nothing written), or, when the
