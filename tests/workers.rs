@@ -1,5 +1,5 @@
 //! `Workers`: thread-per-core serving, each worker with its own runtime and
-//! its own app, on one port.
+//! its own app, fed connections in turn by one acceptor.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -54,9 +54,8 @@ fn workers_share_one_port_each_on_its_own_thread_and_shut_down() {
         let calls = (0..48).map(|_| tokio::spawn(get_once(addr)));
         futures_util::future::join_all(calls).await.into_iter().map(|r| r.expect("task")).collect()
     });
-    // Each worker's app answers on that worker's thread. The kernel spreads
-    // connections by hash: with 48 connections, both take some (all on one:
-    // probability 2^-47).
+    // Each worker's app answers on that worker's thread, and the acceptor
+    // hands connections to the workers in turn: both take some.
     let expected = BTreeSet::from(["0:Some(\"uapi-worker-0\")".to_owned(), "1:Some(\"uapi-worker-1\")".to_owned()]);
     assert_eq!(answers, expected);
     running.shutdown().expect("clean shutdown");

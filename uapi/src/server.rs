@@ -40,19 +40,55 @@ use crate::service::AppService;
 /// # }
 /// ```
 pub struct Server {
-    listener: TcpListener,
+    incoming: Incoming,
     service: AppService,
     config: Config,
 }
 
+/// Where a server's connections come from.
+enum Incoming {
+    /// Its own listener.
+    Listener(TcpListener),
+    /// Connections accepted elsewhere and handed over ([`crate::Workers`]).
+    Handed { addr: SocketAddr, streams: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream> },
+}
+
+impl Incoming {
+    async fn accept(&mut self) -> io::Result<TcpStream> {
+        match self {
+            Incoming::Listener(listener) => listener.accept().await.map(|(stream, _)| stream),
+            Incoming::Handed { streams, .. } => match streams.recv().await {
+                Some(stream) => stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)),
+                // The acceptor is gone: nothing more will come.
+                None => std::future::pending().await,
+            },
+        }
+    }
+}
+
 impl Server {
     pub(crate) fn new(listener: TcpListener, service: AppService, config: Config) -> Server {
-        Server { listener, service, config }
+        Server { incoming: Incoming::Listener(listener), service, config }
+    }
+
+    /// A server for connections accepted on `addr` by someone else.
+    pub(crate) fn handed(
+        addr: SocketAddr,
+        streams: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
+        service: AppService,
+        config: Config,
+    ) -> Server {
+        Server { incoming: Incoming::Handed { addr, streams }, service, config }
     }
 
     /// The bound address (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        match &self.incoming {
+            Incoming::Listener(listener) => {
+                listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+            }
+            Incoming::Handed { addr, .. } => *addr,
+        }
     }
 
     /// Serves until Ctrl-C, then shuts down gracefully.
@@ -78,7 +114,7 @@ impl Server {
     ///
     /// Never in practice: accept errors are logged and retried.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
-        let Server { listener, service, config } = self;
+        let Server { mut incoming, service, config } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -90,9 +126,9 @@ impl Server {
         tokio::pin!(signal);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
+                accepted = incoming.accept() => {
                     let stream = match accepted {
-                        Ok((stream, _)) => stream,
+                        Ok(stream) => stream,
                         Err(e) => {
                             // e.g. out of file descriptors: back off instead of spinning.
                             tracing::warn!(error = %e, "accept failed");
@@ -121,7 +157,7 @@ impl Server {
                 () = &mut signal => break,
             }
         }
-        drop(listener);
+        drop(incoming);
         if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
             tracing::warn!("graceful shutdown timed out; closing remaining connections");
         }

@@ -6,14 +6,18 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::{App, ServeError};
+use crate::{App, ServeError, Server};
 
 /// Serves an app on several threads, each running its own single-threaded
-/// tokio runtime, its own copy of the app and its own listener on the same
-/// port (`SO_REUSEPORT`: the kernel spreads connections over the threads).
+/// tokio runtime and its own copy of the app. One acceptor thread takes the
+/// connections and hands them to the workers in turn, so each worker serves
+/// an even share (the kernel's `SO_REUSEPORT` hashing can leave one worker
+/// with far more connections than another, and the busier one then sets the
+/// pace).
 ///
 /// This is the model of actix-web's workers, with one difference that matters
 /// for sessions: the app is built *on* each worker by your factory, so
@@ -25,9 +29,7 @@ use crate::{App, ServeError};
 ///
 /// State every worker must share (an in-memory store, a counter) is created
 /// once, outside the factory, and cloned into each app.
-///
-/// `SO_REUSEPORT` lets other sockets of the same user bind the port too (Linux
-/// allows it only for the same effective user id): run one server per user.
+
 ///
 /// [`run`](Self::run) and [`start`](Self::start) create the runtimes
 /// themselves: call them from plain `fn main`, not from inside a tokio runtime
@@ -98,44 +100,52 @@ impl Workers {
         running.wait()
     }
 
-    /// Starts the workers: each builds its app with `make(index)` on its own
-    /// thread, then binds. Returns once every worker listens.
-    ///
-    /// With port 0, the first worker picks the port and the others join it.
+    /// Starts the workers: binds the address, then each worker builds its app
+    /// with `make(index)` on its own thread. Returns once every worker serves.
     ///
     /// # Errors
     ///
-    /// A factory error ([`ServeError::Setup`]), an app that does not build, or
-    /// an address that cannot be bound; workers already started are stopped.
+    /// An address that cannot be bound, a factory error
+    /// ([`ServeError::Setup`]) or an app that does not build; workers already
+    /// started are stopped.
     pub fn start<F, Fut, E>(self, make: F) -> Result<RunningWorkers, ServeError>
     where
         F: Fn(usize) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<App, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let mut addr =
-            self.addr.map_err(|e| ServeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let addr = self.addr.map_err(|e| ServeError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let listener = std::net::TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
         let make = Arc::new(make);
         let (stop, stopped) = watch::channel(false);
         let mut running = RunningWorkers { addr, stop, threads: Vec::new() };
+        let mut handoff = Vec::with_capacity(self.threads);
         for index in 0..self.threads {
-            let (ready, listening) = mpsc::channel();
+            let (ready, serving) = mpsc::channel();
+            let (streams_tx, streams) = tokio::sync::mpsc::unbounded_channel();
+            handoff.push(streams_tx);
             let (make, stopped) = (make.clone(), stopped.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("uapi-worker-{index}"))
-                .spawn(move || worker(index, addr, &*make, &ready, stopped));
+                .spawn(move || worker(index, addr, streams, &*make, &ready, stopped));
             match spawned {
                 Ok(handle) => running.threads.push(handle),
                 Err(e) => return Err(running.abort(ServeError::Io(e))),
             }
-            match listening.recv() {
-                // The first worker resolves port 0 for the others.
-                Ok(Ok(bound)) => addr = bound,
+            match serving.recv() {
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(running.abort(e)),
                 Err(_) => return Err(running.abort(ServeError::Worker("a worker stopped while starting".into()))),
             }
         }
-        running.addr = addr;
+        let stopped = stopped.clone();
+        let spawned =
+            std::thread::Builder::new().name("uapi-acceptor".into()).spawn(move || accept(listener, &handoff, stopped));
+        match spawned {
+            Ok(handle) => running.threads.push(handle),
+            Err(e) => return Err(running.abort(ServeError::Io(e))),
+        }
         Ok(running)
     }
 }
@@ -199,8 +209,9 @@ impl RunningWorkers {
 fn worker<F, Fut, E>(
     index: usize,
     addr: SocketAddr,
+    streams: UnboundedReceiver<std::net::TcpStream>,
     make: &F,
-    ready: &mpsc::Sender<Result<SocketAddr, ServeError>>,
+    ready: &mpsc::Sender<Result<(), ServeError>>,
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), ServeError>
 where
@@ -218,7 +229,10 @@ where
     runtime.block_on(async move {
         let server = match make(index).await {
             Err(e) => Err(ServeError::Setup(e.into())),
-            Ok(app) => reuse_port_listener(addr).map_err(ServeError::Io).and_then(|l| app.bind_listener(l)),
+            Ok(app) => app
+                .build()
+                .map(|service| Server::handed(addr, streams, service, app.config.clone()))
+                .map_err(ServeError::from),
         };
         let server = match server {
             Ok(server) => server,
@@ -227,7 +241,7 @@ where
                 return Ok(());
             }
         };
-        let _ = ready.send(Ok(server.local_addr()));
+        let _ = ready.send(Ok(()));
         server
             .run_until(async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
@@ -236,12 +250,39 @@ where
     })
 }
 
-fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    // Elsewhere a second worker cannot bind the port: use one worker there.
-    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
+/// The acceptor: takes every connection and hands them to the workers in
+/// turn, skipping a worker that is gone.
+fn accept(
+    listener: std::net::TcpListener,
+    workers: &[UnboundedSender<std::net::TcpStream>],
+    mut stopped: watch::Receiver<bool>,
+) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        let mut next = 0usize;
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted.and_then(|(stream, _)| stream.into_std()) {
+                    Ok(mut stream) => {
+                        for _ in 0..workers.len() {
+                            let worker = &workers[next % workers.len()];
+                            next = next.wrapping_add(1);
+                            match worker.send(stream) {
+                                Ok(()) => break,
+                                Err(returned) => stream = returned.0,
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // e.g. out of file descriptors: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                _ = stopped.wait_for(|stop| *stop) => return Ok(()),
+            }
+        }
+    })
 }
