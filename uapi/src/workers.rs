@@ -29,11 +29,10 @@ use crate::{App, ServeError, Server};
 ///
 /// State every worker must share (an in-memory store, a counter) is created
 /// once, outside the factory, and cloned into each app.
-
 ///
 /// [`run`](Self::run) and [`start`](Self::start) create the runtimes
 /// themselves: call them from plain `fn main`, not from inside a tokio runtime
-/// (`start` may be called from one, it only blocks until the workers listen).
+/// (`start` may be called from one: it only blocks until the workers serve).
 ///
 /// # Examples
 ///
