@@ -130,9 +130,7 @@ impl Server {
                     let stream = match accepted {
                         Ok(stream) => stream,
                         Err(e) => {
-                            // e.g. out of file descriptors: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            back_off_after_accept_error(&e).await;
                             continue;
                         }
                     };
@@ -163,6 +161,13 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// After a failed accept (e.g. out of file descriptors): log it and back off
+/// instead of spinning.
+pub(crate) async fn back_off_after_accept_error(e: &io::Error) {
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 /// The HTTP/2 connection preface.

@@ -274,11 +274,7 @@ fn accept(
                             }
                         }
                     }
-                    Err(e) => {
-                        // e.g. out of file descriptors: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
+                    Err(e) => crate::server::back_off_after_accept_error(&e).await,
                 },
                 _ = stopped.wait_for(|stop| *stop) => return Ok(()),
             }

@@ -279,22 +279,18 @@ where
     /// has a TTL from the same transaction, and it is deleted right away.
     async fn update(&self, key: &KeyBytes, req: &SaveRequest<'_>, max_age: i64) -> Result<SaveOutcome, SessionError> {
         let unit = || {
-            let mut hset = Cmd::with_capacity(2 + 2 * req.upserts.len(), 96);
-            hset.arg("HSET").arg(&key[..]);
-            for (k, v) in req.upserts {
-                hset.arg(k).arg(v);
-            }
-            let mut hdel = Cmd::with_capacity(2 + req.removals.len(), 64);
-            hdel.arg("HDEL").arg(&key[..]).arg(req.removals);
-            let mut pexpire = Cmd::with_capacity(4, key.len() + 32);
-            pexpire.arg("PEXPIRE").arg(&key[..]).arg(max_age).arg("NX");
-            let mut marker = Cmd::with_capacity(3, key.len() + 16);
-            marker.arg("HEXISTS").arg(&key[..]).arg(MARKER_FIELD);
-            let (set, del) = (!req.upserts.is_empty(), !req.removals.is_empty());
+            let mut hdel = on_key("HDEL", key, req.removals.len());
+            hdel.arg(req.removals);
+            let mut pexpire = on_key("PEXPIRE", key, 2);
+            pexpire.arg(max_age).arg("NX");
+            let mut marker = on_key("HEXISTS", key, 1);
+            marker.arg(MARKER_FIELD);
+            let pairs = req.upserts.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            let set = (!req.upserts.is_empty()).then(|| hset(key, req.upserts.len(), pairs));
             [
                 Some(redis::cmd("MULTI")),
-                set.then_some(hset),
-                del.then_some(hdel),
+                set,
+                (!req.removals.is_empty()).then_some(hdel),
                 Some(pexpire),
                 Some(marker),
                 Some(redis::cmd("EXEC")),
@@ -309,12 +305,7 @@ where
         match done.last() {
             Some(Value::Int(1)) => Ok(SaveOutcome::Saved),
             Some(Value::Int(0)) => {
-                self.run_cmd(|| {
-                    let mut del = Cmd::with_capacity(2, key.len() + 8);
-                    del.arg("DEL").arg(&key[..]);
-                    del
-                })
-                .await?;
+                self.run_cmd(|| on_key("DEL", key, 0)).await?;
                 Ok(SaveOutcome::Gone)
             }
             other => Err(SessionError::Backend(format!("unexpected reply to HEXISTS: {other:?}"))),
@@ -374,6 +365,22 @@ fn ms(d: Duration) -> i64 {
 /// A key on the stack: no allocation for prefixes up to ~50 bytes.
 type KeyBytes = smallvec::SmallVec<[u8; 112]>;
 
+/// `name key`, with room for `more` further arguments.
+fn on_key(name: &str, key: &[u8], more: usize) -> Cmd {
+    let mut cmd = Cmd::with_capacity(2 + more, name.len() + key.len() + 16 * more + 8);
+    cmd.arg(name).arg(key);
+    cmd
+}
+
+/// `HSET key k1 v1 ..` for `count` pairs.
+fn hset<'p>(key: &[u8], count: usize, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> Cmd {
+    let mut cmd = on_key("HSET", key, 2 * count);
+    for (k, v) in pairs {
+        cmd.arg(k).arg(v);
+    }
+    cmd
+}
+
 /// Takes the `i`th reply of a group and converts it.
 fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, SessionError> {
     convert(vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil))
@@ -405,12 +412,7 @@ where
                 let mut r = self.run(&[all, ttl]).await?;
                 (data, pttl) = (take(group(&mut r, 0), 0)?, take(group(&mut r, 1), 0)?);
             } else {
-                let hgetall = || {
-                    let mut cmd = Cmd::with_capacity(2, key.len() + 8);
-                    cmd.arg("HGETALL").arg(&key[..]);
-                    cmd
-                };
-                data = convert(self.run_cmd(hgetall).await?)?;
+                data = convert(self.run_cmd(|| on_key("HGETALL", &key, 0)).await?)?;
             }
             // Every live session has the marker; a hash without it is absent
             // (a "husk": see the update in `save`).
@@ -434,14 +436,11 @@ where
                 // A new session (a fresh random id: nothing to check) in one
                 // transaction: no script to run, and never a key without a TTL.
                 let unit = || {
-                    let mut hset = Cmd::with_capacity(4 + 2 * req.full.len(), 128);
-                    hset.arg("HSET").arg(&key[..]).arg(MARKER_FIELD).arg("1");
-                    for (k, v) in req.full {
-                        hset.arg(k).arg(v);
-                    }
-                    let mut pexpire = Cmd::with_capacity(3, key.len() + 24);
-                    pexpire.arg("PEXPIRE").arg(&key[..]).arg(max_age);
-                    [redis::cmd("MULTI"), hset, pexpire, redis::cmd("EXEC")]
+                    let fields = req.full.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                    let fields = std::iter::once((MARKER_FIELD, "1")).chain(fields);
+                    let mut pexpire = on_key("PEXPIRE", &key, 1);
+                    pexpire.arg(max_age);
+                    [redis::cmd("MULTI"), hset(&key, req.full.len() + 1, fields), pexpire, redis::cmd("EXEC")]
                 };
                 // MULTI's and the queued commands' replies are checked too: an
                 // error there means EXEC ran nothing.
