@@ -44,6 +44,7 @@
 
 mod app;
 mod body;
+mod coarse_timer;
 mod error;
 mod extract;
 mod handler;

@@ -18,6 +18,7 @@ use tokio::time::Sleep;
 
 use crate::app::Config;
 use crate::body::RequestBody;
+use crate::coarse_timer::CoarseTimer;
 use crate::error::ServeError;
 use crate::service::AppService;
 
@@ -116,11 +117,16 @@ impl Server {
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let Server { mut incoming, service, config } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.header_read_timeout)
-            .max_buf_size(64 * 1024);
+        // hyper arms the header-read timer for every request; a coarse timer
+        // keeps that off tokio's timer wheel (see `coarse_timer`).
+        match CoarseTimer::start() {
+            Ok(timer) => builder.http1().timer(timer),
+            Err(e) => {
+                tracing::warn!(error = %e, "no coarse timer thread; using tokio's timer for header reads");
+                builder.http1().timer(TokioTimer::new())
+            }
+        };
+        builder.http1().header_read_timeout(config.header_read_timeout).max_buf_size(64 * 1024);
         builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
         let graceful = GracefulShutdown::new();
         tokio::pin!(signal);
