@@ -30,6 +30,9 @@ fn find_bytes<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> 
             }
             let raw = pair[eq + 1..].trim_ascii();
             let raw = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
+            if !raw.contains(&b'%') {
+                return Some(Cow::Borrowed(raw));
+            }
             return Some(percent_encoding::percent_decode(raw).into());
         }
     }

@@ -36,11 +36,13 @@ use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, ServerErr
 mod batch;
 mod configure;
 mod scripts;
+mod wire;
 
 pub use self::configure::configure_async_sessions;
 
 use self::batch::{Batcher, Replies};
 use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
+use self::wire::{convert, group, hset, on_key, session_from_reply, take, KeyBytes};
 use super::backend::{check_fields, check_request};
 use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
@@ -362,38 +364,6 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
-/// A key on the stack: no allocation for prefixes up to ~50 bytes.
-type KeyBytes = smallvec::SmallVec<[u8; 112]>;
-
-/// `name key`, with room for `more` further arguments.
-fn on_key(name: &str, key: &[u8], more: usize) -> Cmd {
-    let mut cmd = Cmd::with_capacity(2 + more, name.len() + key.len() + 16 * more + 8);
-    cmd.arg(name).arg(key);
-    cmd
-}
-
-/// `HSET key k1 v1 ..` for `count` pairs.
-fn hset<'p>(key: &[u8], count: usize, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> Cmd {
-    let mut cmd = on_key("HSET", key, 2 * count);
-    for (k, v) in pairs {
-        cmd.arg(k).arg(v);
-    }
-    cmd
-}
-
-/// Takes the `i`th reply of a group and converts it.
-fn take<T: redis::FromRedisValue>(vals: &mut [Value], i: usize) -> Result<T, SessionError> {
-    convert(vals.get_mut(i).map(std::mem::take).unwrap_or(Value::Nil))
-}
-
-fn convert<T: redis::FromRedisValue>(v: Value) -> Result<T, SessionError> {
-    redis::from_redis_value(v).map_err(|e| SessionError::Backend(format!("unexpected reply: {e}")))
-}
-
-fn group(results: &mut [Vec<Value>], i: usize) -> &mut [Value] {
-    results.get_mut(i).map(Vec::as_mut_slice).unwrap_or_default()
-}
-
 impl<C> SessionBackend for RedisBackend<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
@@ -401,7 +371,7 @@ where
     fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
             let key = self.session_key_bytes(id.as_str());
-            let mut data: HashMap<String, String>;
+            let reply;
             let mut pttl = -1;
             if self.ttl_on_load {
                 let (mut all, mut ttl) = (redis::pipe(), redis::pipe());
@@ -410,17 +380,17 @@ where
                 // Two groups: one pipeline on a single node, two concurrent
                 // single-command requests (still one round trip) on a cluster.
                 let mut r = self.run(&[all, ttl]).await?;
-                (data, pttl) = (take(group(&mut r, 0), 0)?, take(group(&mut r, 1), 0)?);
+                pttl = take(group(&mut r, 1), 0)?;
+                reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
             } else {
-                data = convert(self.run_cmd(|| on_key("HGETALL", &key, 0)).await?)?;
+                reply = self.run_cmd(|| on_key("HGETALL", &key, 0)).await?;
             }
             // Every live session has the marker; a hash without it is absent
             // (a "husk": see the update in `save`).
-            if !data.contains_key(MARKER_FIELD) || pttl == -2 {
+            let Some((data, namespace)) = session_from_reply(reply)? else { return Ok(None) };
+            if pttl == -2 {
                 return Ok(None);
             }
-            let namespace = data.remove(NS_FIELD);
-            data.retain(|k, _| !k.starts_with(super::backend::RESERVED_PREFIX));
             let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
             Ok(Some(LoadedSession { data, namespace, ttl }))
         })
