@@ -77,6 +77,11 @@ if have(("uapi", "hello"), ("axum", "hello")):
 if have(("uapi", "hello"), ("hyper", "hello")):
     r = med("uapi", "hello", "cpu_us_per_req") / med("hyper", "hello", "cpu_us_per_req")
     check("hello CPU/req within 10% of plain hyper", r <= 1.10, f"{r:.2f}×")
+hello_peers = [p for p in PEERS if (p, "hello") in by]
+if ("uapi", "hello") in by and hello_peers:
+    bp = min(hello_peers, key=lambda p: med(p, "hello", "p99_ms"))
+    q = med("uapi", "hello", "p99_ms") / med(bp, "hello", "p99_ms")
+    check("hello p99 no worse than the best peer's", q <= 1.0, f"{q:.2f}× {bp}")
 for s, label in SCEN[1:]:
     peers = [p for p in PEERS if (p, s) in by]
     if ("uapi", s) not in by or not peers:
