@@ -397,6 +397,9 @@ impl App {
     }
 
     /// Sets how long a client may take to send the request head (default 10 s).
+    ///
+    /// The deadline is kept by a coarse timer: a slow client is cut off between
+    /// the timeout and a tenth of a second after it.
     pub fn header_read_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.header_read_timeout = timeout;
         self
