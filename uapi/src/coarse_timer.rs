@@ -24,6 +24,9 @@ use slab::Slab;
 /// How often the sweeper wakes while sleeps wait: the most a sleep fires late.
 pub(crate) const TICK: Duration = Duration::from_millis(100);
 
+/// An empty shard keeps at most this many slots' worth of memory.
+const SHRINK_ABOVE: usize = 1024;
+
 /// Shards of waiting sleeps; a thread keeps to one, so threads rarely contend.
 const SHARDS: usize = 8;
 
@@ -89,6 +92,10 @@ impl Sweep {
                 due.push(shard.waiting.remove(key).waker);
             }
             left += shard.waiting.len();
+            if shard.waiting.is_empty() && shard.waiting.capacity() > SHRINK_ABOVE {
+                // A past burst of connections: give its memory back.
+                shard.waiting = Slab::new();
+            }
         }
         for waker in due.drain(..) {
             waker.wake();
