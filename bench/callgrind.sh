@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# User-space instructions per request of one server, from callgrind: numbers the
+# neighbours on a shared machine cannot disturb (issue 6).
+#
+#   bash bench/callgrind.sh uapi read        # uapi's bench server, GET / with a session
+#   bash bench/callgrind.sh actix read       # a peer (built by bench/run.sh)
+#   bash bench/callgrind.sh hyper hello
+#
+# Targets: uapi, axum, actix, hyper (release binaries as bench/run.sh builds
+# them; BUILD=1 builds uapi's first). Scenarios: hello (GET /hello), read (GET /
+# with the cookie of one login). It starts a redis-server on a free loopback
+# port, runs the server under `valgrind --tool=callgrind` twice, answering 800
+# and then 4,800 keep-alive requests (8 connections, one request in flight on
+# each), and prints (total(4800) - total(800)) / 4000: the cost of a request
+# without start-up. Takes about a minute per target.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${1:?target: uapi, axum, actix or hyper}
+SCEN=${2:?scenario: hello or read}
+for tool in valgrind callgrind_annotate redis-server redis-cli curl python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+if [[ "${BUILD:-0}" == 1 ]]; then
+    (cd "$ROOT" && cargo build --release --quiet --example bench_server)
+fi
+MAIN_TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+case $TARGET in
+    uapi) BIN="$MAIN_TARGET/release/examples/bench_server" ;;
+    *) BIN="$ROOT/bench/peers/target/release/${TARGET}_peer" ;;
+esac
+[[ -x "$BIN" ]] || { echo "$BIN is not built (bash bench/run.sh builds it)" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORK=$(mktemp -d)
+RPORT=$(free_port)
+redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no \
+    --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+SERVER_PID=""
+cleanup() {
+    [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
+    kill "$REDIS_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+run() { # requests -> total instructions
+    local n=$1 port cookie="" path=/hello
+    port=$(free_port)
+    PORT=$port REDIS_URL="redis://127.0.0.1:$RPORT" valgrind --tool=callgrind \
+        --callgrind-out-file="$WORK/cg.$n" "$BIN" >"$WORK/server.$n.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/hello" >/dev/null 2>&1 && break; sleep 0.1; done
+    if [[ $SCEN == read ]]; then
+        path=/
+        cookie=$(curl -fsi -X POST "http://127.0.0.1:$port/login?user_id=1" | tr -d '\r' \
+            | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}')
+    fi
+    python3 - "$port" "$path" "$cookie" "$n" <<'PY'
+import socket, sys
+port, path, cookie, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+req = f"GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode()
+for _ in range(n // 8):
+    for s in socks:
+        s.sendall(req)
+    for s in socks:
+        buf = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                sys.exit("connection closed")
+            buf += chunk
+            if b"\r\n\r\n" in buf:
+                head, body = buf.split(b"\r\n\r\n", 1)
+                length = [h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")]
+                if len(body) >= int(length[0].split(b":")[1]):
+                    break
+PY
+    # callgrind writes its totals when the process ends. (SIGTERM: background
+    # jobs of a script ignore SIGINT.)
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    callgrind_annotate "$WORK/cg.$n" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",","",$1); print $1; done=1}'
+}
+small=$(run 800)
+large=$(run 4800)
+python3 -c "print(f'$TARGET $SCEN: {($large - $small) / 4000:,.0f} instructions per request (user space)')"
