@@ -183,7 +183,8 @@ pub struct RequestCtx {
     /// Byte ranges of the path parameters within `parts.uri.path()`, in template order.
     path_params: PathRanges,
     route_name: &'static str,
-    cache: Vec<Option<Box<dyn Any + Send>>>,
+    /// Inline for the usual few providers: no allocation per request.
+    cache: smallvec::SmallVec<[Option<Box<dyn Any + Send>>; 4]>,
     response_headers: Option<ResponseHeaders>,
 }
 
@@ -196,10 +197,8 @@ impl RequestCtx {
         route_name: &'static str,
         provider_slots: usize,
     ) -> RequestCtx {
-        let mut cache = Vec::new();
-        if provider_slots > 0 {
-            cache.resize_with(provider_slots, || None);
-        }
+        let mut cache = smallvec::SmallVec::new();
+        cache.resize_with(provider_slots, || None);
         RequestCtx {
             parts,
             body: BodyState::Unread(body),
