@@ -23,14 +23,18 @@ fn find_in<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Opt
 fn find_bytes<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> Option<Cow<'h, [u8]>> {
     let name = name.as_bytes();
     for value in values {
-        for pair in value.as_bytes().split(|&b| b == b';') {
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+        let mut rest = value.as_bytes();
+        while !rest.is_empty() {
+            let end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+            let pair = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
+            let Some(eq) = memchr::memchr(b'=', pair) else { continue };
             if pair[..eq].trim_ascii() != name {
                 continue;
             }
             let raw = pair[eq + 1..].trim_ascii();
             let raw = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\"")).unwrap_or(raw);
-            if !raw.contains(&b'%') {
+            if memchr::memchr(b'%', raw).is_none() {
                 return Some(Cow::Borrowed(raw));
             }
             return Some(percent_encoding::percent_decode(raw).into());
@@ -39,13 +43,10 @@ fn find_bytes<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> 
     None
 }
 
-/// [`Cookies::find`] without the copy: the value as borrowed text when it had
-/// no percent-escapes.
-pub(crate) fn find_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
-    match find_bytes(headers.get_all(COOKIE).iter(), name)? {
-        Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
-        Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
-    }
+/// The percent-decoded bytes of cookie `name` in `headers`, borrowed unless
+/// the value had escapes (for values that are not necessarily text).
+pub(crate) fn find_raw<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
+    find_bytes(headers.get_all(COOKIE).iter(), name)
 }
 
 /// The value of the cookie named after the parameter (or `#[cookie("..")]`).

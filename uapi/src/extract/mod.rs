@@ -18,7 +18,7 @@ pub mod probe;
 mod scalar;
 
 pub use self::body::{FormBody, ReqBody, ReqBytes};
-pub(crate) use self::cookie::find_str as find_cookie_str;
+pub(crate) use self::cookie::find_raw as find_cookie_raw;
 pub use self::cookie::{Cookie, Cookies};
 pub use self::header::Header;
 pub use self::meta::{RequestParts, ResponseHeaders, RouteName};

@@ -9,6 +9,16 @@ const RAW_LEN: usize = 32;
 /// Length of the base64url (no padding) encoding of [`RAW_LEN`] bytes.
 const ENCODED_LEN: usize = 43;
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Which bytes are in [`ALPHABET`].
+const IN_ALPHABET: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
 /// An opaque session id: 256 bits from the OS CSPRNG, base64url without padding.
 ///
@@ -45,9 +55,18 @@ impl SessionId {
     /// last character; we do not insist on them being zero, since the id is
     /// treated as opaque text and never decoded.
     pub fn parse(s: &str) -> Option<SessionId> {
-        let ok = s.len() == ENCODED_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        let bytes: [u8; ENCODED_LEN] = s.as_bytes().try_into().ok()?;
-        ok.then_some(SessionId(bytes))
+        SessionId::parse_bytes(s.as_bytes())
+    }
+
+    /// [`SessionId::parse`] of raw bytes (a cookie value not yet known to be text).
+    pub(crate) fn parse_bytes(s: &[u8]) -> Option<SessionId> {
+        let bytes: [u8; ENCODED_LEN] = s.try_into().ok()?;
+        bytes.iter().all(|&b| IN_ALPHABET[usize::from(b)]).then_some(SessionId(bytes))
+    }
+
+    /// The id's characters, as bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// The id as text (safe to put in a cookie or a storage key).
@@ -169,5 +188,17 @@ mod tests {
         let id = SessionId::generate().expect("rng");
         let dbg = format!("{id:?}");
         assert!(!dbg.contains(id.as_str()));
+    }
+
+    #[test]
+    fn parse_bytes_takes_only_43_alphabet_bytes() {
+        let id = SessionId::generate().expect("rng");
+        assert_eq!(SessionId::parse_bytes(id.as_bytes()), Some(id));
+        let mut bad = *b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        for b in [0xff, 0x80, b'=', b'.', b'+', b'/', b' ', 0] {
+            bad[17] = b;
+            assert_eq!(SessionId::parse_bytes(&bad), None, "byte {b:#x}");
+        }
+        assert_eq!(SessionId::parse_bytes(&bad[..42]), None);
     }
 }

@@ -141,7 +141,7 @@ where
     }
 
     /// [`Self::session_key`] without a heap allocation (for short prefixes).
-    fn session_key_bytes(&self, id: &str) -> KeyBytes {
+    fn session_key_bytes(&self, id: &SessionId) -> KeyBytes {
         let mut key = KeyBytes::new();
         key.extend_from_slice(self.prefix.as_bytes());
         key.extend_from_slice(b"uapi:session:");
@@ -370,7 +370,7 @@ where
 {
     fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
-            let key = self.session_key_bytes(id.as_str());
+            let key = self.session_key_bytes(id);
             let reply;
             let mut pttl = -1;
             if self.ttl_on_load {
@@ -401,7 +401,7 @@ where
             check_request(&req)?;
             let id = req.id.as_str();
             let max_age = ms(req.max_age);
-            let key = self.session_key_bytes(id);
+            let key = self.session_key_bytes(req.id);
             if !req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
                 // A new session (a fresh random id: nothing to check) in one
                 // transaction: no script to run, and never a key without a TTL.

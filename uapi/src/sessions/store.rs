@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::{AsyncSession, SessionBackend, SessionError, SessionId};
-use crate::extract::find_cookie_str;
+use crate::extract::find_cookie_raw;
 use crate::handler::{HandlerInfo, Injectable};
 use crate::inject::{ParamPlan, RequestCtx};
 use crate::response::{text, CookieSettings, Headers, IntoResponse, Response};
@@ -222,7 +222,8 @@ impl Injectable for SessionProvider {
         let shared = self.shared.clone();
         // Anything that is not a well-formed id is no session at all: never an
         // error, and never used to build a key.
-        let id = find_cookie_str(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse(&raw));
+        let id =
+            find_cookie_raw(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse_bytes(&raw));
         let response = ctx.response_headers();
         async move {
             let Some(id) = id else {
