@@ -32,20 +32,16 @@ case $TARGET in
 esac
 [[ -x "$BIN" ]] || { echo "$BIN is not built (bash bench/run.sh builds it)" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/bench/common.sh"
 WORK=$(mktemp -d)
-RPORT=$(free_port)
-redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no \
-    --logfile "$WORK/redis.log" &
-REDIS_PID=$!
-SERVER_PID=""
+SERVER_PID="" REDIS_PID=""
 cleanup() {
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
-    kill "$REDIS_PID" 2>/dev/null || true
+    [[ -n "$REDIS_PID" ]] && kill "$REDIS_PID" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis "$WORK/redis.log"
 
 run() { # requests -> total instructions
     local n=$1 port cookie="" path=/hello

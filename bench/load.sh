@@ -17,7 +17,7 @@ WARMUP=10
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/bench/common.sh"
 
 cargo build --release --example login >&2
 (cd bench/load && cargo build --release >&2)
@@ -31,10 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" &
-REDIS_PID=$!
-for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis "$WORK/redis.log"
+REDIS_PORT=$RPORT
 
 APP_PORT=$(free_port)
 RUST_LOG=warn target/release/examples/login --bind "127.0.0.1:$APP_PORT" \

@@ -49,7 +49,7 @@ if ! command -v wrk >/dev/null; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq wrk
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/bench/common.sh"
 
 # ---- build ----------------------------------------------------------------
 if [[ "${BUILD:-1}" == 1 ]]; then
@@ -70,20 +70,15 @@ declare -A BIN=(
 )
 
 # ---- redis ----------------------------------------------------------------
-RPORT=$(free_port)
-REDIS_URL="redis://127.0.0.1:$RPORT"
-redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no \
-    --logfile "$OUT/redis.log" &
-REDIS_PID=$!
-SERVER_PID=""
+SERVER_PID="" REDIS_PID=""
 cleanup() {
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
-    kill "$REDIS_PID" 2>/dev/null || true
+    [[ -n "$REDIS_PID" ]] && kill "$REDIS_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
+start_redis "$OUT/redis.log"
+REDIS_URL="redis://127.0.0.1:$RPORT"
 rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
-for _ in $(seq 50); do rcli ping >/dev/null 2>&1 && break; sleep 0.1; done
-rcli ping >/dev/null
 
 LUA="$OUT/post.lua"
 echo 'wrk.method = "POST"' > "$LUA"
