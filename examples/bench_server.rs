@@ -17,7 +17,8 @@
 
 use std::time::Duration;
 
-use uapi::sessions::{redis::configure_async_sessions, AsyncSession, SessionError, SessionOptions};
+use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection};
+use uapi::sessions::{AsyncSession, SessionError, SessionOptions};
 use uapi::status::Created;
 use uapi::{handler, App, CookieSettings, Workers};
 
@@ -79,10 +80,6 @@ fn main() {
     }
 }
 
-async fn connect(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
-    redis::aio::ConnectionManager::new_with_config(client, config).await
+async fn connect(url: &str) -> redis::RedisResult<PipelinedConnection> {
+    PipelinedConnection::connect_with_timeouts(url, Duration::from_secs(2), Duration::from_secs(2)).await
 }

@@ -67,12 +67,24 @@ struct Site {
     loaded: Arc<watch::Sender<usize>>,
 }
 
-async fn site(redis: &RedisServer, timeout: Duration) -> Site {
+/// The kind of Redis connection the site's store runs on.
+#[derive(Clone, Copy, Debug)]
+enum Conn {
+    /// redis-rs's `ConnectionManager`.
+    Manager,
+    /// uapi's `PipelinedConnection`.
+    Pipelined,
+}
+
+async fn site(redis: &RedisServer, timeout: Duration, conn: Conn) -> Site {
     let (release, rx) = watch::channel(false);
     let loaded = Arc::new(watch::Sender::new(0));
     let mut app = App::new();
     let options = SessionOptions::default().command_timeout(timeout).redis_key_prefix("faults:");
-    configure_async_sessions(&mut app, redis.connection_manager().await, options);
+    match conn {
+        Conn::Manager => configure_async_sessions(&mut app, redis.connection_manager().await, options),
+        Conn::Pipelined => configure_async_sessions(&mut app, redis.pipelined_connection().await, options),
+    };
     app.provide_value(Hold { loaded: loaded.clone(), release: rx })
         .post("/held", held)
         .post("/set", set)
@@ -99,11 +111,10 @@ async fn timed(fut: impl std::future::Future<Output = (StatusCode, String)>) -> 
 /// 32 more are arriving: every request is answered, the session ones with a
 /// 503 within the command timeout (+ margin) of meeting the dead store, the
 /// plain ones with a 200; the server keeps serving and recovers on restart.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_killed_while_requests_are_in_flight_every_request_is_answered() {
+async fn redis_killed_while_requests_are_in_flight_every_request_is_answered(conn: Conn) {
     let mut redis = RedisServer::start();
     let timeout = Duration::from_millis(500);
-    let site = site(&redis, timeout).await;
+    let site = site(&redis, timeout, conn).await;
     let addr = site.server.addr;
     const N: usize = 32;
     let mut browsers = Vec::new();
@@ -162,11 +173,10 @@ async fn redis_killed_while_requests_are_in_flight_every_request_is_answered() {
 /// and Redis dies at a random point of their requests: each request is a 200
 /// or a 503, never a 500 or a hang, and takes at most two store commands'
 /// timeouts (load + save) plus the margin.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_killed_under_steady_load_gives_only_200s_and_bounded_503s() {
+async fn redis_killed_under_steady_load_gives_only_200s_and_bounded_503s(conn: Conn) {
     let mut redis = RedisServer::start();
     let timeout = Duration::from_millis(400);
-    let site = site(&redis, timeout).await;
+    let site = site(&redis, timeout, conn).await;
     let addr = site.server.addr;
     let mut browsers = Vec::new();
     for n in 0..16 {
@@ -228,11 +238,10 @@ async fn redis_killed_under_steady_load_gives_only_200s_and_bounded_503s() {
 /// timeout, 48 concurrent session requests all fail fast with a 503 instead
 /// of piling up for the whole stall, plain requests are unaffected, and
 /// sessions work again once the stall ends.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_redis_fails_fast_with_503_instead_of_piling_up() {
+async fn stalled_redis_fails_fast_with_503_instead_of_piling_up(conn: Conn) {
     let redis = RedisServer::start();
     let timeout = Duration::from_millis(300);
-    let site = site(&redis, timeout).await;
+    let site = site(&redis, timeout, conn).await;
     let addr = site.server.addr;
     const N: usize = 48;
     let mut browsers = Vec::new();
@@ -292,10 +301,9 @@ async fn stalled_redis_fails_fast_with_503_instead_of_piling_up() {
 /// on the same session) and every write answered 200 is there when each
 /// client reads its own session back: nothing acknowledged is lost, nothing
 /// lands in another client's session.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_acknowledged_is_lost_under_concurrent_clients() {
+async fn nothing_acknowledged_is_lost_under_concurrent_clients(conn: Conn) {
     let redis = RedisServer::start();
-    let site = site(&redis, Duration::from_secs(2)).await;
+    let site = site(&redis, Duration::from_secs(2), conn).await;
     let addr = site.server.addr;
     const CLIENTS: usize = 64;
     const WRITES: usize = 12;
@@ -337,3 +345,34 @@ async fn nothing_acknowledged_is_lost_under_concurrent_clients() {
     assert_eq!(keys.len(), CLIENTS, "one session per client, no strays");
     site.server.shutdown().await;
 }
+
+/// Instantiates every fault scenario for each kind of connection.
+macro_rules! on_each_connection {
+    ($($name:ident),* $(,)?) => {
+        mod connection_manager {
+            $(
+                #[doc = concat!("`", stringify!($name), "`, on a `ConnectionManager`.")]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Conn::Manager).await;
+                }
+            )*
+        }
+        mod pipelined_connection {
+            $(
+                #[doc = concat!("`", stringify!($name), "`, on a `PipelinedConnection`.")]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Conn::Pipelined).await;
+                }
+            )*
+        }
+    };
+}
+
+on_each_connection!(
+    redis_killed_while_requests_are_in_flight_every_request_is_answered,
+    redis_killed_under_steady_load_gives_only_200s_and_bounded_503s,
+    stalled_redis_fails_fast_with_503_instead_of_piling_up,
+    nothing_acknowledged_is_lost_under_concurrent_clients,
+);

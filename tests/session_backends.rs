@@ -1,5 +1,6 @@
 //! One scenario suite run against every session backend (memory, one Redis
-//! node, one node in cluster mode, a real 3-master Redis Cluster), plus
+//! node through a `ConnectionManager` and through a `PipelinedConnection`, one
+//! node in cluster mode, a real 3-master Redis Cluster), plus
 //! Redis-only tests (round trips, faults, key hygiene). Needs `redis-server`
 //! and `redis-cli` on PATH.
 
@@ -27,6 +28,13 @@ async fn memory() -> Harness {
 async fn redis() -> Harness {
     let server = RedisServer::start();
     let backend = RedisBackend::new(server.connection_manager().await).key_prefix("t:");
+    Harness { backend: Arc::new(backend), _server: Some(server), _cluster: None }
+}
+
+/// One node, through uapi's own pipelining connection.
+async fn redis_pipelined() -> Harness {
+    let server = RedisServer::start();
+    let backend = RedisBackend::new(server.pipelined_connection().await).key_prefix("t:");
     Harness { backend: Arc::new(backend), _server: Some(server), _cluster: None }
 }
 
@@ -283,6 +291,7 @@ macro_rules! all_backends {
     ($($name:ident),* $(,)?) => {
         suite!(memory_store, memory; $($name),*);
         suite!(redis_backend, redis; $($name),*);
+        suite!(redis_pipelined, redis_pipelined; $($name),*);
         suite!(redis_backend_cluster_mode, redis_cluster_mode; $($name),*);
         suite!(redis_cluster, redis_cluster; $($name),*);
     };

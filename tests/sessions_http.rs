@@ -167,9 +167,15 @@ async fn plain() -> &'static str {
 
 // ---------------------------------------------------------------- harness
 
+/// A connection to one Redis node, of either kind the store takes.
+enum RedisConn {
+    Manager(redis::aio::ConnectionManager),
+    Pipelined(uapi::sessions::redis::PipelinedConnection),
+}
+
 /// A backend under test (and its Redis server or cluster, kept alive).
 struct Harness {
-    redis: Option<(RedisServer, redis::aio::ConnectionManager)>,
+    redis: Option<(RedisServer, RedisConn)>,
     /// A real 3-master cluster shared by this binary, its connection, and the
     /// harness' own key prefix (prepended to the stores' prefixes).
     cluster: Option<(Arc<RedisCluster>, ClusterConnection, String)>,
@@ -182,7 +188,13 @@ impl Harness {
 
     async fn redis() -> Harness {
         let server = RedisServer::start();
-        let conn = server.connection_manager().await;
+        let conn = RedisConn::Manager(server.connection_manager().await);
+        Harness { redis: Some((server, conn)), cluster: None }
+    }
+
+    async fn redis_pipelined() -> Harness {
+        let server = RedisServer::start();
+        let conn = RedisConn::Pipelined(server.pipelined_connection().await);
         Harness { redis: Some((server, conn)), cluster: None }
     }
 
@@ -201,7 +213,8 @@ impl Harness {
             return configure_async_sessions(app, conn.clone(), options.redis_key_prefix(prefix));
         }
         match &self.redis {
-            Some((_, conn)) => configure_async_sessions(app, conn.clone(), options),
+            Some((_, RedisConn::Manager(conn))) => configure_async_sessions(app, conn.clone(), options),
+            Some((_, RedisConn::Pipelined(conn))) => configure_async_sessions(app, conn.clone(), options),
             None => configure_sessions(app, MemoryStore::new(), options),
         }
     }
@@ -670,6 +683,7 @@ macro_rules! all_backends {
     ($($name:ident),* $(,)?) => {
         suite!(memory_store, memory; $($name),*);
         suite!(redis_backend, redis; $($name),*);
+        suite!(redis_pipelined, redis_pipelined; $($name),*);
         suite!(redis_cluster, redis_cluster; $($name),*);
     };
 }

@@ -128,6 +128,14 @@ impl RedisServer {
             .set_max_delay(Duration::from_millis(200));
         self.client().get_connection_manager_with_config(config).await.expect("connection manager")
     }
+
+    /// uapi's own pipelining connection, with the same short timeouts.
+    pub async fn pipelined_connection(&self) -> uapi::sessions::redis::PipelinedConnection {
+        let timeout = Duration::from_millis(500);
+        uapi::sessions::redis::PipelinedConnection::connect_with_timeouts(self.url(), timeout, timeout)
+            .await
+            .expect("pipelined connection")
+    }
 }
 
 impl Drop for RedisServer {

@@ -35,10 +35,13 @@ use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, ServerErr
 
 mod batch;
 mod configure;
+mod pipelined;
+mod resp;
 mod scripts;
 mod wire;
 
 pub use self::configure::configure_async_sessions;
+pub use self::pipelined::PipelinedConnection;
 
 use self::batch::{Batcher, Replies};
 use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
@@ -228,7 +231,10 @@ where
     /// built by `build` (again for a retry), with the same recovery from a
     /// flushed script cache as [`Self::run`]. Single node: through the batch;
     /// cluster mode: a command alone, or the unit as one pipeline.
-    async fn run_unit<U: IntoIterator<Item = Cmd>>(&self, build: impl Fn() -> U) -> Result<Replies, SessionError> {
+    async fn run_unit<U: IntoIterator<Item = Cmd> + Send>(
+        &self,
+        build: impl Fn() -> U,
+    ) -> Result<Replies, SessionError> {
         let mut loaded = false;
         loop {
             let sent = if self.split.load(Ordering::Relaxed) {

@@ -16,13 +16,14 @@
 //! separate sends on one connection: Redis runs the commands in order, each
 //! request's commands contiguous (so a `MULTI`..`EXEC` unit stays intact).
 
+use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, Value};
 use tokio::sync::oneshot;
 
-use super::Attempt;
+use super::{Attempt, PipelinedConnection};
 
 /// The replies to one unit of commands, in order.
 pub(super) type Replies = smallvec::SmallVec<[Value; 1]>;
@@ -30,6 +31,9 @@ pub(super) type Replies = smallvec::SmallVec<[Value; 1]>;
 /// A queue of commands bound for one connection.
 pub(super) struct Batcher<C> {
     conn: C,
+    /// The connection, when it is a [`PipelinedConnection`]: it gathers the
+    /// commands of concurrent requests itself, so they go straight to it.
+    direct: Option<PipelinedConnection>,
     /// Upper bound for one flush, so a hung connection never pins the task.
     timeout: Duration,
     queue: Mutex<Queue>,
@@ -51,14 +55,22 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     pub(super) fn new(conn: C, timeout: Duration) -> Arc<Self> {
-        Arc::new(Batcher { conn, timeout, queue: Mutex::new(Queue::default()) })
+        let direct = (&conn as &dyn Any).downcast_ref::<PipelinedConnection>().cloned();
+        Arc::new(Batcher { conn, direct, timeout, queue: Mutex::new(Queue::default()) })
     }
 
     /// Queues `cmds` as one unit and returns their replies, one [`Value`] per
     /// command, or the first server error among them (e.g. `NOSCRIPT`), or the
     /// connection's error, or a timeout: the flush is bounded by the timeout, so
     /// the caller needs no timer of its own.
-    pub(super) async fn send(self: &Arc<Self>, cmds: impl IntoIterator<Item = Cmd>) -> Result<Replies, Attempt> {
+    pub(super) async fn send(self: &Arc<Self>, cmds: impl IntoIterator<Item = Cmd> + Send) -> Result<Replies, Attempt> {
+        if let Some(direct) = &self.direct {
+            return match direct.send_unit(cmds, self.timeout).await {
+                Ok(replies) => checked(replies).map_err(Attempt::Redis),
+                Err(e) if e.is_timeout() => Err(Attempt::Timeout),
+                Err(e) => Err(Attempt::Redis(e)),
+            };
+        }
         let (tx, rx) = oneshot::channel();
         let first = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
