@@ -161,3 +161,22 @@ async fn overdue_replies_time_out_and_the_connection_recovers() {
     let v: String = conn.get("k").await.expect("get");
     assert_eq!(v, "v");
 }
+
+/// A connection opened on one runtime (kept alive, but no longer running, as a
+/// `main` that connects before starting its workers) serves the runtime that
+/// uses it: the socket's driver starts with the first request.
+#[test]
+fn a_connection_opened_on_one_runtime_serves_another() {
+    let server = RedisServer::start();
+    let rt = || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let opener = rt();
+    let conn = opener.block_on(PipelinedConnection::connect(server.url())).expect("connect");
+    rt().block_on(async {
+        let mut c = conn.clone();
+        let set = tokio::time::timeout(Duration::from_secs(5), c.set::<_, _, ()>("k", "v")).await;
+        set.expect("answered in time").expect("set");
+        let v: String = c.get("k").await.expect("get");
+        assert_eq!(v, "v");
+    });
+    drop(opener);
+}

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use uapi::sessions::redis::PipelinedConnection;
 use uapi::sessions::{MemoryStore, RedisBackend, SessionOptions};
 
 mod app;
@@ -125,13 +126,10 @@ async fn main() {
     }
 }
 
-/// A connection manager that reconnects by itself, with bounded waits.
-async fn connect(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
-    redis::aio::ConnectionManager::new_with_config(client, config).await
+/// uapi's pipelining connection: reconnects by itself, 2 s bounds on
+/// connecting and on replies.
+async fn connect(url: &str) -> redis::RedisResult<PipelinedConnection> {
+    PipelinedConnection::connect(url).await
 }
 
 /// A Redis Cluster connection: follows MOVED/ASK redirections and refreshes

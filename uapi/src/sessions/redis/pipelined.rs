@@ -20,24 +20,25 @@
 //! costs each request one refused connect, and Redis back needs no restart.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use redis::aio::ConnectionLike;
 use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError,
     RedisFuture, RedisResult, Value,
 };
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
+use self::driver::Driver;
+use self::socket::{open, Parked};
 use super::batch::Replies;
-use super::resp;
+
+mod driver;
+mod socket;
 
 /// A Redis connection built for the session store's traffic: many small
 /// commands from concurrent requests, pipelined on one socket.
@@ -116,8 +117,11 @@ impl Shared {
 
 #[derive(Default)]
 struct State {
-    /// A driver owns a live socket.
+    /// A socket is open (driven, or waiting in `idle` for its driver).
     up: bool,
+    /// The socket `connect` opened, until the first request spawns its driver
+    /// on the request's own runtime (see [`PipelinedConnection::connect`]).
+    idle: Option<(Parked, BytesMut)>,
     /// Every handle is gone.
     closed: bool,
     /// Failed connection attempts so far, and the last one's error.
@@ -145,6 +149,13 @@ impl PipelinedConnection {
     ///
     /// Fails if the URL is unusable here (TLS, RESP3) or the first connection
     /// cannot be made: a server that starts with a bad address should say so.
+    ///
+    /// The socket is driven by a task on the runtime of the first request
+    /// that uses it (after a reconnection: of the request that reconnected),
+    /// so a connection opened on one runtime, e.g. in `main` before
+    /// [`crate::Workers`] start, serves the runtime that uses it. That runtime
+    /// must keep running while others use the connection: when it shuts
+    /// down, the socket closes and the next request reconnects.
     pub async fn connect(info: impl IntoConnectionInfo) -> RedisResult<Self> {
         Self::connect_with_timeouts(info, Duration::from_secs(2), Duration::from_secs(2)).await
     }
@@ -171,9 +182,13 @@ impl PipelinedConnection {
             state: Mutex::new(State::default()),
             connecting: tokio::sync::Mutex::new(()),
         });
-        let conn = PipelinedConnection { handle: Arc::new(Handle { shared }) };
-        conn.reconnect().await?;
-        Ok(conn)
+        let (socket, rbuf) = open(&shared.info, shared.connect_timeout).await?;
+        {
+            let mut st = shared.lock();
+            st.up = true;
+            st.idle = Some((socket.park()?, rbuf));
+        }
+        Ok(PipelinedConnection { handle: Arc::new(Handle { shared }) })
     }
 
     fn shared(&self) -> &Arc<Shared> {
@@ -238,12 +253,28 @@ impl PipelinedConnection {
                 return Some(rx);
             }
             st.waiters.push_back(Waiter { left, replies: Replies::new(), deadline: Instant::now() + timeout, tx });
+            if let Some((parked, rbuf)) = st.idle.take() {
+                drop(st);
+                self.start_driver(parked, rbuf);
+                return Some(rx);
+            }
             st.driver.take()
         };
         if let Some(w) = waker {
             w.wake();
         }
         Some(rx)
+    }
+
+    /// Starts the driver of the socket `connect` opened, on this runtime.
+    fn start_driver(&self, parked: Parked, rbuf: BytesMut) {
+        let shared = self.shared().clone();
+        match parked.resume() {
+            Ok(io) => drop(tokio::spawn(Driver::new(shared, io, rbuf))),
+            // No reactor to register with: fail what is queued; the next
+            // request opens a new socket.
+            Err(e) => Driver::fail_all(&shared, &e.into()),
+        }
     }
 
     /// Opens a socket and starts its driver, unless one is up; a caller that
@@ -261,20 +292,14 @@ impl PipelinedConnection {
                 return Err(st.last_error.clone().unwrap_or_else(lost));
             }
         }
-        let opened = match tokio::time::timeout(shared.connect_timeout, open(&shared.info)).await {
-            Ok(opened) => opened,
-            Err(_) => Err(RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("connecting to Redis took over {:?}", shared.connect_timeout),
-            ))),
-        };
+        let opened = open(&shared.info, shared.connect_timeout).await;
         let mut st = shared.lock();
         match opened {
-            Ok((io, rbuf)) => {
+            Ok((socket, rbuf)) => {
                 st.up = true;
                 st.out.clear();
                 drop(st);
-                tokio::spawn(Driver::new(shared.clone(), io, rbuf));
+                tokio::spawn(Driver::new(shared.clone(), socket.boxed(), rbuf));
                 Ok(())
             }
             Err(e) => {
@@ -326,259 +351,6 @@ impl ConnectionLike for PipelinedConnection {
 
     fn get_db(&self) -> i64 {
         self.shared().info.redis_settings().db()
-    }
-}
-
-/// A socket, either kind.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
-
-/// Connects and runs the handshake (`AUTH`, `SELECT`); returns the socket and
-/// any bytes read past the handshake's replies.
-async fn open(info: &ConnectionInfo) -> RedisResult<(Box<dyn Io>, BytesMut)> {
-    let mut io: Box<dyn Io> = match info.addr() {
-        ConnectionAddr::Tcp(host, port) => {
-            let tcp = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
-            tcp.set_nodelay(true)?;
-            Box::new(tcp)
-        }
-        #[cfg(unix)]
-        ConnectionAddr::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
-        other => return Err(config(&format!("unsupported address {other:?}"))),
-    };
-    let settings = info.redis_settings();
-    let mut hello = Vec::new();
-    let mut count = 0;
-    if let Some(password) = settings.password() {
-        let mut auth = redis::cmd("AUTH");
-        if let Some(user) = settings.username() {
-            auth.arg(user);
-        }
-        auth.arg(password).write_packed_command(&mut hello);
-        count += 1;
-    }
-    if settings.db() != 0 {
-        redis::cmd("SELECT").arg(settings.db()).write_packed_command(&mut hello);
-        count += 1;
-    }
-    let mut rbuf = BytesMut::with_capacity(16 * 1024);
-    if count > 0 {
-        io.write_all(&hello).await?;
-        for _ in 0..count {
-            let reply = loop {
-                if let Some((v, used)) = resp::decode(&rbuf)? {
-                    rbuf.advance(used);
-                    break v;
-                }
-                if tokio::io::AsyncReadExt::read_buf(&mut io, &mut rbuf).await? == 0 {
-                    return Err(lost());
-                }
-            };
-            if let Err(e) = reply.extract_error() {
-                let kind = if e.code() == Some("WRONGPASS") || e.code() == Some("NOAUTH") {
-                    ErrorKind::AuthenticationFailed
-                } else {
-                    ErrorKind::InvalidClientConfig
-                };
-                return Err(RedisError::from((kind, "Redis refused the connection's handshake", e.to_string())));
-            }
-        }
-    }
-    Ok((io, rbuf))
-}
-
-/// The future that owns one socket: writes what requests packed, decodes the
-/// replies, hands them out in order, and fails everything when the socket
-/// breaks or replies are overdue.
-struct Driver {
-    shared: Arc<Shared>,
-    io: Box<dyn Io>,
-    rbuf: BytesMut,
-    wbuf: Vec<u8>,
-    written: usize,
-    /// Whether this pass already let other tasks add their commands.
-    yielded: bool,
-    decoded: Vec<Value>,
-    finished: Vec<Waiter>,
-    timer: Pin<Box<Sleep>>,
-    timer_at: Option<Instant>,
-    /// Returned `Ready`: the connection was already marked down.
-    done: bool,
-}
-
-impl Driver {
-    fn new(shared: Arc<Shared>, io: Box<dyn Io>, rbuf: BytesMut) -> Self {
-        Driver {
-            shared,
-            io,
-            rbuf,
-            wbuf: Vec::new(),
-            written: 0,
-            yielded: false,
-            decoded: Vec::new(),
-            finished: Vec::new(),
-            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-            timer_at: None,
-            done: false,
-        }
-    }
-
-    /// Runs until nothing can progress; `Ok(true)` when the socket should
-    /// close quietly (every handle is gone and nothing is owed).
-    fn step(&mut self, cx: &mut Context<'_>) -> RedisResult<bool> {
-        loop {
-            let mut progressed = false;
-            if self.written == self.wbuf.len() {
-                self.wbuf.clear();
-                self.written = 0;
-                let mut st = self.shared.lock();
-                if st.out.is_empty() {
-                    if st.closed && st.waiters.is_empty() {
-                        return Ok(true);
-                    }
-                    if !st.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        st.driver = Some(cx.waker().clone());
-                    }
-                } else if !self.yielded {
-                    // Let every request that is ready to run now add its
-                    // commands first: one write for all of them.
-                    self.yielded = true;
-                    drop(st);
-                    cx.waker().wake_by_ref();
-                    return Ok(false);
-                } else {
-                    self.yielded = false;
-                    std::mem::swap(&mut st.out, &mut self.wbuf);
-                }
-            }
-            while self.written < self.wbuf.len() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.wbuf[self.written..]) {
-                    Poll::Ready(Ok(0)) => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
-                    Poll::Ready(Ok(n)) => {
-                        self.written += n;
-                        progressed = true;
-                    }
-                    Poll::Ready(Err(e)) => return Err(e.into()),
-                    Poll::Pending => break,
-                }
-            }
-            if self.written > 0 && self.written == self.wbuf.len() {
-                if let Poll::Ready(Err(e)) = Pin::new(&mut self.io).poll_flush(cx) {
-                    return Err(e.into());
-                }
-            }
-            loop {
-                if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-                    self.rbuf.reserve(16 * 1024);
-                }
-                match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
-                    Poll::Ready(Ok(0)) => return Err(lost()),
-                    Poll::Ready(Ok(_)) => {
-                        progressed = true;
-                        self.dispatch()?;
-                    }
-                    Poll::Ready(Err(e)) => return Err(e.into()),
-                    Poll::Pending => break,
-                }
-            }
-            self.watch_deadline(cx)?;
-            if !progressed {
-                return Ok(false);
-            }
-        }
-    }
-
-    /// Decodes every complete reply and hands them to their requests.
-    fn dispatch(&mut self) -> RedisResult<()> {
-        let mut used = 0;
-        while let Some((v, n)) = resp::decode(&self.rbuf[used..])? {
-            self.decoded.push(v);
-            used += n;
-        }
-        self.rbuf.advance(used);
-        if self.decoded.is_empty() {
-            return Ok(());
-        }
-        {
-            let mut st = self.shared.lock();
-            for v in self.decoded.drain(..) {
-                let Some(w) = st.waiters.front_mut() else {
-                    return Err(RedisError::from((ErrorKind::Client, "a reply from Redis that no request asked for")));
-                };
-                w.replies.push(v);
-                w.left -= 1;
-                if w.left == 0 {
-                    self.finished.extend(st.waiters.pop_front());
-                }
-            }
-        }
-        for w in self.finished.drain(..) {
-            let _ = w.tx.send(Ok(w.replies));
-        }
-        Ok(())
-    }
-
-    /// Fails with a timeout once the oldest request's replies are overdue.
-    fn watch_deadline(&mut self, cx: &mut Context<'_>) -> RedisResult<()> {
-        let front = self.shared.lock().waiters.front().map(|w| w.deadline);
-        let Some(deadline) = front else {
-            self.timer_at = None;
-            return Ok(());
-        };
-        if self.timer_at != Some(deadline) {
-            self.timer.as_mut().reset(deadline);
-            self.timer_at = Some(deadline);
-        }
-        match self.timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "Redis did not answer in time; the connection was closed",
-            ))),
-            Poll::Pending => Ok(()),
-        }
-    }
-
-    /// Marks the socket down and fails every waiting request with `e`.
-    fn fail(&mut self, e: &RedisError) {
-        let waiters = {
-            let mut st = self.shared.lock();
-            st.up = false;
-            st.out.clear();
-            st.driver = None;
-            std::mem::take(&mut st.waiters)
-        };
-        if !waiters.is_empty() {
-            tracing::warn!(error = %e, failed = waiters.len(), "Redis connection lost");
-        }
-        for w in waiters {
-            let _ = w.tx.send(Err(e.clone()));
-        }
-    }
-}
-
-impl Future for Driver {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let e = match this.step(cx) {
-            Ok(false) => return Poll::Pending,
-            Ok(true) => lost(),
-            Err(e) => e,
-        };
-        this.fail(&e);
-        this.done = true;
-        Poll::Ready(())
-    }
-}
-
-impl Drop for Driver {
-    /// A driver dropped unfinished (its runtime shut down) leaves the
-    /// connection down, so the next request reconnects.
-    fn drop(&mut self) {
-        if !self.done {
-            self.fail(&lost());
-        }
     }
 }
 
