@@ -38,7 +38,8 @@ use crate::{App, ServeError, Server};
 ///
 /// ```no_run
 /// use uapi::{handler, App, Workers};
-/// use uapi::sessions::{redis::configure_async_sessions, AsyncSession, SessionOptions};
+/// use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection};
+/// use uapi::sessions::{AsyncSession, SessionOptions};
 ///
 /// #[handler]
 /// async fn index(session: AsyncSession) -> String {
@@ -46,12 +47,10 @@ use crate::{App, ServeError, Server};
 /// }
 ///
 /// fn main() -> Result<(), uapi::ServeError> {
-///     let client = redis::Client::open("redis://127.0.0.1:6379").expect("a Redis URL");
 ///     Workers::new("127.0.0.1:8000").run(move |_worker| {
-///         let client = client.clone();
 ///         async move {
 ///             // One connection per worker, made on that worker.
-///             let redis = redis::aio::ConnectionManager::new(client).await?;
+///             let redis = PipelinedConnection::connect("redis://127.0.0.1:6379").await?;
 ///             let mut app = App::new();
 ///             configure_async_sessions(&mut app, redis, SessionOptions::default());
 ///             app.get("/", index);

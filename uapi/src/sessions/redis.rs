@@ -23,7 +23,8 @@
 //! `PEXPIRE`, and for an update `HEXISTS` of the marker field, which tells a
 //! session deleted meanwhile); the Lua scripts in `scripts` serve the rarer
 //! namespace changes, and cluster mode (one command per request). Commands of
-//! concurrent requests leave in one write (`batch`).
+//! concurrent requests leave in one write (`batch`, or [`PipelinedConnection`]
+//! by itself).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -58,7 +59,10 @@ const MARKER_FIELD: &str = "\u{1}c";
 const DELETE_CHUNK: usize = 256;
 
 /// A [`SessionBackend`] on Redis, generic over the connection so it works with
-/// [`redis::aio::ConnectionManager`] (reconnects by itself) and
+/// uapi's [`PipelinedConnection`] (one node, the fastest: requests' commands go
+/// straight into its socket's next write), redis-rs's
+/// [`redis::aio::ConnectionManager`] (reconnects by itself; commands of
+/// concurrent requests are batched here, see `batch`) and
 /// [`redis::cluster_async::ClusterConnection`] alike.
 ///
 /// Round trips: `load` and `save` take one in the steady state. Exceptions,

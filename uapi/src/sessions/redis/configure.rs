@@ -4,19 +4,20 @@ use redis::aio::ConnectionLike;
 
 use super::RedisBackend;
 
-/// uapi's `configure_async_sessions`: sessions in Redis, on the redis-rs async
-/// connection you already have, a [`redis::aio::ConnectionManager`] (reconnects
-/// by itself) or a [`redis::cluster_async::ClusterConnection`]. Registers
-/// `session: AsyncSession` (or the name in `options`) and returns the store.
+/// uapi's `configure_async_sessions`: sessions in Redis, on uapi's
+/// [`PipelinedConnection`](super::PipelinedConnection) (one node, the
+/// fastest) or on the redis-rs async connection you already have, a
+/// [`redis::aio::ConnectionManager`] (reconnects by itself) or a
+/// [`redis::cluster_async::ClusterConnection`]. Registers `session:
+/// AsyncSession` (or the name in `options`) and returns the store.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use uapi::{App, sessions::{redis::configure_async_sessions, SessionOptions}};
+/// use uapi::{App, sessions::{redis::{configure_async_sessions, PipelinedConnection}, SessionOptions}};
 ///
 /// # async fn run() -> redis::RedisResult<()> {
-/// let client = redis::Client::open("redis://127.0.0.1:6379")?;
-/// let redis = redis::aio::ConnectionManager::new(client).await?;
+/// let redis = PipelinedConnection::connect("redis://127.0.0.1:6379").await?;
 /// let mut app = App::new();
 /// let store = configure_async_sessions(&mut app, redis.clone(), SessionOptions::default());
 /// let carts = configure_async_sessions(&mut app, redis,
