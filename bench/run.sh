@@ -3,11 +3,12 @@
 # actix-web + actix-session, and plain hyper (hello only), all on one
 # redis-server this script starts on a free loopback port.
 #
-#   bash bench/run.sh                 # 2 rounds, 2 s warm-up, 10 s runs (~7 min)
+#   bash bench/run.sh                 # 2 rounds, 2 s warm-up, 10 s runs (~9 min)
 #   QUICK=1 bash bench/run.sh         # 2 rounds, 1 s warm-up, 3 s runs (~3 min)
 #
 # Knobs (env): ROUNDS (2), DURATION (10, seconds), WARMUP (2), CONNS (64),
-# THREADS (1, wrk threads), TARGETS ("uapi axum actix hyper"),
+# THREADS (1, wrk threads), TARGETS ("uapi uapi-mt axum actix hyper"; uapi
+# is the bench server on Workers, uapi-mt the same on the multi-thread runtime),
 # SCENARIOS ("hello read write login"), OUT (results directory), BUILD (1; 0
 # uses the binaries already built).
 #
@@ -30,7 +31,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
-TARGETS=${TARGETS:-"uapi axum actix hyper"}
+TARGETS=${TARGETS:-"uapi uapi-mt axum actix hyper"}
 SCENARIOS=${SCENARIOS:-"hello read write login"}
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 PROBE_N=20
@@ -64,6 +65,7 @@ if [[ "${BUILD:-1}" == 1 ]]; then
 fi
 declare -A BIN=(
     [uapi]="$MAIN_TARGET/release/examples/bench_server"
+    [uapi-mt]="$MAIN_TARGET/release/examples/bench_server"
     [axum]="$ROOT/bench/peers/target/release/axum_peer"
     [actix]="$ROOT/bench/peers/target/release/actix_peer"
     [hyper]="$ROOT/bench/peers/target/release/hyper_peer"
@@ -86,7 +88,10 @@ echo 'wrk.method = "POST"' > "$LUA"
 # ---- one run ----------------------------------------------------------------
 start_server() { # target -> sets SERVER_PID, PORT
     PORT=$(free_port)
-    PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
+    # uapi-mt: the same bench server on tokio's multi-thread runtime.
+    local runtime=workers
+    [[ $1 == uapi-mt ]] && runtime=multi-thread
+    UAPI_RUNTIME=$runtime PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         curl -fs "http://127.0.0.1:$PORT/hello" >/dev/null 2>&1 && return 0

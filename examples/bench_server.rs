@@ -12,8 +12,10 @@
 //!
 //! Cookies are sent without `Secure`: the load tool speaks plain http. It runs on
 //! [`Workers`] (one thread per core, each with its own runtime, app and Redis
-//! connection), as actix-web runs one worker per core. `bench/run.sh` runs it
-//! against the peers in `bench/peers/`.
+//! connection), as actix-web runs one worker per core, or with
+//! `UAPI_RUNTIME=multi-thread` on tokio's multi-thread runtime (`app.bind`, as
+//! axum serves). `bench/run.sh` runs it (targets `uapi` and `uapi-mt`) against
+//! the peers in `bench/peers/`.
 
 use std::time::Duration;
 
@@ -54,30 +56,43 @@ async fn touch(session: AsyncSession) -> Result<String, SessionError> {
 fn main() {
     let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8000);
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    // One worker per core, each with its own runtime, app and Redis connection.
-    let started = Workers::new(("127.0.0.1", port)).start(move |_worker| {
-        let url = url.clone();
-        async move {
-            let redis = connect(&url).await?;
-            let mut app = App::new();
-            let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
-            configure_async_sessions(&mut app, redis, options);
-            app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch);
-            Ok::<_, redis::RedisError>(app)
-        }
-    });
-    let running = match started {
-        Ok(running) => running,
-        Err(e) => {
-            eprintln!("cannot start: {e}");
-            std::process::exit(1);
-        }
+    let served = match std::env::var("UAPI_RUNTIME").as_deref() {
+        Ok("multi-thread") => serve_multi_thread(port, &url),
+        _ => serve_workers(port, url),
     };
-    eprintln!("bench_server listening on http://{}", running.local_addr());
-    if let Err(e) = running.wait() {
-        eprintln!("server error: {e}");
+    if let Err(e) = served {
+        eprintln!("bench_server: {e}");
         std::process::exit(1);
     }
+}
+
+/// The routes, with sessions on `redis`.
+fn app(redis: PipelinedConnection) -> App {
+    let mut app = App::new();
+    let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
+    configure_async_sessions(&mut app, redis, options);
+    app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch);
+    app
+}
+
+/// One worker per core, each with its own runtime, app and Redis connection.
+fn serve_workers(port: u16, url: String) -> Result<(), Box<dyn std::error::Error>> {
+    let running = Workers::new(("127.0.0.1", port)).start(move |_worker| {
+        let url = url.clone();
+        async move { Ok::<_, redis::RedisError>(app(connect(&url).await?)) }
+    })?;
+    eprintln!("bench_server listening on http://{} (workers)", running.local_addr());
+    Ok(running.wait()?)
+}
+
+/// `UAPI_RUNTIME=multi-thread`: `app.bind` on tokio's multi-thread runtime
+/// (a thread per core, work stealing), one Redis connection for all.
+fn serve_multi_thread(port: u16, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+        let server = app(connect(url).await?).bind(("127.0.0.1", port)).await?;
+        eprintln!("bench_server listening on http://{} (multi-thread runtime)", server.local_addr());
+        Ok(server.run().await?)
+    })
 }
 
 async fn connect(url: &str) -> redis::RedisResult<PipelinedConnection> {
