@@ -3,13 +3,14 @@
 # neighbours on a shared machine cannot disturb (issue 6).
 #
 #   bash bench/callgrind.sh uapi read        # uapi's bench server, GET / with a session
+#   bash bench/callgrind.sh uapi write       # POST /touch: load, change, save
 #   bash bench/callgrind.sh actix read       # a peer (built by bench/run.sh)
 #   bash bench/callgrind.sh hyper hello
 #
 # Targets: uapi, axum, actix, hyper (release binaries as bench/run.sh builds
 # them; BUILD=1 builds uapi's first). Scenarios: hello (GET /hello), read (GET /
-# with the cookie of one login). It starts a redis-server on a free loopback
-# port, runs the server under `valgrind --tool=callgrind` twice, answering 800
+# with the cookie of one login), write (POST /touch with that cookie). It
+# starts a redis-server on a free loopback port, runs the server under `valgrind --tool=callgrind` twice, answering 800
 # and then 4,800 keep-alive requests (8 connections, one request in flight on
 # each), and prints (total(4800) - total(800)) / 4000: the cost of a request
 # without start-up. Takes about a minute per target.
@@ -17,7 +18,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${1:?target: uapi, axum, actix or hyper}
-SCEN=${2:?scenario: hello or read}
+SCEN=${2:?scenario: hello, read or write}
 for tool in valgrind callgrind_annotate redis-server redis-cli curl python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
@@ -44,22 +45,23 @@ trap cleanup EXIT
 start_redis "$WORK/redis.log"
 
 run() { # requests -> total instructions
-    local n=$1 port cookie="" path=/hello
+    local n=$1 port cookie="" path=/hello method=GET
     port=$(free_port)
     PORT=$port REDIS_URL="redis://127.0.0.1:$RPORT" valgrind --tool=callgrind \
         --callgrind-out-file="$WORK/cg.$n" "$BIN" >"$WORK/server.$n.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/hello" >/dev/null 2>&1 && break; sleep 0.1; done
-    if [[ $SCEN == read ]]; then
+    if [[ $SCEN == read || $SCEN == write ]]; then
         path=/
+        [[ $SCEN == write ]] && path=/touch method=POST
         cookie=$(curl -fsi -X POST "http://127.0.0.1:$port/login?user_id=1" | tr -d '\r' \
             | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}')
     fi
-    python3 - "$port" "$path" "$cookie" "$n" <<'PY'
+    python3 - "$port" "$path" "$cookie" "$n" "$method" <<'PY'
 import socket, sys
-port, path, cookie, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+port, path, cookie, n, method = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
-req = f"GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode()
+req = f"{method} {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Length: 0\r\n\r\n".encode()
 for _ in range(n // 8):
     for s in socks:
         s.sendall(req)

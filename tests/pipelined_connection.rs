@@ -180,3 +180,24 @@ fn a_connection_opened_on_one_runtime_serves_another() {
     });
     drop(opener);
 }
+
+/// A large reply (an array of 300,000 elements, about 3 MB, arriving in many
+/// reads) comes back whole, in order and in time (an incomplete reply is
+/// decoded again from its start, so the driver decodes only once it has read
+/// all there is, into a buffer that at least doubles).
+#[tokio::test]
+async fn a_large_array_reply_arrives_whole_and_in_time() {
+    let server = RedisServer::start();
+    let mut conn = PipelinedConnection::connect(server.url()).await.expect("connect");
+    const N: usize = 300_000;
+    let mut admin = server.client().get_multiplexed_async_connection().await.expect("admin");
+    for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
+        let () = admin.rpush("big", chunk).await.expect("rpush");
+    }
+    let start = std::time::Instant::now();
+    let all: Vec<usize> = conn.lrange("big", 0, -1).await.expect("lrange");
+    let took = start.elapsed();
+    assert_eq!(all.len(), N);
+    assert!(all.iter().enumerate().all(|(i, v)| i == *v), "elements out of order");
+    assert!(took < Duration::from_secs(2), "a 300,000-element reply took {took:?}");
+}

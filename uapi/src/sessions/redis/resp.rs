@@ -107,6 +107,16 @@ fn line(buf: &[u8], from: usize) -> Option<&[u8]> {
 
 /// A decimal `i64`, as redis-rs reads one (surrounding spaces allowed).
 fn int(line: &[u8]) -> RedisResult<i64> {
+    // The usual case, a few digits (a length, a count), without the str
+    // round trip; 18 digits cannot overflow.
+    let (neg, digits) = match line {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, line),
+    };
+    if !digits.is_empty() && digits.len() <= 18 && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        return Ok(if neg { -n } else { n });
+    }
     std::str::from_utf8(line).ok().and_then(|s| s.trim().parse().ok()).ok_or_else(|| protocol("expected an integer"))
 }
 

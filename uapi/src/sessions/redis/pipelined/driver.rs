@@ -96,19 +96,24 @@ impl Driver {
                     return Err(e.into());
                 }
             }
+            // Read all there is, then decode once: an incomplete reply is
+            // decoded again from its start, so not after every read of a
+            // large one. (The buffer at least doubles when it fills.)
+            let mut read = false;
             loop {
                 if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-                    self.rbuf.reserve(16 * 1024);
+                    self.rbuf.reserve(self.rbuf.len().max(16 * 1024));
                 }
                 match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
                     Poll::Ready(Ok(0)) => return Err(lost()),
-                    Poll::Ready(Ok(_)) => {
-                        progressed = true;
-                        self.dispatch()?;
-                    }
+                    Poll::Ready(Ok(_)) => read = true,
                     Poll::Ready(Err(e)) => return Err(e.into()),
                     Poll::Pending => break,
                 }
+            }
+            if read {
+                progressed = true;
+                self.dispatch()?;
             }
             self.watch_deadline(cx)?;
             if !progressed {
