@@ -12,11 +12,12 @@ use redis::{AsyncCommands, ErrorKind, RedisResult};
 use support::redis_server::RedisServer;
 use uapi::sessions::redis::PipelinedConnection;
 
-/// How many clients the server has connected.
+/// How many clients the server has connected, not counting the ones that
+/// only ever listed clients (this helper's own, some maybe still closing).
 async fn clients(server: &RedisServer) -> usize {
     let mut admin = server.client().get_multiplexed_async_connection().await.expect("admin");
     let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut admin).await.expect("client list");
-    list.lines().count() - 1
+    list.lines().filter(|l| !l.contains("cmd=client|list")).count()
 }
 
 /// Commands, pipelines and transactions work through redis-rs's own API, and a
@@ -102,14 +103,18 @@ async fn dropped_requests_leave_the_others_in_step() {
             RedisResult::Ok((i, got))
         }));
     }
-    // Cancel every third task mid-flight.
+    // Cancel every third task, some before and some after their commands
+    // were queued.
     for t in tasks.iter().step_by(3) {
         t.abort();
     }
     for t in tasks {
-        if let Ok(res) = t.await {
-            let (i, got) = res.expect("request");
-            assert_eq!(got, i, "a reply went to the wrong request");
+        match t.await {
+            Ok(res) => {
+                let (i, got) = res.expect("request");
+                assert_eq!(got, i, "a reply went to the wrong request");
+            }
+            Err(e) => assert!(e.is_cancelled(), "a request task panicked: {e}"),
         }
     }
     let mut c = conn.clone();
@@ -200,4 +205,43 @@ async fn a_large_array_reply_arrives_whole_and_in_time() {
     assert_eq!(all.len(), N);
     assert!(all.iter().enumerate().all(|(i, v)| i == *v), "elements out of order");
     assert!(took < Duration::from_secs(2), "a 300,000-element reply took {took:?}");
+}
+
+/// A timeout too large to add to a clock reading is no timeout, not a panic
+/// (which would leave commands queued without their request).
+#[tokio::test]
+async fn an_unbounded_response_timeout_works() {
+    let server = RedisServer::start();
+    let mut conn = PipelinedConnection::connect_with_timeouts(server.url(), Duration::from_secs(1), Duration::MAX)
+        .await
+        .expect("connect");
+    let () = conn.set("k", "v").await.expect("set");
+    let v: String = conn.get("k").await.expect("get");
+    assert_eq!(v, "v");
+}
+
+/// The driver lives on the runtime of the first request; if that runtime is
+/// kept but no longer run, requests from another runtime fail within their
+/// timeout instead of waiting forever.
+#[test]
+fn a_driver_whose_runtime_stopped_running_fails_requests_in_time() {
+    let server = RedisServer::start();
+    let rt = || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let first = rt();
+    let timeout = Duration::from_millis(300);
+    let conn = first.block_on(async {
+        let mut c = PipelinedConnection::connect_with_timeouts(server.url(), timeout, timeout).await.expect("connect");
+        let () = c.set("k", "v").await.expect("set on the first runtime");
+        c
+    });
+    // `first` is kept, but nothing runs it any more.
+    rt().block_on(async {
+        let mut c = conn.clone();
+        let start = std::time::Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(5), c.get::<_, String>("k")).await;
+        let err = answer.expect("no hang").expect_err("the driver cannot run");
+        assert!(err.is_timeout(), "{err}");
+        assert!(start.elapsed() < timeout + Duration::from_secs(1), "took {:?}", start.elapsed());
+    });
+    drop(first);
 }

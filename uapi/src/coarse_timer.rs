@@ -174,12 +174,18 @@ impl Timer for CoarseTimer {
 }
 
 /// A sleep of [`CoarseTimer`].
-struct CoarseSleep {
+pub(crate) struct CoarseSleep {
     deadline: Instant,
     slot: Option<Slot>,
 }
 
 impl CoarseSleep {
+    /// A sleep until `deadline` (woken within a tick after it), unboxed; `None`
+    /// if the sweeper thread cannot be started.
+    pub(crate) fn until(deadline: Instant) -> Option<CoarseSleep> {
+        CoarseTimer::start().ok().map(|_| CoarseSleep { deadline, slot: None })
+    }
+
     fn unregister(&mut self) {
         if let Some(slot) = self.slot.take() {
             let mut shard = SWEEP.lock(slot.shard);

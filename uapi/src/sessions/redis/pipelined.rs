@@ -25,6 +25,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::future::Either;
 use redis::aio::ConnectionLike;
 use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError,
@@ -36,6 +37,7 @@ use tokio::time::Instant;
 use self::driver::Driver;
 use self::socket::{open, Parked};
 use super::batch::Replies;
+use crate::coarse_timer::CoarseSleep;
 
 mod driver;
 mod socket;
@@ -133,6 +135,8 @@ struct State {
     waiters: VecDeque<Waiter>,
     /// The driver's waker, when it waits for commands.
     driver: Option<Waker>,
+    /// The runtime the driver was spawned on.
+    driver_runtime: Option<tokio::runtime::Id>,
 }
 
 struct Waiter {
@@ -225,24 +229,47 @@ impl PipelinedConnection {
         mut pack: impl FnMut(&mut Vec<u8>) -> usize + Send,
         timeout: Duration,
     ) -> RedisResult<Replies> {
-        let rx = match self.enqueue(&mut pack, timeout) {
-            Some(rx) => rx,
+        // Before anything is packed: nothing may fail between packing the
+        // commands and queueing their waiter.
+        let deadline = deadline_after(timeout);
+        let (rx, local) = match self.enqueue(&mut pack, deadline) {
+            Some(queued) => queued,
             None => {
                 self.reconnect().await?;
-                self.enqueue(&mut pack, timeout).ok_or_else(lost)?
+                self.enqueue(&mut pack, deadline).ok_or_else(lost)?
             }
         };
-        rx.await.unwrap_or_else(|_| Err(lost()))
+        if local {
+            // The driver runs on this runtime, which runs (it runs us): it
+            // answers, fails overdue requests, or is dropped (then `rx` fails).
+            return rx.await.unwrap_or_else(|_| Err(lost()));
+        }
+        // The driver is on another runtime, which may have stopped running
+        // (kept, but no longer polled): bound the wait here too, on the
+        // coarse timer (a slab entry while waiting, no timer wheel; it fires
+        // within 0.1 s after the deadline).
+        let answered = match CoarseSleep::until(deadline.into_std()) {
+            Some(bound) => match futures_util::future::select(rx, bound).await {
+                Either::Left((answered, _)) => answered,
+                Either::Right(_) => return Err(overdue()),
+            },
+            None => match tokio::time::timeout_at(deadline, rx).await {
+                Ok(answered) => answered,
+                Err(_) => return Err(overdue()),
+            },
+        };
+        answered.unwrap_or_else(|_| Err(lost()))
     }
 
     /// Queues the packed commands, unless no socket is up.
     fn enqueue(
         &self,
         pack: &mut dyn FnMut(&mut Vec<u8>) -> usize,
-        timeout: Duration,
-    ) -> Option<oneshot::Receiver<RedisResult<Replies>>> {
+        deadline: Instant,
+    ) -> Option<(oneshot::Receiver<RedisResult<Replies>>, bool)> {
         let (tx, rx) = oneshot::channel();
-        let waker = {
+        let here = runtime_here();
+        let (waker, local) = {
             let mut st = self.shared().lock();
             if !st.up {
                 return None;
@@ -250,30 +277,47 @@ impl PipelinedConnection {
             let left = pack(&mut st.out);
             if left == 0 {
                 let _ = tx.send(Ok(Replies::new()));
-                return Some(rx);
+                return Some((rx, true));
             }
-            st.waiters.push_back(Waiter { left, replies: Replies::new(), deadline: Instant::now() + timeout, tx });
+            st.waiters.push_back(Waiter { left, replies: Replies::new(), deadline, tx });
             if let Some((parked, rbuf)) = st.idle.take() {
                 drop(st);
                 self.start_driver(parked, rbuf);
-                return Some(rx);
+                return Some((rx, here.is_some()));
             }
-            st.driver.take()
+            (st.driver.take(), here.is_some() && here == st.driver_runtime)
         };
         if let Some(w) = waker {
             w.wake();
         }
-        Some(rx)
+        Some((rx, local))
     }
 
     /// Starts the driver of the socket `connect` opened, on this runtime.
     fn start_driver(&self, parked: Parked, rbuf: BytesMut) {
+        /// Fails what is queued (the next request opens a new socket) unless
+        /// the driver was spawned: registering the socket, or the driver's
+        /// timer, panics on a runtime without I/O or time.
+        struct Unstarted<'a>(Option<&'a Shared>);
+        impl Drop for Unstarted<'_> {
+            fn drop(&mut self) {
+                if let Some(shared) = self.0 {
+                    Driver::fail_all(shared, &lost());
+                }
+            }
+        }
         let shared = self.shared().clone();
+        let mut guard = Unstarted(Some(&*self.handle.shared));
         match parked.resume() {
-            Ok(io) => drop(tokio::spawn(Driver::new(shared, io, rbuf))),
-            // No reactor to register with: fail what is queued; the next
-            // request opens a new socket.
-            Err(e) => Driver::fail_all(&shared, &e.into()),
+            Ok(io) => {
+                drop(tokio::spawn(Driver::new(shared.clone(), io, rbuf)));
+                shared.lock().driver_runtime = runtime_here();
+                guard.0 = None;
+            }
+            Err(e) => {
+                guard.0 = None;
+                Driver::fail_all(&shared, &e.into());
+            }
         }
     }
 
@@ -298,6 +342,7 @@ impl PipelinedConnection {
             Ok((socket, rbuf)) => {
                 st.up = true;
                 st.out.clear();
+                st.driver_runtime = runtime_here();
                 drop(st);
                 tokio::spawn(Driver::new(shared.clone(), socket.boxed(), rbuf));
                 Ok(())
@@ -341,7 +386,9 @@ impl ConnectionLike for PipelinedConnection {
                 .await?;
             let mut replies = replies.into_iter();
             // The replies skipped (a transaction's `OK` and `QUEUED`s) still
-            // report a command refused before `EXEC`.
+            // report a command refused before `EXEC`: its error is returned
+            // (redis-rs's own connection wraps such errors in an "aborted
+            // transaction" error, which it alone can build).
             for skipped in replies.by_ref().take(offset) {
                 skipped.extract_error()?;
             }
@@ -352,6 +399,24 @@ impl ConnectionLike for PipelinedConnection {
     fn get_db(&self) -> i64 {
         self.shared().info.redis_settings().db()
     }
+}
+
+/// A timeout that never comes (`Instant + Duration::MAX` would overflow).
+const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The runtime this code runs on, if any.
+fn runtime_here() -> Option<tokio::runtime::Id> {
+    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
+}
+
+/// Now plus `timeout`, or far in the future when that overflows.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout).unwrap_or(now + FAR)
+}
+
+fn overdue() -> RedisError {
+    RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "Redis did not answer in time"))
 }
 
 fn lost() -> RedisError {

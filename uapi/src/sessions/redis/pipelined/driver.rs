@@ -19,6 +19,9 @@ use crate::sessions::redis::resp;
 /// The future that owns one socket: writes what requests packed, decodes the
 /// replies, hands them out in order, and fails everything when the socket
 /// breaks or replies are overdue.
+/// Buffered bytes past which a reply is checked for completeness first.
+const LARGE: usize = 64 * 1024;
+
 pub(super) struct Driver {
     shared: Arc<Shared>,
     io: Box<dyn Io>,
@@ -124,6 +127,11 @@ impl Driver {
 
     /// Decodes every complete reply and hands them to their requests.
     fn dispatch(&mut self) -> RedisResult<()> {
+        // A large buffer may hold the start of a reply still arriving: check
+        // that a whole reply is there before building values from it.
+        if self.rbuf.len() > LARGE && resp::complete(&self.rbuf)?.is_none() {
+            return Ok(());
+        }
         let mut used = 0;
         while let Some((v, n)) = resp::decode(&self.rbuf[used..])? {
             self.decoded.push(v);
@@ -133,11 +141,13 @@ impl Driver {
         if self.decoded.is_empty() {
             return Ok(());
         }
+        let mut unasked = false;
         {
             let mut st = self.shared.lock();
             for v in self.decoded.drain(..) {
                 let Some(w) = st.waiters.front_mut() else {
-                    return Err(RedisError::from((ErrorKind::Client, "a reply from Redis that no request asked for")));
+                    unasked = true;
+                    break;
                 };
                 w.replies.push(v);
                 w.left -= 1;
@@ -146,8 +156,13 @@ impl Driver {
                 }
             }
         }
+        // Replies that arrived are delivered, even when the next makes no sense.
         for w in self.finished.drain(..) {
             let _ = w.tx.send(Ok(w.replies));
+        }
+        if unasked {
+            self.decoded.clear();
+            return Err(RedisError::from((ErrorKind::Client, "a reply from Redis that no request asked for")));
         }
         Ok(())
     }
