@@ -85,11 +85,11 @@ def targets(u):
     """The issue's targets for one of our configurations, on the medians."""
     if have((u, "hello"), ("axum", "hello")):
         r = med(u, "hello", "rps") / med("axum", "hello", "rps")
-        check("hello ≥ 1.0× axum req/s", r >= 1.0, f"{r:.2f}×")
+        check("hello ≥ 1.0× axum req/s", r >= 1.0, f"{r:.3f}×")
     if have((u, "hello"), ("hyper", "hello")):
         r = med(u, "hello", "cpu_us_per_req") / med("hyper", "hello", "cpu_us_per_req")
         check("hello CPU/req within 10% of plain hyper", r <= 1.10,
-              f"{r:.2f}×; per round {paired(u, 'hyper', 'hello', 'cpu_us_per_req'):.2f}×")
+              f"{r:.3f}×; per round {paired(u, 'hyper', 'hello', 'cpu_us_per_req'):.2f}×")
     hello_peers = [p for p in PEERS if (p, "hello") in by]
     if (u, "hello") in by and hello_peers:
         bp = min(hello_peers, key=lambda p: med(p, "hello", "p99_ms"))
@@ -101,7 +101,7 @@ def targets(u):
             continue
         best = max(peers, key=lambda p: med(p, s, "rps"))
         r = med(u, s, "rps") / med(best, s, "rps")
-        detail = f"{r:.2f}× {best}; per round {paired(u, best, s, 'rps'):.2f}×"
+        detail = f"{r:.3f}× {best}; per round {paired(u, best, s, 'rps'):.2f}×"
         if s != "login":
             check(f"{label} ≥ 1.2× the best peer's req/s", r >= 1.2, detail)
         else:
@@ -109,7 +109,7 @@ def targets(u):
         if s == "read":
             c = med(u, s, "cpu_us_per_req") / med(best, s, "cpu_us_per_req")
             check(f"{label} ≤ 0.8× the best peer's CPU/req", c <= 0.8,
-                  f"{c:.2f}× {best}; per round {paired(u, best, s, 'cpu_us_per_req'):.2f}×")
+                  f"{c:.3f}× {best}; per round {paired(u, best, s, 'cpu_us_per_req'):.2f}×")
         limit = {"read": 1, "write": 2, "login": 1}[s]
         try:
             n = float(rt(u, s))
