@@ -4,21 +4,24 @@
 #
 #   bash bench/callgrind.sh uapi read        # uapi's bench server, GET / with a session
 #   bash bench/callgrind.sh uapi write       # POST /touch: load, change, save
+#   bash bench/callgrind.sh uapi login       # POST /login: a new session per request
 #   bash bench/callgrind.sh actix read       # a peer (built by bench/run.sh)
 #   bash bench/callgrind.sh hyper hello
 #
 # Targets: uapi, axum, actix, hyper (release binaries as bench/run.sh builds
 # them; BUILD=1 builds uapi's first). Scenarios: hello (GET /hello), read (GET /
-# with the cookie of one login), write (POST /touch with that cookie). It
+# with the cookie of one login), write (POST /touch with that cookie), login
+# (POST /login?user_id=1 with no cookie: a new session each time). It
 # starts a redis-server on a free loopback port, runs the server under `valgrind --tool=callgrind` twice, answering 800
 # and then 4,800 keep-alive requests (8 connections, one request in flight on
 # each), and prints (total(4800) - total(800)) / 4000: the cost of a request
-# without start-up. Takes about a minute per target.
+# without start-up. Takes about a minute per target. KEEP=DIR keeps the two
+# callgrind profiles there (cg.800, cg.4800) for callgrind_annotate.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${1:?target: uapi, axum, actix or hyper}
-SCEN=${2:?scenario: hello, read or write}
+SCEN=${2:?scenario: hello, read, write or login}
 for tool in valgrind callgrind_annotate redis-server redis-cli curl python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
@@ -56,12 +59,15 @@ run() { # requests -> total instructions
         [[ $SCEN == write ]] && path=/touch method=POST
         cookie=$(curl -fsi -X POST "http://127.0.0.1:$port/login?user_id=1" | tr -d '\r' \
             | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}')
+    elif [[ $SCEN == login ]]; then
+        path="/login?user_id=1" method=POST
     fi
     python3 - "$port" "$path" "$cookie" "$n" "$method" <<'PY'
 import socket, sys
 port, path, cookie, n, method = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
-req = f"{method} {path} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Length: 0\r\n\r\n".encode()
+cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
+req = f"{method} {path} HTTP/1.1\r\nHost: x\r\n{cookie_line}Content-Length: 0\r\n\r\n".encode()
 for _ in range(n // 8):
     for s in socks:
         s.sendall(req)
@@ -83,6 +89,7 @@ PY
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
+    [[ -n "${KEEP:-}" ]] && mkdir -p "$KEEP" && cp "$WORK/cg.$n" "$KEEP/"
     callgrind_annotate "$WORK/cg.$n" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",","",$1); print $1; done=1}'
 }
 small=$(run 800)

@@ -325,3 +325,81 @@ async fn app_service_is_a_tower_service() {
     let body = response.into_body().collect().await.expect("body").to_bytes();
     assert_eq!(&body[..], b"hello t");
 }
+
+/// A handler's progress, seen from the test: it started, it may go on, it
+/// finished, or it was dropped before finishing.
+#[derive(Clone, Default)]
+struct Progress {
+    started: Arc<Notify>,
+    release: Arc<Notify>,
+    finished: Arc<Notify>,
+    cut_short: Arc<Notify>,
+}
+
+/// Notifies `cut_short` when dropped before `finish`.
+struct CutShortGuard(Option<Arc<Notify>>);
+
+impl Drop for CutShortGuard {
+    fn drop(&mut self) {
+        if let Some(cut_short) = self.0.take() {
+            cut_short.notify_one();
+        }
+    }
+}
+
+#[handler]
+async fn to_completion(progress: Progress) -> &'static str {
+    let mut guard = CutShortGuard(Some(progress.cut_short.clone()));
+    progress.started.notify_one();
+    progress.release.notified().await;
+    guard.0 = None;
+    progress.finished.notify_one();
+    "finished"
+}
+
+/// How long a test watches for something that must not happen (there is no
+/// signal for an absence).
+const QUIET: Duration = Duration::from_millis(200);
+
+async fn to_completion_server() -> (Running, Progress, TcpStream) {
+    let progress = Progress::default();
+    let mut app = basic_app();
+    app.provide_value(progress.clone()).get("/to-completion", to_completion);
+    let server = start(&app).await;
+    let mut stream = TcpStream::connect(server.addr).await.expect("connects");
+    stream.write_all(b"GET /to-completion HTTP/1.1\r\nHost: localhost\r\n\r\n").await.expect("writes");
+    timeout(PATIENCE, progress.started.notified()).await.expect("the handler started");
+    (server, progress, stream)
+}
+
+/// A client may shut down its side of the connection once its request is
+/// sent (a TCP half-close) and still gets the answer: the server does not
+/// take the end of the client's data for the end of the exchange.
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
+    let (server, progress, mut stream) = to_completion_server().await;
+    stream.shutdown().await.expect("half-closes");
+    let early = timeout(QUIET, progress.cut_short.notified()).await;
+    assert!(early.is_err(), "the handler was dropped when the client half-closed");
+    progress.release.notify_one();
+    let seen = timeout(PATIENCE, read_until_closed(&mut stream)).await.expect("answered, then closed");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("finished"), "{text}");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// A client that hangs up while its request is being handled does not cut the
+/// handler short between two awaits (which could leave a change half made):
+/// the handler runs to its end, and the server goes on serving.
+#[tokio::test]
+async fn a_client_that_hangs_up_does_not_cut_its_handler_short() {
+    let (server, progress, stream) = to_completion_server().await;
+    drop(stream);
+    let early = timeout(QUIET, progress.cut_short.notified()).await;
+    assert!(early.is_err(), "the handler was dropped when the client hung up");
+    progress.release.notify_one();
+    timeout(PATIENCE, progress.finished.notified()).await.expect("the handler ran to its end");
+    assert_eq!(get(&http1_client(), server.addr, "/").await.0, StatusCode::OK);
+    server.shutdown().await.expect("clean shutdown");
+}

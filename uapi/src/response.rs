@@ -331,7 +331,7 @@ impl CookieSettings {
     /// injection through settings).
     pub(crate) fn header_value_aged(&self, name: &str, value: &str, max_age: Option<Duration>) -> Option<HeaderValue> {
         use std::fmt::Write as _;
-        let is_token = |b: u8| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+        let is_token = is_token_byte;
         let is_cookie_octet =
             |b: u8| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E) && b != b'%';
         let is_attr_value = |v: &str| v.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b';');
@@ -374,10 +374,17 @@ impl CookieSettings {
             out.push_str(domain);
         }
         if let Some(age) = max_age {
-            let _ = write!(out, "; Max-Age={}", age.as_secs());
+            out.push_str("; Max-Age=");
+            out.push_str(itoa::Buffer::new().format(age.as_secs()));
         }
         HeaderValue::from_maybe_shared(bytes::Bytes::from(out)).ok()
     }
+}
+
+/// An RFC 6265 token byte: visible ASCII but the separators
+/// `()<>@,;:\"/[]?={}` (a match, not a search of the separator list per byte).
+fn is_token_byte(b: u8) -> bool {
+    matches!(b, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'0'..=b'9' | b'A'..=b'Z' | b'^'..=b'`' | b'a'..=b'z' | b'|' | b'~')
 }
 
 /// A `Set-Cookie` header: `name=value` with `settings`.
@@ -421,6 +428,14 @@ pub fn expire_cookie(name: &str, settings: &CookieSettings) -> Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_bytes_are_visible_ascii_but_the_separators() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b);
+            assert_eq!(is_token_byte(b), expected, "byte {b:#04x}");
+        }
+    }
 
     fn value(h: &Headers) -> String {
         h.iter().next().map(|(_, v)| v.to_str().unwrap().to_owned()).unwrap_or_default()

@@ -1,5 +1,12 @@
 //! Serving on hyper 1 + hyper-util: HTTP/1.1 and HTTP/2 cleartext, a header-read
 //! timeout, and graceful shutdown.
+//!
+//! A handler runs to its end even when its HTTP/1 client hangs up meanwhile:
+//! dropping it at an await could leave a change half made, and a client that
+//! only half-closed (shut down its side once the request was sent) still
+//! wants the answer. (hyper's `half_close`; it also spares every request that
+//! awaits a fresh 8 KiB read buffer, which hyper's check for the client's
+//! end of stream allocated while the request still held the old one.)
 
 use std::future::Future;
 use std::io;
@@ -126,7 +133,8 @@ impl Server {
                 builder.http1().timer(TokioTimer::new())
             }
         };
-        builder.http1().header_read_timeout(config.header_read_timeout).max_buf_size(64 * 1024);
+        // `half_close`: handlers run to their end (see the module docs).
+        builder.http1().header_read_timeout(config.header_read_timeout).max_buf_size(64 * 1024).half_close(true);
         builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
         let graceful = GracefulShutdown::new();
         tokio::pin!(signal);

@@ -188,21 +188,26 @@ impl AsyncSession {
     async fn save(&self, namespace: Option<&str>) -> Result<Headers, SessionError> {
         let store = &self.inner.store;
         // Take what is pending; on failure it is put back.
-        let (id, existed, upserts, removals, full, ns) = self.with(|s| {
+        let (id, existed, upserts, removals, full, ns, ns_dirty) = self.with(|s| {
             if let Some(ns) = namespace {
                 if s.namespace.as_deref() != Some(ns) {
                     s.namespace = Some(ns.to_owned());
                     s.namespace_dirty = true;
                 }
             }
-            let upserts: Vec<(String, String)> =
-                s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
-            let removals: Vec<String> = s.removed.drain().collect();
-            // The whole map is only written for a new session.
-            let full = if s.id.is_some() && s.existed { HashMap::new() } else { s.data.clone() };
-            (s.id, s.existed, upserts, removals, full, s.namespace.clone())
+            let (upserts, removals, full) = if s.id.is_some() && s.existed {
+                let upserts: Vec<(String, String)> =
+                    s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
+                (upserts, s.removed.drain().collect(), HashMap::new())
+            } else {
+                // A new session is written whole (and again whole if that
+                // fails): what changed does not matter.
+                s.changed.clear();
+                s.removed.clear();
+                (Vec::new(), Vec::new(), s.data.clone())
+            };
+            (s.id, s.existed, upserts, removals, full, s.namespace.clone(), std::mem::take(&mut s.namespace_dirty))
         });
-        let ns_dirty = self.with(|s| std::mem::take(&mut s.namespace_dirty));
         let restore = |this: &Self| {
             this.with(|s| {
                 for (k, _) in &upserts {
