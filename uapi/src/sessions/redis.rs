@@ -46,7 +46,7 @@ pub use self::pipelined::PipelinedConnection;
 
 use self::batch::{Batcher, Replies};
 use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
-use self::wire::{convert, group, hset, on_key, session_from_reply, take, KeyBytes};
+use self::wire::{convert, group, on_key, session_from_reply, take, Cmds, KeyBytes, Unit};
 use super::backend::{check_fields, check_request};
 use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
@@ -201,7 +201,7 @@ where
             });
             return futures_util::future::try_join_all(calls).await;
         }
-        let cmds = groups.iter().flat_map(|g| g.cmd_iter().cloned());
+        let cmds = |u: &mut dyn Unit| groups.iter().flat_map(|g| g.cmd_iter().cloned()).for_each(|c| u.cmd(c));
         let mut flat = self.batch.send(cmds).await?.into_iter();
         Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
     }
@@ -235,15 +235,14 @@ where
     /// built by `build` (again for a retry), with the same recovery from a
     /// flushed script cache as [`Self::run`]. Single node: through the batch;
     /// cluster mode: a command alone, or the unit as one pipeline.
-    async fn run_unit<U: IntoIterator<Item = Cmd> + Send>(
-        &self,
-        build: impl Fn() -> U,
-    ) -> Result<Replies, SessionError> {
+    async fn run_unit(&self, build: impl Fn(&mut dyn Unit) + Send + Sync) -> Result<Replies, SessionError> {
         let mut loaded = false;
         loop {
             let sent = if self.split.load(Ordering::Relaxed) {
                 let mut conn = self.conn.clone();
-                let mut cmds: Vec<Cmd> = build().into_iter().collect();
+                let mut unit = Cmds::default();
+                build(&mut unit);
+                let mut cmds = unit.0;
                 match cmds.len() {
                     1 => {
                         let only = cmds.swap_remove(0);
@@ -258,7 +257,7 @@ where
                     }
                 }
             } else {
-                self.batch.send(build()).await
+                self.batch.send(&build).await
             };
             match sent {
                 Ok(v) => return Ok(v),
@@ -273,8 +272,8 @@ where
     }
 
     /// [`Self::run_unit`] of one command: its reply.
-    async fn run_cmd(&self, build: impl Fn() -> Cmd) -> Result<Value, SessionError> {
-        let mut replies = self.run_unit(|| [build()]).await?;
+    async fn run_cmd(&self, build: impl Fn() -> Cmd + Send + Sync) -> Result<Value, SessionError> {
+        let mut replies = self.run_unit(|u| u.cmd(build())).await?;
         Ok(replies.pop().unwrap_or(Value::Nil))
     }
 
@@ -290,25 +289,24 @@ where
     /// is ever reused (so no session is ever written to that key again), it
     /// has a TTL from the same transaction, and it is deleted right away.
     async fn update(&self, key: &KeyBytes, req: &SaveRequest<'_>, max_age: i64) -> Result<SaveOutcome, SessionError> {
-        let unit = || {
-            let mut hdel = on_key("HDEL", key, req.removals.len());
-            hdel.arg(req.removals);
-            let mut pexpire = on_key("PEXPIRE", key, 2);
-            pexpire.arg(max_age).arg("NX");
-            let mut marker = on_key("HEXISTS", key, 1);
-            marker.arg(MARKER_FIELD);
-            let pairs = req.upserts.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-            let set = (!req.upserts.is_empty()).then(|| hset(key, req.upserts.len(), pairs));
-            [
-                Some(redis::cmd("MULTI")),
-                set,
-                (!req.removals.is_empty()).then_some(hdel),
-                Some(pexpire),
-                Some(marker),
-                Some(redis::cmd("EXEC")),
-            ]
-            .into_iter()
-            .flatten()
+        let mut digits = itoa::Buffer::new();
+        let max_age = digits.format(max_age);
+        let unit = |u: &mut dyn Unit| {
+            u.bare("MULTI");
+            if !req.upserts.is_empty() {
+                u.hset(key, req.upserts.len(), req.upserts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            }
+            if !req.removals.is_empty() {
+                u.begin(2 + req.removals.len());
+                u.arg(b"HDEL");
+                u.arg(key);
+                for field in req.removals {
+                    u.arg(field.as_bytes());
+                }
+            }
+            u.on_key("PEXPIRE", key, &[max_age.as_bytes(), b"NX"]);
+            u.on_key("HEXISTS", key, &[MARKER_FIELD.as_bytes()]);
+            u.bare("EXEC");
         };
         let done = match self.run_unit(unit).await?.pop() {
             Some(Value::Array(done)) => done,
@@ -330,11 +328,14 @@ where
     async fn load_scripts(&self) -> Result<(), Attempt> {
         if !self.split.load(Ordering::Relaxed) {
             // Through the batch: requests that all met NOSCRIPT load together.
-            let loads = scripts::ALL.map(|src| {
-                let mut c = redis::cmd("SCRIPT");
-                c.arg("LOAD").arg(src);
-                c
-            });
+            let loads = |u: &mut dyn Unit| {
+                for src in scripts::ALL {
+                    u.begin(3);
+                    u.arg(b"SCRIPT");
+                    u.arg(b"LOAD");
+                    u.arg(src.as_bytes());
+                }
+            };
             return self.batch.send(loads).await.map(drop);
         }
         let loads = scripts::ALL.map(|src| {
@@ -393,7 +394,7 @@ where
                 pttl = take(group(&mut r, 1), 0)?;
                 reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
             } else {
-                reply = self.run_cmd(|| on_key("HGETALL", &key, 0)).await?;
+                reply = self.run_unit(|u| u.on_key("HGETALL", &key, &[])).await?.pop().unwrap_or(Value::Nil);
             }
             // Every live session has the marker; a hash without it is absent
             // (a "husk": see the update in `save`).
@@ -415,12 +416,14 @@ where
             if !req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
                 // A new session (a fresh random id: nothing to check) in one
                 // transaction: no script to run, and never a key without a TTL.
-                let unit = || {
+                let mut digits = itoa::Buffer::new();
+                let max_age = digits.format(max_age);
+                let unit = |u: &mut dyn Unit| {
                     let fields = req.full.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                    let fields = std::iter::once((MARKER_FIELD, "1")).chain(fields);
-                    let mut pexpire = on_key("PEXPIRE", &key, 1);
-                    pexpire.arg(max_age);
-                    [redis::cmd("MULTI"), hset(&key, req.full.len() + 1, fields), pexpire, redis::cmd("EXEC")]
+                    u.bare("MULTI");
+                    u.hset(&key, req.full.len() + 1, std::iter::once((MARKER_FIELD, "1")).chain(fields));
+                    u.on_key("PEXPIRE", &key, &[max_age.as_bytes()]);
+                    u.bare("EXEC");
                 };
                 // MULTI's and the queued commands' replies are checked too: an
                 // error there means EXEC ran nothing.

@@ -24,9 +24,10 @@ use std::any::Any;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, Value};
+use redis::{aio::ConnectionLike, ErrorKind, Pipeline, RedisError, Value};
 use tokio::sync::oneshot;
 
+use super::wire::{Cmds, Unit};
 use super::{Attempt, PipelinedConnection};
 
 /// The replies to one unit of commands, in order.
@@ -63,23 +64,28 @@ where
         Arc::new(Batcher { conn, direct, timeout, queue: Mutex::new(Queue::default()) })
     }
 
-    /// Queues `cmds` as one unit and returns their replies, one [`Value`] per
-    /// command, or the first server error among them (e.g. `NOSCRIPT`), or the
-    /// connection's error, or a timeout: the flush is bounded by the timeout, so
-    /// the caller needs no timer of its own.
-    pub(super) async fn send(self: &Arc<Self>, cmds: impl IntoIterator<Item = Cmd> + Send) -> Result<Replies, Attempt> {
+    /// Queues the commands `build` writes as one unit and returns their
+    /// replies, one [`Value`] per command, or the first server error among
+    /// them (e.g. `NOSCRIPT`), or the connection's error, or a timeout: the
+    /// flush is bounded by the timeout, so the caller needs no timer of its own.
+    pub(super) async fn send(
+        self: &Arc<Self>,
+        build: impl Fn(&mut dyn Unit) + Send + Sync,
+    ) -> Result<Replies, Attempt> {
         if let Some(direct) = &self.direct {
-            return match direct.send_unit(cmds, self.timeout).await {
+            return match direct.send_built(&build, self.timeout).await {
                 Ok(replies) => checked(replies).map_err(Attempt::Redis),
                 Err(e) if e.is_timeout() => Err(Attempt::Timeout),
                 Err(e) => Err(Attempt::Redis(e)),
             };
         }
+        let mut cmds = Cmds::default();
+        build(&mut cmds);
         let (tx, rx) = oneshot::channel();
         let first = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             let before = q.pipe.len();
-            for cmd in cmds {
+            for cmd in cmds.0 {
                 q.pipe.add_command(cmd);
             }
             let count = q.pipe.len() - before;

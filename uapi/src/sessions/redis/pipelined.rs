@@ -37,6 +37,7 @@ use tokio::time::Instant;
 use self::driver::Driver;
 use self::socket::{open, Parked};
 use super::batch::Replies;
+use super::wire::{Resp, Unit};
 use crate::coarse_timer::CoarseSleep;
 
 mod driver;
@@ -216,6 +217,24 @@ impl PipelinedConnection {
                     n += 1;
                 }
                 n
+            },
+            timeout,
+        )
+        .await
+    }
+
+    /// Sends the commands `build` writes (as RESP, straight into the
+    /// connection's buffer) as one unit; otherwise as [`Self::send_unit`].
+    pub(super) async fn send_built(
+        &self,
+        build: &(dyn Fn(&mut dyn Unit) + Send + Sync),
+        timeout: Duration,
+    ) -> RedisResult<Replies> {
+        self.request(
+            |out| {
+                let mut resp = Resp::new(out);
+                build(&mut resp);
+                resp.finish()
             },
             timeout,
         )

@@ -1,5 +1,5 @@
-//! The Redis side of the wire: commands built in one allocation, and replies
-//! read into sessions without copying their strings.
+//! The Redis side of the wire: commands written once for either kind of
+//! connection, and replies read into sessions without copying their strings.
 
 use std::collections::HashMap;
 
@@ -19,13 +19,132 @@ pub(super) fn on_key(name: &str, key: &[u8], more: usize) -> Cmd {
     cmd
 }
 
-/// `HSET key k1 v1 ..` for `count` pairs.
-pub(super) fn hset<'p>(key: &[u8], count: usize, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> Cmd {
-    let mut cmd = on_key("HSET", key, 2 * count);
-    for (k, v) in pairs {
-        cmd.arg(k).arg(v);
+/// Where the commands of one unit go, written once for either kind of
+/// connection: collected as redis-rs [`Cmd`]s ([`Cmds`]), or written as RESP
+/// straight into a [`super::PipelinedConnection`]'s buffer ([`Resp`]: no
+/// `Cmd` built, nothing packed twice).
+pub(super) trait Unit {
+    /// Starts a command of `argc` arguments, its name included; exactly
+    /// `argc` calls of [`Unit::arg`] must follow.
+    fn begin(&mut self, argc: usize);
+    /// The next argument of the current command.
+    fn arg(&mut self, arg: &[u8]);
+    /// A whole command, built elsewhere.
+    fn cmd(&mut self, cmd: Cmd);
+}
+
+impl dyn Unit + '_ {
+    /// `name key` and the further arguments `rest`.
+    pub(super) fn on_key(&mut self, name: &str, key: &[u8], rest: &[&[u8]]) {
+        self.begin(2 + rest.len());
+        self.arg(name.as_bytes());
+        self.arg(key);
+        for a in rest {
+            self.arg(a);
+        }
     }
-    cmd
+
+    /// `HSET key k1 v1 ..` for `count` pairs.
+    pub(super) fn hset<'p>(&mut self, key: &[u8], count: usize, pairs: impl Iterator<Item = (&'p str, &'p str)>) {
+        self.begin(2 + 2 * count);
+        self.arg(b"HSET");
+        self.arg(key);
+        for (k, v) in pairs {
+            self.arg(k.as_bytes());
+            self.arg(v.as_bytes());
+        }
+    }
+
+    /// A command with no arguments (`MULTI`, `EXEC`).
+    pub(super) fn bare(&mut self, name: &str) {
+        self.begin(1);
+        self.arg(name.as_bytes());
+    }
+}
+
+/// A unit as redis-rs commands (for connections other than a
+/// [`super::PipelinedConnection`], and for cluster mode).
+#[derive(Default)]
+pub(super) struct Cmds(pub(super) Vec<Cmd>);
+
+impl Unit for Cmds {
+    fn begin(&mut self, argc: usize) {
+        self.0.push(Cmd::with_capacity(argc, 16 * argc));
+    }
+
+    fn arg(&mut self, arg: &[u8]) {
+        if let Some(cmd) = self.0.last_mut() {
+            cmd.arg(arg);
+        }
+    }
+
+    fn cmd(&mut self, cmd: Cmd) {
+        self.0.push(cmd);
+    }
+}
+
+/// A unit written as RESP at the end of a connection's output buffer.
+///
+/// A command whose arguments do not number what [`Unit::begin`] announced
+/// would put the connection's replies out of step, so it is checked:
+/// [`Resp::finish`] then takes back all the unit wrote.
+pub(super) struct Resp<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+    commands: usize,
+    /// Arguments the current command still owes.
+    owed: usize,
+    broken: bool,
+}
+
+impl<'a> Resp<'a> {
+    pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
+        let start = out.len();
+        Resp { out, start, commands: 0, owed: 0, broken: false }
+    }
+
+    fn header(&mut self, kind: u8, n: usize) {
+        self.out.push(kind);
+        self.out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// How many commands were written (each gets one reply); 0, with nothing
+    /// written, if a command was malformed.
+    pub(super) fn finish(self) -> usize {
+        if self.broken || self.owed != 0 {
+            tracing::error!("a session store command had the wrong number of arguments; not sent");
+            self.out.truncate(self.start);
+            return 0;
+        }
+        self.commands
+    }
+}
+
+impl Unit for Resp<'_> {
+    fn begin(&mut self, argc: usize) {
+        self.broken |= self.owed != 0 || argc == 0;
+        self.owed = argc;
+        self.commands += 1;
+        self.header(b'*', argc);
+    }
+
+    fn arg(&mut self, arg: &[u8]) {
+        if self.owed == 0 {
+            self.broken = true;
+            return;
+        }
+        self.owed -= 1;
+        self.header(b'$', arg.len());
+        self.out.extend_from_slice(arg);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    fn cmd(&mut self, cmd: Cmd) {
+        self.broken |= self.owed != 0;
+        self.commands += 1;
+        cmd.write_packed_command(self.out);
+    }
 }
 
 /// Takes the `i`th reply of a group and converts it.
@@ -93,6 +212,67 @@ mod tests {
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn unit(build: impl Fn(&mut dyn Unit)) -> (Vec<u8>, usize, Vec<u8>) {
+        let mut out = b"before".to_vec();
+        let mut resp = Resp::new(&mut out);
+        build(&mut resp);
+        let n = resp.finish();
+        let mut cmds = Cmds::default();
+        build(&mut cmds);
+        let mut packed = b"before".to_vec();
+        for cmd in &cmds.0 {
+            cmd.write_packed_command(&mut packed);
+        }
+        (out, n, packed)
+    }
+
+    #[test]
+    fn resp_is_what_redis_rs_packs_for_the_same_commands() {
+        let (out, n, packed) = unit(|u| {
+            u.bare("MULTI");
+            u.hset(b"k", 2, [("a", "1"), ("\u{1}c", "")].into_iter());
+            u.on_key("PEXPIRE", b"k", &[b"1209600000", b"NX"]);
+            u.cmd(on_key("HGETALL", b"k", 0));
+            u.bare("EXEC");
+        });
+        assert_eq!(n, 5);
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&packed));
+        assert!(
+            out.starts_with(b"before*1\r\n$5\r\nMULTI\r\n*6\r\n$4\r\nHSET\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    #[test]
+    fn a_command_with_the_wrong_number_of_arguments_is_taken_back_whole() {
+        for build in [
+            (|u: &mut dyn Unit| {
+                u.bare("MULTI");
+                u.begin(3);
+                u.arg(b"GET");
+                u.arg(b"k");
+            }) as fn(&mut dyn Unit),
+            |u| {
+                u.begin(1);
+                u.arg(b"PING");
+                u.arg(b"extra");
+            },
+            |u| {
+                u.begin(2);
+                u.arg(b"GET");
+                u.bare("EXEC");
+            },
+            |u| u.begin(0),
+        ] {
+            let mut out = b"before".to_vec();
+            let mut resp = Resp::new(&mut out);
+            build(&mut resp);
+            assert_eq!(resp.finish(), 0);
+            assert_eq!(out, b"before", "what came before the unit stays");
+        }
     }
 
     #[test]
