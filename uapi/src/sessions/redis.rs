@@ -219,7 +219,7 @@ where
                 Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;
                     tracing::debug!("session scripts missing on the server; loading them");
-                    self.load_scripts().await.map_err(|a| self.fail(a))?;
+                    Box::pin(self.load_scripts()).await.map_err(|a| self.fail(a))?;
                 }
                 Err(Attempt::Redis(e)) if !switched && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") => {
                     switched = true;
@@ -239,23 +239,9 @@ where
         let mut loaded = false;
         loop {
             let sent = if self.split.load(Ordering::Relaxed) {
-                let mut conn = self.conn.clone();
                 let mut unit = Cmds::default();
                 build(&mut unit);
-                let mut cmds = unit.0;
-                match cmds.len() {
-                    1 => {
-                        let only = cmds.swap_remove(0);
-                        self.bounded(only.query_async::<Value>(&mut conn)).await.map(|v| [v].into())
-                    }
-                    _ => {
-                        let mut p = redis::pipe();
-                        for c in cmds {
-                            p.add_command(c);
-                        }
-                        self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await.map(Replies::from_vec)
-                    }
-                }
+                Box::pin(self.send_alone(unit.0)).await
             } else {
                 self.batch.send(&build).await
             };
@@ -264,9 +250,29 @@ where
                 Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;
                     tracing::debug!("session scripts missing on the server; loading them");
-                    self.load_scripts().await.map_err(|a| self.fail(a))?;
+                    Box::pin(self.load_scripts()).await.map_err(|a| self.fail(a))?;
                 }
                 Err(a) => return Err(self.fail(a)),
+            }
+        }
+    }
+
+    /// Cluster mode: a unit's command alone, or the unit as one pipeline.
+    /// (Boxed where it is awaited, as the script reload: the rare paths keep
+    /// their futures out of the size of every request's.)
+    async fn send_alone(&self, mut cmds: Vec<Cmd>) -> Result<Replies, Attempt> {
+        let mut conn = self.conn.clone();
+        match cmds.len() {
+            1 => {
+                let only = cmds.swap_remove(0);
+                self.bounded(only.query_async::<Value>(&mut conn)).await.map(|v| [v].into())
+            }
+            _ => {
+                let mut p = redis::pipe();
+                for c in cmds {
+                    p.add_command(c);
+                }
+                self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await.map(Replies::from_vec)
             }
         }
     }
@@ -320,6 +326,69 @@ where
             }
             other => Err(SessionError::Backend(format!("unexpected reply to HEXISTS: {other:?}"))),
         }
+    }
+
+    /// A save through the `SAVE` script: a namespace to set, or cluster mode.
+    async fn save_scripted(
+        &self,
+        req: &SaveRequest<'_>,
+        key: &KeyBytes,
+        max_age: i64,
+    ) -> Result<SaveOutcome, SessionError> {
+        let id = req.id.as_str();
+        let evalsha = || {
+            let pairs = if req.existed { req.upserts.len() } else { req.full.len() };
+            let mut inv = Cmd::with_capacity(10 + 2 * pairs + req.removals.len(), 160);
+            inv.arg("EVALSHA").arg(SAVE.get_hash()).arg(1).arg(&key[..]);
+            inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
+            inv.arg(if req.namespace.is_some() { "1" } else { "0" }).arg(req.namespace.unwrap_or(""));
+            inv.arg(pairs);
+            if req.existed {
+                for (k, v) in req.upserts {
+                    inv.arg(k).arg(v);
+                }
+                inv.arg(req.removals);
+            } else {
+                for (k, v) in req.full {
+                    inv.arg(k).arg(v);
+                }
+            }
+            inv
+        };
+        let reply = match (req.existed, req.namespace) {
+            (false, Some(ns)) => {
+                // New session: its TTL is max_age, so the index entry can go
+                // in the same round trip (separate command: other hash slot).
+                let (mut save, mut index) = (redis::pipe(), redis::pipe());
+                save.add_command(evalsha());
+                self.index_add(&mut index, ns, id, max_age);
+                let mut r = self.run(&[save, index]).await?;
+                group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
+            }
+            _ => self.run_cmd(evalsha).await?,
+        };
+        // 1: saved; 0: gone; an array: saved, and the namespace changed.
+        let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {
+            Value::Int(0) => return Ok(SaveOutcome::Gone),
+            Value::Int(_) => return Ok(SaveOutcome::Saved),
+            v => {
+                let (_, changed, had_old, old, pttl): (i64, i64, i64, String, i64) = convert(v)?;
+                (changed, had_old, old, pttl)
+            }
+        };
+        if let (true, 1, Some(ns)) = (req.existed, changed, req.namespace) {
+            // The namespace of a live session changed: move its index entry.
+            let mut add = redis::pipe();
+            self.index_add(&mut add, ns, id, pttl.max(1));
+            let mut groups = vec![add];
+            if had_old == 1 {
+                let mut rem = redis::pipe();
+                rem.zrem(self.ns_key(&old), id);
+                groups.push(rem);
+            }
+            self.run(&groups).await?;
+        }
+        Ok(SaveOutcome::Saved)
     }
 
     /// `SCRIPT LOAD`s every script: one pipeline on a single node; on a
@@ -390,7 +459,7 @@ where
                 ttl.pttl(&key[..]);
                 // Two groups: one pipeline on a single node, two concurrent
                 // single-command requests (still one round trip) on a cluster.
-                let mut r = self.run(&[all, ttl]).await?;
+                let mut r = Box::pin(self.run(&[all, ttl])).await?;
                 pttl = take(group(&mut r, 1), 0)?;
                 reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
             } else {
@@ -410,7 +479,6 @@ where
     fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
         Box::pin(async move {
             check_request(&req)?;
-            let id = req.id.as_str();
             let max_age = ms(req.max_age);
             let key = self.session_key_bytes(req.id);
             if !req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
@@ -435,59 +503,8 @@ where
             if req.existed && req.namespace.is_none() && !self.split.load(Ordering::Relaxed) {
                 return self.update(&key, &req, max_age).await;
             }
-            let evalsha = || {
-                let pairs = if req.existed { req.upserts.len() } else { req.full.len() };
-                let mut inv = Cmd::with_capacity(10 + 2 * pairs + req.removals.len(), 160);
-                inv.arg("EVALSHA").arg(SAVE.get_hash()).arg(1).arg(&key[..]);
-                inv.arg(if req.existed { "1" } else { "0" }).arg(max_age);
-                inv.arg(if req.namespace.is_some() { "1" } else { "0" }).arg(req.namespace.unwrap_or(""));
-                inv.arg(pairs);
-                if req.existed {
-                    for (k, v) in req.upserts {
-                        inv.arg(k).arg(v);
-                    }
-                    inv.arg(req.removals);
-                } else {
-                    for (k, v) in req.full {
-                        inv.arg(k).arg(v);
-                    }
-                }
-                inv
-            };
-            let reply = match (req.existed, req.namespace) {
-                (false, Some(ns)) => {
-                    // New session: its TTL is max_age, so the index entry can go
-                    // in the same round trip (separate command: other hash slot).
-                    let (mut save, mut index) = (redis::pipe(), redis::pipe());
-                    save.add_command(evalsha());
-                    self.index_add(&mut index, ns, id, max_age);
-                    let mut r = self.run(&[save, index]).await?;
-                    group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
-                }
-                _ => self.run_cmd(evalsha).await?,
-            };
-            // 1: saved; 0: gone; an array: saved, and the namespace changed.
-            let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {
-                Value::Int(0) => return Ok(SaveOutcome::Gone),
-                Value::Int(_) => return Ok(SaveOutcome::Saved),
-                v => {
-                    let (_, changed, had_old, old, pttl): (i64, i64, i64, String, i64) = convert(v)?;
-                    (changed, had_old, old, pttl)
-                }
-            };
-            if let (true, 1, Some(ns)) = (req.existed, changed, req.namespace) {
-                // The namespace of a live session changed: move its index entry.
-                let mut add = redis::pipe();
-                self.index_add(&mut add, ns, id, pttl.max(1));
-                let mut groups = vec![add];
-                if had_old == 1 {
-                    let mut rem = redis::pipe();
-                    rem.zrem(self.ns_key(&old), id);
-                    groups.push(rem);
-                }
-                self.run(&groups).await?;
-            }
-            Ok(SaveOutcome::Saved)
+            // Boxed: this rarer path keeps its (large) future out of the hot paths'.
+            Box::pin(self.save_scripted(&req, &key, max_age)).await
         })
     }
 

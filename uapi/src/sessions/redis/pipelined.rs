@@ -254,7 +254,8 @@ impl PipelinedConnection {
         let (rx, local) = match self.enqueue(&mut pack, deadline) {
             Some(queued) => queued,
             None => {
-                self.reconnect().await?;
+                // Boxed: the rare path keeps its (large) future out of every request's.
+                Box::pin(self.reconnect()).await?;
                 self.enqueue(&mut pack, deadline).ok_or_else(lost)?
             }
         };
@@ -298,7 +299,9 @@ impl PipelinedConnection {
                 let _ = tx.send(Ok(Replies::new()));
                 return Some((rx, true));
             }
-            st.waiters.push_back(Waiter { left, replies: Replies::new(), deadline, tx });
+            // Room for every reply up front: no growth in the driver, and the
+            // memory is this task's (allocated and freed on its thread).
+            st.waiters.push_back(Waiter { left, replies: Replies::with_capacity(left), deadline, tx });
             if let Some((parked, rbuf)) = st.idle.take() {
                 drop(st);
                 self.start_driver(parked, rbuf);
