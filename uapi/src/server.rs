@@ -7,6 +7,9 @@
 //! wants the answer. (hyper's `half_close`; it also spares every request that
 //! awaits a fresh 8 KiB read buffer, which hyper's check for the client's
 //! end of stream allocated while the request still held the old one.)
+//! The price: a handler whose client left keeps its connection (a file
+//! descriptor) and a graceful shutdown waiting until it ends, so a handler
+//! that may wait long (a long poll) should bound its wait with a timeout.
 
 use std::future::Future;
 use std::io;

@@ -241,7 +241,10 @@ where
             let sent = if self.split.load(Ordering::Relaxed) {
                 let mut unit = Cmds::default();
                 build(&mut unit);
-                Box::pin(self.send_alone(unit.0)).await
+                match unit.finish() {
+                    Some(cmds) => Box::pin(self.send_alone(cmds)).await,
+                    None => Err(Attempt::Redis(wire::malformed())),
+                }
             } else {
                 self.batch.send(&build).await
             };

@@ -195,17 +195,15 @@ impl AsyncSession {
                     s.namespace_dirty = true;
                 }
             }
-            let (upserts, removals, full) = if s.id.is_some() && s.existed {
-                let upserts: Vec<(String, String)> =
-                    s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
-                (upserts, s.removed.drain().collect(), HashMap::new())
-            } else {
-                // A new session is written whole (and again whole if that
-                // fails): what changed does not matter.
-                s.changed.clear();
-                s.removed.clear();
-                (Vec::new(), Vec::new(), s.data.clone())
-            };
+            // What changed is taken even for a new session, which is written
+            // whole: if this save fails while another one of the same session
+            // succeeds, the session exists next time, and only these pending
+            // changes (put back by `restore`) make the next save write them.
+            let upserts: Vec<(String, String)> =
+                s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
+            let removals: Vec<String> = s.removed.drain().collect();
+            // The whole map is only written for a new session.
+            let full = if s.id.is_some() && s.existed { HashMap::new() } else { s.data.clone() };
             (s.id, s.existed, upserts, removals, full, s.namespace.clone(), std::mem::take(&mut s.namespace_dirty))
         });
         let restore = |this: &Self| {

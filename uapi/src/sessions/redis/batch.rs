@@ -27,7 +27,7 @@ use std::time::Duration;
 use redis::{aio::ConnectionLike, ErrorKind, Pipeline, RedisError, Value};
 use tokio::sync::oneshot;
 
-use super::wire::{Cmds, Unit};
+use super::wire::{malformed, Cmds, Unit};
 use super::{Attempt, PipelinedConnection};
 
 /// The replies to one unit of commands, in order.
@@ -79,13 +79,14 @@ where
                 Err(e) => Err(Attempt::Redis(e)),
             };
         }
-        let mut cmds = Cmds::default();
-        build(&mut cmds);
+        let mut unit = Cmds::default();
+        build(&mut unit);
+        let cmds = unit.finish().ok_or_else(|| Attempt::Redis(malformed()))?;
         let (tx, rx) = oneshot::channel();
         let first = {
             let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             let before = q.pipe.len();
-            for cmd in cmds.0 {
+            for cmd in cmds {
                 q.pipe.add_command(cmd);
             }
             let count = q.pipe.len() - before;

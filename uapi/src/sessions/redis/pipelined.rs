@@ -20,6 +20,7 @@
 //! costs each request one refused connect, and Redis back needs no restart.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::Duration;
@@ -37,7 +38,7 @@ use tokio::time::Instant;
 use self::driver::Driver;
 use self::socket::{open, Parked};
 use super::batch::Replies;
-use super::wire::{Resp, Unit};
+use super::wire::{self, Resp, Unit};
 use crate::coarse_timer::CoarseSleep;
 
 mod driver;
@@ -230,15 +231,24 @@ impl PipelinedConnection {
         build: &(dyn Fn(&mut dyn Unit) + Send + Sync),
         timeout: Duration,
     ) -> RedisResult<Replies> {
-        self.request(
-            |out| {
-                let mut resp = Resp::new(out);
-                build(&mut resp);
-                resp.finish()
-            },
-            timeout,
-        )
-        .await
+        let malformed = AtomicBool::new(false);
+        let replies = self
+            .request(
+                |out| {
+                    let mut resp = Resp::new(out);
+                    build(&mut resp);
+                    resp.finish().unwrap_or_else(|| {
+                        malformed.store(true, Ordering::Relaxed);
+                        0
+                    })
+                },
+                timeout,
+            )
+            .await?;
+        if malformed.load(Ordering::Relaxed) {
+            return Err(wire::malformed());
+        }
+        Ok(replies)
     }
 
     /// Packs commands with `pack` (which returns how many replies they

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use redis::{Cmd, Value};
+use redis::{Cmd, ErrorKind, RedisError, Value};
 
 use super::{MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::RESERVED_PREFIX;
@@ -62,45 +62,102 @@ impl dyn Unit + '_ {
     }
 }
 
-/// A unit as redis-rs commands (for connections other than a
-/// [`super::PipelinedConnection`], and for cluster mode).
+/// Counts each command's arguments against what [`Unit::begin`] announced:
+/// a command with too few or too many would put a connection's replies out of
+/// step (and an empty one gets no reply at all), so such a unit is not sent.
 #[derive(Default)]
-pub(super) struct Cmds(pub(super) Vec<Cmd>);
-
-impl Unit for Cmds {
-    fn begin(&mut self, argc: usize) {
-        self.0.push(Cmd::with_capacity(argc, 16 * argc));
-    }
-
-    fn arg(&mut self, arg: &[u8]) {
-        if let Some(cmd) = self.0.last_mut() {
-            cmd.arg(arg);
-        }
-    }
-
-    fn cmd(&mut self, cmd: Cmd) {
-        self.0.push(cmd);
-    }
-}
-
-/// A unit written as RESP at the end of a connection's output buffer.
-///
-/// A command whose arguments do not number what [`Unit::begin`] announced
-/// would put the connection's replies out of step, so it is checked:
-/// [`Resp::finish`] then takes back all the unit wrote.
-pub(super) struct Resp<'a> {
-    out: &'a mut Vec<u8>,
-    start: usize,
-    commands: usize,
+struct Tally {
     /// Arguments the current command still owes.
     owed: usize,
     broken: bool,
 }
 
+impl Tally {
+    fn begin(&mut self, argc: usize) {
+        self.broken |= self.owed != 0 || argc == 0;
+        self.owed = argc;
+    }
+
+    /// Whether the next argument was announced.
+    fn arg(&mut self) -> bool {
+        if self.owed == 0 {
+            self.broken = true;
+            return false;
+        }
+        self.owed -= 1;
+        true
+    }
+
+    fn cmd(&mut self) {
+        self.broken |= self.owed != 0;
+    }
+
+    fn sound(&self) -> bool {
+        if self.broken || self.owed != 0 {
+            tracing::error!("a session store command had the wrong number of arguments; not sent");
+            return false;
+        }
+        true
+    }
+}
+
+/// The error for a unit [`Tally`] refused (a bug in the store, never sent).
+pub(super) fn malformed() -> RedisError {
+    RedisError::from((ErrorKind::Client, "a session store command had the wrong number of arguments; not sent"))
+}
+
+/// A unit as redis-rs commands (for connections other than a
+/// [`super::PipelinedConnection`], and for cluster mode).
+#[derive(Default)]
+pub(super) struct Cmds {
+    cmds: Vec<Cmd>,
+    tally: Tally,
+}
+
+impl Cmds {
+    /// The commands, or `None` if one was malformed.
+    pub(super) fn finish(self) -> Option<Vec<Cmd>> {
+        self.tally.sound().then_some(self.cmds)
+    }
+}
+
+impl Unit for Cmds {
+    fn begin(&mut self, argc: usize) {
+        self.tally.begin(argc);
+        self.cmds.push(Cmd::with_capacity(argc, 16 * argc));
+    }
+
+    fn arg(&mut self, arg: &[u8]) {
+        if self.tally.arg() {
+            if let Some(cmd) = self.cmds.last_mut() {
+                cmd.arg(arg);
+            }
+        }
+    }
+
+    fn cmd(&mut self, cmd: Cmd) {
+        self.tally.cmd();
+        self.cmds.push(cmd);
+    }
+}
+
+/// A unit written as RESP at the end of a connection's output buffer.
+///
+/// Unless [`Resp::finish`] finds every command sound, all the unit wrote is
+/// taken back, also when it is dropped unfinished (a panic while building
+/// leaves no half command in the buffer).
+pub(super) struct Resp<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+    commands: usize,
+    tally: Tally,
+    finished: bool,
+}
+
 impl<'a> Resp<'a> {
     pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
         let start = out.len();
-        Resp { out, start, commands: 0, owed: 0, broken: false }
+        Resp { out, start, commands: 0, tally: Tally::default(), finished: false }
     }
 
     fn header(&mut self, kind: u8, n: usize) {
@@ -109,39 +166,40 @@ impl<'a> Resp<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
-    /// How many commands were written (each gets one reply); 0, with nothing
-    /// written, if a command was malformed.
-    pub(super) fn finish(self) -> usize {
-        if self.broken || self.owed != 0 {
-            tracing::error!("a session store command had the wrong number of arguments; not sent");
+    /// How many commands were written (each gets one reply), or `None`, with
+    /// nothing written, if one was malformed.
+    pub(super) fn finish(mut self) -> Option<usize> {
+        self.finished = self.tally.sound();
+        self.finished.then_some(self.commands)
+    }
+}
+
+impl Drop for Resp<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
             self.out.truncate(self.start);
-            return 0;
         }
-        self.commands
     }
 }
 
 impl Unit for Resp<'_> {
     fn begin(&mut self, argc: usize) {
-        self.broken |= self.owed != 0 || argc == 0;
-        self.owed = argc;
+        self.tally.begin(argc);
         self.commands += 1;
         self.header(b'*', argc);
     }
 
     fn arg(&mut self, arg: &[u8]) {
-        if self.owed == 0 {
-            self.broken = true;
+        if !self.tally.arg() {
             return;
         }
-        self.owed -= 1;
         self.header(b'$', arg.len());
         self.out.extend_from_slice(arg);
         self.out.extend_from_slice(b"\r\n");
     }
 
     fn cmd(&mut self, cmd: Cmd) {
-        self.broken |= self.owed != 0;
+        self.tally.cmd();
         self.commands += 1;
         cmd.write_packed_command(self.out);
     }
@@ -218,11 +276,11 @@ mod tests {
         let mut out = b"before".to_vec();
         let mut resp = Resp::new(&mut out);
         build(&mut resp);
-        let n = resp.finish();
+        let n = resp.finish().expect("a sound unit");
         let mut cmds = Cmds::default();
         build(&mut cmds);
         let mut packed = b"before".to_vec();
-        for cmd in &cmds.0 {
+        for cmd in &cmds.finish().expect("a sound unit") {
             cmd.write_packed_command(&mut packed);
         }
         (out, n, packed)
@@ -270,9 +328,21 @@ mod tests {
             let mut out = b"before".to_vec();
             let mut resp = Resp::new(&mut out);
             build(&mut resp);
-            assert_eq!(resp.finish(), 0);
+            assert_eq!(resp.finish(), None);
             assert_eq!(out, b"before", "what came before the unit stays");
+            let mut cmds = Cmds::default();
+            build(&mut cmds);
+            assert!(cmds.finish().is_none(), "the Cmd path refuses it too");
         }
+    }
+
+    #[test]
+    fn a_unit_dropped_unfinished_takes_back_what_it_wrote() {
+        let mut out = b"before".to_vec();
+        let mut resp = Resp::new(&mut out);
+        (&mut resp as &mut dyn Unit).on_key("GET", b"k", &[]);
+        drop(resp);
+        assert_eq!(out, b"before");
     }
 
     #[test]
