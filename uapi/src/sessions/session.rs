@@ -188,27 +188,31 @@ impl AsyncSession {
     async fn save(&self, namespace: Option<&str>) -> Result<Headers, SessionError> {
         let store = &self.inner.store;
         // Take what is pending; on failure it is put back.
-        let (id, existed, upserts, removals, full, ns, ns_dirty) = self.with(|s| {
+        let (id, existed, upserts, changed, removals, full, ns, ns_dirty) = self.with(|s| {
             if let Some(ns) = namespace {
                 if s.namespace.as_deref() != Some(ns) {
                     s.namespace = Some(ns.to_owned());
                     s.namespace_dirty = true;
                 }
             }
-            // What changed is taken even for a new session, which is written
-            // whole: if this save fails while another one of the same session
-            // succeeds, the session exists next time, and only these pending
-            // changes (put back by `restore`) make the next save write them.
-            let upserts: Vec<(String, String)> =
-                s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
             let removals: Vec<String> = s.removed.drain().collect();
-            // The whole map is only written for a new session.
-            let full = if s.id.is_some() && s.existed { HashMap::new() } else { s.data.clone() };
-            (s.id, s.existed, upserts, removals, full, s.namespace.clone(), std::mem::take(&mut s.namespace_dirty))
+            let (upserts, changed, full) = if s.id.is_some() && s.existed {
+                let upserts: Vec<(String, String)> =
+                    s.changed.drain().filter_map(|k| s.data.get(&k).map(|v| (k, v.clone()))).collect();
+                (upserts, Vec::new(), HashMap::new())
+            } else {
+                // A new session is written whole. What changed is still taken
+                // (the keys only): if this save fails while another save of
+                // the same session creates it, only these pending changes,
+                // put back by `restore`, make the next save write them.
+                (Vec::new(), s.changed.drain().collect::<Vec<String>>(), s.data.clone())
+            };
+            let ns_dirty = std::mem::take(&mut s.namespace_dirty);
+            (s.id, s.existed, upserts, changed, removals, full, s.namespace.clone(), ns_dirty)
         });
         let restore = |this: &Self| {
             this.with(|s| {
-                for (k, _) in &upserts {
+                for k in upserts.iter().map(|(k, _)| k).chain(&changed) {
                     if !s.removed.contains(k) {
                         s.changed.insert(k.clone());
                     }
