@@ -27,26 +27,27 @@
 //! by itself).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, ServerErrorKind, Value};
+use redis::{aio::ConnectionLike, Cmd, Pipeline, Value};
 
 mod batch;
 mod configure;
 mod pipelined;
 mod resp;
 mod scripts;
+mod transport;
 mod wire;
 
 pub use self::configure::configure_async_sessions;
 pub use self::pipelined::PipelinedConnection;
 
-use self::batch::{Batcher, Replies};
+use self::batch::Batcher;
 use self::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
-use self::wire::{convert, group, on_key, session_from_reply, take, Cmds, KeyBytes, Unit};
+use self::transport::Attempt;
+use self::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit};
 use super::backend::{check_fields, check_request};
 use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
@@ -171,121 +172,6 @@ where
         pipe.invoke_script(INDEX_ADD.key(self.ns_key(ns)).arg(id).arg(ttl_ms));
     }
 
-    async fn bounded<T>(&self, fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Attempt> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r.map_err(Attempt::Redis),
-            Err(_) => Err(Attempt::Timeout),
-        }
-    }
-
-    /// One request carrying all `groups` (each group: commands on ONE slot), or
-    /// in cluster mode the groups concurrently, each command of a group as its
-    /// own request, in order. Results per group.
-    ///
-    /// Why not one pipeline per group on a cluster: while a slot migrates, its
-    /// old node answers ASK, and the client sends `ASKING` once, before the
-    /// redirected request; in a pipeline only the first command benefits, the
-    /// others are MOVED back, and the request fails until the migration ends.
-    /// A single command (or script) follows the redirection fine.
-    async fn run_once(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt> {
-        if self.split.load(Ordering::Relaxed) {
-            let calls = groups.iter().map(|p| {
-                let mut conn = self.conn.clone();
-                async move {
-                    let mut replies = Vec::with_capacity(p.len());
-                    for cmd in p.cmd_iter() {
-                        replies.push(self.bounded(cmd.query_async::<Value>(&mut conn)).await?);
-                    }
-                    Ok(replies)
-                }
-            });
-            return futures_util::future::try_join_all(calls).await;
-        }
-        let cmds = |u: &mut dyn Unit| groups.iter().flat_map(|g| g.cmd_iter().cloned()).for_each(|c| u.cmd(c));
-        let mut flat = self.batch.send(cmds).await?.into_iter();
-        Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
-    }
-
-    /// [`run_once`](Self::run_once), plus recovery from a script cache that was
-    /// flushed (server restart: `SCRIPT LOAD` and retry) and from a cluster
-    /// refusing a cross-slot pipeline (switch to cluster mode and retry). Every
-    /// batch we build is safe to replay.
-    async fn run(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, SessionError> {
-        let (mut loaded, mut switched) = (false, false);
-        loop {
-            match self.run_once(groups).await {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Timeout) => return Err(SessionError::Timeout(self.timeout)),
-                Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
-                    loaded = true;
-                    tracing::debug!("session scripts missing on the server; loading them");
-                    Box::pin(self.load_scripts()).await.map_err(|a| self.fail(a))?;
-                }
-                Err(Attempt::Redis(e)) if !switched && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") => {
-                    switched = true;
-                    tracing::info!("cross-slot pipeline refused; session backend switching to cluster mode");
-                    self.split.store(true, Ordering::Relaxed);
-                }
-                Err(a) => return Err(self.fail(a)),
-            }
-        }
-    }
-
-    /// One unit of commands on one key (so one slot: no cluster special case),
-    /// built by `build` (again for a retry), with the same recovery from a
-    /// flushed script cache as [`Self::run`]. Single node: through the batch;
-    /// cluster mode: a command alone, or the unit as one pipeline.
-    async fn run_unit(&self, build: impl Fn(&mut dyn Unit) + Send + Sync) -> Result<Replies, SessionError> {
-        let mut loaded = false;
-        loop {
-            let sent = if self.split.load(Ordering::Relaxed) {
-                let mut unit = Cmds::default();
-                build(&mut unit);
-                match unit.finish() {
-                    Some(cmds) => Box::pin(self.send_alone(cmds)).await,
-                    None => Err(Attempt::Redis(wire::malformed())),
-                }
-            } else {
-                self.batch.send(&build).await
-            };
-            match sent {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
-                    loaded = true;
-                    tracing::debug!("session scripts missing on the server; loading them");
-                    Box::pin(self.load_scripts()).await.map_err(|a| self.fail(a))?;
-                }
-                Err(a) => return Err(self.fail(a)),
-            }
-        }
-    }
-
-    /// Cluster mode: a unit's command alone, or the unit as one pipeline.
-    /// (Boxed where it is awaited, as the script reload: the rare paths keep
-    /// their futures out of the size of every request's.)
-    async fn send_alone(&self, mut cmds: Vec<Cmd>) -> Result<Replies, Attempt> {
-        let mut conn = self.conn.clone();
-        match cmds.len() {
-            1 => {
-                let only = cmds.swap_remove(0);
-                self.bounded(only.query_async::<Value>(&mut conn)).await.map(|v| [v].into())
-            }
-            _ => {
-                let mut p = redis::pipe();
-                for c in cmds {
-                    p.add_command(c);
-                }
-                self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await.map(Replies::from_vec)
-            }
-        }
-    }
-
-    /// [`Self::run_unit`] of one command: its reply.
-    async fn run_cmd(&self, build: impl Fn() -> Cmd + Send + Sync) -> Result<Value, SessionError> {
-        let mut replies = self.run_unit(|u| u.cmd(build())).await?;
-        Ok(replies.pop().unwrap_or(Value::Nil))
-    }
-
     /// A save of an existing session that leaves its namespace alone, in one
     /// transaction and no script: `MULTI`, `HSET` the changed fields, `HDEL`
     /// the removed ones, `PEXPIRE .. NX`, `HEXISTS` of the marker, `EXEC`.
@@ -393,36 +279,6 @@ where
         }
         Ok(SaveOutcome::Saved)
     }
-
-    /// `SCRIPT LOAD`s every script: one pipeline on a single node; on a
-    /// cluster one command each (the client sends it to every node),
-    /// concurrently.
-    async fn load_scripts(&self) -> Result<(), Attempt> {
-        if !self.split.load(Ordering::Relaxed) {
-            // Through the batch: requests that all met NOSCRIPT load together.
-            let loads = |u: &mut dyn Unit| {
-                for src in scripts::ALL {
-                    u.begin(3);
-                    u.arg(b"SCRIPT");
-                    u.arg(b"LOAD");
-                    u.arg(src.as_bytes());
-                }
-            };
-            return self.batch.send(loads).await.map(drop);
-        }
-        let loads = scripts::ALL.map(|src| {
-            let mut conn = self.conn.clone();
-            async move { self.bounded(redis::cmd("SCRIPT").arg("LOAD").arg(src).query_async::<Value>(&mut conn)).await }
-        });
-        futures_util::future::try_join_all(loads).await.map(drop)
-    }
-
-    fn fail(&self, a: Attempt) -> SessionError {
-        match a {
-            Attempt::Timeout => SessionError::Timeout(self.timeout),
-            Attempt::Redis(e) => e.into(),
-        }
-    }
 }
 
 /// `true` for redis-rs's async cluster connection (on its default inner
@@ -432,15 +288,6 @@ fn is_cluster_connection<C: 'static>() -> bool {
     use redis::cluster_async::ClusterConnection;
     use std::any::TypeId;
     TypeId::of::<C>() == TypeId::of::<ClusterConnection>()
-}
-
-enum Attempt {
-    Redis(RedisError),
-    Timeout,
-}
-
-fn is_kind(e: &RedisError, kind: ServerErrorKind, code: &str) -> bool {
-    e.kind() == ErrorKind::Server(kind) || e.code() == Some(code) || e.to_string().contains(code)
 }
 
 fn ms(d: Duration) -> i64 {
