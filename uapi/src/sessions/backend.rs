@@ -1,18 +1,14 @@
 //! The storage trait the session middleware talks to.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use super::{SessionError, SessionId};
-
-/// A boxed, `Send` future; keeps [`SessionBackend`] object safe so it can live
-/// behind `Arc<dyn SessionBackend>`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::addon::BoxFuture;
 
 /// A session as read from the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LoadedSession {
     /// The user-visible key/value data (never contains reserved fields).
     pub data: HashMap<String, String>,
@@ -22,12 +18,40 @@ pub struct LoadedSession {
     pub ttl: Option<Duration>,
 }
 
+impl LoadedSession {
+    /// A session read from a store (for backends written outside uapi).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// let s = uapi::sessions::LoadedSession::new(HashMap::new(), Some("7".into()), None);
+    /// assert_eq!(s.namespace.as_deref(), Some("7"));
+    /// ```
+    pub fn new(data: HashMap<String, String>, namespace: Option<String>, ttl: Option<Duration>) -> Self {
+        LoadedSession { data, namespace, ttl }
+    }
+}
+
+/// Which store a backend serves: what [`configure_sessions`](super::configure_sessions)
+/// tells [`SessionBackend::attach`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct StoreInfo<'a> {
+    /// The store's cookie name, unique among the stores of an app.
+    pub cookie_name: &'a str,
+    /// Whether the store extends sessions as they are read, so
+    /// [`SessionBackend::load`] must report [`LoadedSession::ttl`].
+    pub rolling: bool,
+}
+
 /// Everything a backend needs to persist the changes one request made.
 ///
 /// Saves are field-level on purpose: two concurrent requests of the same
 /// session that change *different* keys must both persist, which a
 /// read-modify-write of the whole map cannot guarantee.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct SaveRequest<'a> {
     /// The session's id.
     pub id: &'a SessionId,
@@ -50,6 +74,7 @@ pub struct SaveRequest<'a> {
 
 /// Result of [`SessionBackend::save`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SaveOutcome {
     /// The changes were written.
     Saved,
@@ -70,6 +95,15 @@ pub enum SaveOutcome {
 /// - a session may belong to a namespace, and
 ///   [`remove_namespace`](Self::remove_namespace) deletes all of its live sessions.
 pub trait SessionBackend: Send + Sync + 'static {
+    /// Called once, before any other method, by
+    /// [`configure_sessions`](super::configure_sessions) with the store this
+    /// backend serves. The Redis backend puts a store's cookie name in its
+    /// keys here, so two stores on one server never share keys. Does nothing
+    /// by default.
+    fn attach(&mut self, store: &StoreInfo<'_>) {
+        let _ = store;
+    }
+
     /// Reads a session; `Ok(None)` if it does not exist (or expired).
     fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
 

@@ -1,25 +1,34 @@
 //! Server-side cookie sessions: uapi's Redis async sessions, and an in-memory
 //! store with the same behaviour for development and tests.
 //!
-//! [`redis::configure_async_sessions`] (or [`configure_sessions`] with any
-//! [`SessionBackend`]) registers a provider for `session: AsyncSession`. The cookie
-//! carries only an opaque random id ([`SessionId`]); the data lives in the store.
+//! [`configure_sessions`] registers a provider for `session: AsyncSession` (or
+//! the name in [`SessionOptions`]) on any [`SessionBackend`];
+//! `redis::configure_async_sessions` is uapi's name for it on Redis (feature
+//! `redis`). The cookie carries only an opaque random id ([`SessionId`]); the
+//! data lives in the store.
 //!
 //! Storage layer: [`SessionBackend`] with two implementations,
-//! [`memory::MemoryStore`] and [`redis::RedisBackend`].
+//! [`memory::MemoryStore`] and `redis::RedisBackend`.
+//!
+//! Modules, each using only those before it: `error`, `id`, `backend`,
+//! `options`, `session`, `store`; then the backends, `memory` and `redis`.
 
 mod backend;
 mod error;
 mod id;
 pub mod memory;
+mod options;
+#[cfg(feature = "redis")]
 pub mod redis;
 mod session;
 mod store;
 
-pub use backend::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend};
+pub use backend::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, StoreInfo};
 pub use error::SessionError;
 pub use id::SessionId;
 pub use memory::MemoryStore;
+pub use options::SessionOptions;
+#[cfg(feature = "redis")]
 pub use redis::RedisBackend;
 pub use session::AsyncSession;
-pub use store::{configure_sessions, AsyncRedisSessionStore, SessionOptions, SessionStore};
+pub use store::{configure_sessions, AsyncRedisSessionStore, SessionStore};

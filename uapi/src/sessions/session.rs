@@ -3,10 +3,33 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::store::Shared;
-use super::{LoadedSession, SaveOutcome, SaveRequest, SessionError, SessionId};
-use crate::response::Headers;
-use crate::ResponseHeaders;
+use super::{LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions};
+use crate::{CookieSettings, Headers, ResponseHeaders};
+
+/// What a store's sessions share: the backend, the options, and the session
+/// cookie's settings with the store's `max_age` (computed once).
+pub(crate) struct Shared {
+    pub(crate) backend: Arc<dyn SessionBackend>,
+    pub(crate) options: SessionOptions,
+    cookie: CookieSettings,
+}
+
+impl Shared {
+    pub(crate) fn new(backend: Arc<dyn SessionBackend>, options: SessionOptions) -> Shared {
+        let cookie = options.cookie_settings.clone().max_age(options.max_age);
+        Shared { backend, options, cookie }
+    }
+
+    /// The `Set-Cookie` for a session id.
+    fn cookie_for(&self, id: &SessionId) -> Headers {
+        let mut headers = Headers::new();
+        match self.cookie.header_value(&self.options.cookie_name, id.as_str()) {
+            Some(v) => headers.insert(http::header::SET_COOKIE, v),
+            None => tracing::error!(cookie = %self.options.cookie_name, "session cookie could not be encoded; not set"),
+        }
+        headers
+    }
+}
 
 /// A server-side session: a map of `String` to `String`, as in uapi.
 ///
@@ -333,7 +356,7 @@ impl AsyncSession {
             store.backend.delete(id).await?;
         }
         self.with(|s| *s = State::default());
-        let headers = crate::response::expire_cookie(&store.options.cookie_name, &store.options.cookie_settings);
+        let headers = crate::expire_cookie(&store.options.cookie_name, &store.options.cookie_settings);
         self.queue(&headers);
         Ok(headers)
     }

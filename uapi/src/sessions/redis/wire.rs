@@ -1,16 +1,47 @@
-//! The Redis side of the wire: commands written once for either kind of
-//! connection, and replies read into sessions without copying their strings.
+//! The Redis side of the wire: the store's reserved fields, commands written
+//! once for any connection (a [`Unit`]), how an attempt fails, and replies
+//! read into sessions without copying their strings. The lowest module of the
+//! Redis backend: everything else in it builds on this one.
 
 use std::collections::HashMap;
 
-use redis::{Cmd, ErrorKind, RedisError, Value};
+use redis::{Cmd, ErrorKind, RedisError, ServerErrorKind, Value};
 
-use super::{MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::RESERVED_PREFIX;
 use crate::sessions::SessionError;
 
+/// Reserved hash field holding the namespace (never returned as user data).
+pub(super) const NS_FIELD: &str = "\u{1}ns";
+/// Reserved hash field every session has from creation, so a session whose
+/// user fields are all removed still exists (HDEL of the last field deletes a key).
+pub(super) const MARKER_FIELD: &str = "\u{1}c";
+
+/// The replies to one unit of commands, in order.
+pub(super) type Replies = smallvec::SmallVec<[Value; 1]>;
+
+/// How one attempt at Redis ended, when it did not succeed.
+pub(super) enum Attempt {
+    /// Redis, or the connection, answered with an error.
+    Redis(RedisError),
+    /// No answer within the command timeout.
+    Timeout,
+}
+
+/// Whether `e` is the server error `kind` (by kind, or by its code in the text).
+pub(super) fn is_kind(e: &RedisError, kind: ServerErrorKind, code: &str) -> bool {
+    e.kind() == ErrorKind::Server(kind) || e.code() == Some(code) || e.to_string().contains(code)
+}
+
 /// A key on the stack: no allocation for prefixes up to ~50 bytes.
 pub(super) type KeyBytes = smallvec::SmallVec<[u8; 112]>;
+
+/// The first server error among `replies`, else the replies.
+pub(super) fn checked(replies: Replies) -> redis::RedisResult<Replies> {
+    match replies.iter().position(|v| matches!(v, Value::ServerError(_))) {
+        Some(i) => replies.into_iter().nth(i).map_or(Ok(Replies::new()), |v| v.extract_error().map(|_| Replies::new())),
+        None => Ok(replies),
+    }
+}
 
 /// `name key`, with room for `more` further arguments.
 pub(super) fn on_key(name: &str, key: &[u8], more: usize) -> Cmd {
@@ -19,10 +50,10 @@ pub(super) fn on_key(name: &str, key: &[u8], more: usize) -> Cmd {
     cmd
 }
 
-/// Where the commands of one unit go, written once for either kind of
-/// connection: collected as redis-rs [`Cmd`]s ([`Cmds`]), or written as RESP
-/// straight into a [`super::PipelinedConnection`]'s buffer ([`Resp`]: no
-/// `Cmd` built, nothing packed twice).
+/// Where the commands of one unit go, written once for any connection:
+/// collected as redis-rs [`Cmd`]s ([`Cmds`]), or (feature `pipelined`) written
+/// as RESP straight into a `PipelinedConnection`'s buffer (no `Cmd` built,
+/// nothing packed twice).
 pub(super) trait Unit {
     /// Starts a command of `argc` arguments, its name included; exactly
     /// `argc` calls of [`Unit::arg`] must follow.
@@ -66,20 +97,20 @@ impl dyn Unit + '_ {
 /// a command with too few or too many would put a connection's replies out of
 /// step (and an empty one gets no reply at all), so such a unit is not sent.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     /// Arguments the current command still owes.
     owed: usize,
     broken: bool,
 }
 
 impl Tally {
-    fn begin(&mut self, argc: usize) {
+    pub(super) fn begin(&mut self, argc: usize) {
         self.broken |= self.owed != 0 || argc == 0;
         self.owed = argc;
     }
 
     /// Whether the next argument was announced.
-    fn arg(&mut self) -> bool {
+    pub(super) fn arg(&mut self) -> bool {
         if self.owed == 0 {
             self.broken = true;
             return false;
@@ -88,11 +119,11 @@ impl Tally {
         true
     }
 
-    fn cmd(&mut self) {
+    pub(super) fn cmd(&mut self) {
         self.broken |= self.owed != 0;
     }
 
-    fn sound(&self) -> bool {
+    pub(super) fn sound(&self) -> bool {
         if self.broken || self.owed != 0 {
             tracing::error!("a session store command had the wrong number of arguments; not sent");
             return false;
@@ -106,8 +137,7 @@ pub(super) fn malformed() -> RedisError {
     RedisError::from((ErrorKind::Client, "a session store command had the wrong number of arguments; not sent"))
 }
 
-/// A unit as redis-rs commands (for connections other than a
-/// [`super::PipelinedConnection`], and for cluster mode).
+/// A unit as redis-rs commands.
 #[derive(Default)]
 pub(super) struct Cmds {
     cmds: Vec<Cmd>,
@@ -138,70 +168,6 @@ impl Unit for Cmds {
     fn cmd(&mut self, cmd: Cmd) {
         self.tally.cmd();
         self.cmds.push(cmd);
-    }
-}
-
-/// A unit written as RESP at the end of a connection's output buffer.
-///
-/// Unless [`Resp::finish`] finds every command sound, all the unit wrote is
-/// taken back, also when it is dropped unfinished (a panic while building
-/// leaves no half command in the buffer).
-pub(super) struct Resp<'a> {
-    out: &'a mut Vec<u8>,
-    start: usize,
-    commands: usize,
-    tally: Tally,
-    finished: bool,
-}
-
-impl<'a> Resp<'a> {
-    pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
-        let start = out.len();
-        Resp { out, start, commands: 0, tally: Tally::default(), finished: false }
-    }
-
-    fn header(&mut self, kind: u8, n: usize) {
-        self.out.push(kind);
-        self.out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        self.out.extend_from_slice(b"\r\n");
-    }
-
-    /// How many commands were written (each gets one reply), or `None`, with
-    /// nothing written, if one was malformed.
-    pub(super) fn finish(mut self) -> Option<usize> {
-        self.finished = self.tally.sound();
-        self.finished.then_some(self.commands)
-    }
-}
-
-impl Drop for Resp<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.out.truncate(self.start);
-        }
-    }
-}
-
-impl Unit for Resp<'_> {
-    fn begin(&mut self, argc: usize) {
-        self.tally.begin(argc);
-        self.commands += 1;
-        self.header(b'*', argc);
-    }
-
-    fn arg(&mut self, arg: &[u8]) {
-        if !self.tally.arg() {
-            return;
-        }
-        self.header(b'$', arg.len());
-        self.out.extend_from_slice(arg);
-        self.out.extend_from_slice(b"\r\n");
-    }
-
-    fn cmd(&mut self, cmd: Cmd) {
-        self.tally.cmd();
-        self.commands += 1;
-        cmd.write_packed_command(self.out);
     }
 }
 
@@ -272,40 +238,8 @@ mod tests {
         Value::BulkString(s.as_bytes().to_vec())
     }
 
-    fn unit(build: impl Fn(&mut dyn Unit)) -> (Vec<u8>, usize, Vec<u8>) {
-        let mut out = b"before".to_vec();
-        let mut resp = Resp::new(&mut out);
-        build(&mut resp);
-        let n = resp.finish().expect("a sound unit");
-        let mut cmds = Cmds::default();
-        build(&mut cmds);
-        let mut packed = b"before".to_vec();
-        for cmd in &cmds.finish().expect("a sound unit") {
-            cmd.write_packed_command(&mut packed);
-        }
-        (out, n, packed)
-    }
-
     #[test]
-    fn resp_is_what_redis_rs_packs_for_the_same_commands() {
-        let (out, n, packed) = unit(|u| {
-            u.bare("MULTI");
-            u.hset(b"k", 2, [("a", "1"), ("\u{1}c", "")].into_iter());
-            u.on_key("PEXPIRE", b"k", &[b"1209600000", b"NX"]);
-            u.cmd(on_key("HGETALL", b"k", 0));
-            u.bare("EXEC");
-        });
-        assert_eq!(n, 5);
-        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&packed));
-        assert!(
-            out.starts_with(b"before*1\r\n$5\r\nMULTI\r\n*6\r\n$4\r\nHSET\r\n"),
-            "{:?}",
-            String::from_utf8_lossy(&out)
-        );
-    }
-
-    #[test]
-    fn a_command_with_the_wrong_number_of_arguments_is_taken_back_whole() {
+    fn a_command_with_the_wrong_number_of_arguments_is_refused_whole() {
         for build in [
             (|u: &mut dyn Unit| {
                 u.bare("MULTI");
@@ -325,24 +259,13 @@ mod tests {
             },
             |u| u.begin(0),
         ] {
-            let mut out = b"before".to_vec();
-            let mut resp = Resp::new(&mut out);
-            build(&mut resp);
-            assert_eq!(resp.finish(), None);
-            assert_eq!(out, b"before", "what came before the unit stays");
             let mut cmds = Cmds::default();
             build(&mut cmds);
-            assert!(cmds.finish().is_none(), "the Cmd path refuses it too");
+            assert!(cmds.finish().is_none());
         }
-    }
-
-    #[test]
-    fn a_unit_dropped_unfinished_takes_back_what_it_wrote() {
-        let mut out = b"before".to_vec();
-        let mut resp = Resp::new(&mut out);
-        (&mut resp as &mut dyn Unit).on_key("GET", b"k", &[]);
-        drop(resp);
-        assert_eq!(out, b"before");
+        let mut sound = Cmds::default();
+        (&mut sound as &mut dyn Unit).on_key("GET", b"k", &[]);
+        assert_eq!(sound.finish().map(|c| c.len()), Some(1));
     }
 
     #[test]

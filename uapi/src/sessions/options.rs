@@ -1,0 +1,81 @@
+//! [`SessionOptions`]: what every session store is configured with, whatever its
+//! backend.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::CookieSettings;
+
+/// How a session store is set up: uapi's parameters of `configure_async_sessions`
+/// that every backend honours. What only one backend understands is set on that
+/// backend (the Redis key prefix and command timeout on
+/// [`RedisBackend`](super::RedisBackend)), so no option is silently ignored.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use uapi::sessions::SessionOptions;
+///
+/// let carts = SessionOptions::default()
+///     .cookie_name("cart_session")
+///     .session_arg_param_name("cart")
+///     .max_age(Duration::from_secs(3600));
+/// assert_eq!(carts.cookie_name, "cart_session");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionOptions {
+    /// How long a session lives after it is created (default 14 days); also the
+    /// cookie's `Max-Age`.
+    pub max_age: Duration,
+    /// The cookie holding the session id (default `session_id`).
+    pub cookie_name: String,
+    /// The cookie's attributes (default `HttpOnly`, `Secure`, `SameSite=Lax`, `Path=/`).
+    pub cookie_settings: CookieSettings,
+    /// The parameter name the session is injected as (default `session`).
+    pub session_arg_param_name: Cow<'static, str>,
+    /// Rolling expiry: a session read with less than half its lifetime left is
+    /// extended to a full `max_age` (one extra write then, not on every request).
+    pub rolling: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            max_age: Duration::from_secs(14 * 24 * 3600),
+            cookie_name: "session_id".to_owned(),
+            cookie_settings: CookieSettings::default(),
+            session_arg_param_name: Cow::Borrowed("session"),
+            rolling: false,
+        }
+    }
+}
+
+impl SessionOptions {
+    /// Sets [`Self::max_age`].
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+    /// Sets [`Self::cookie_name`].
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+    /// Sets [`Self::cookie_settings`].
+    pub fn cookie_settings(mut self, settings: CookieSettings) -> Self {
+        self.cookie_settings = settings;
+        self
+    }
+    /// Sets [`Self::session_arg_param_name`].
+    pub fn session_arg_param_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.session_arg_param_name = name.into();
+        self
+    }
+    /// Turns rolling expiry on or off.
+    pub fn rolling(mut self, on: bool) -> Self {
+        self.rolling = on;
+        self
+    }
+}
