@@ -14,12 +14,15 @@
 //! [`Workers`] (one thread per core, each with its own runtime, app and Redis
 //! connection), as actix-web runs one worker per core, or with
 //! `UAPI_RUNTIME=multi-thread` on tokio's multi-thread runtime (`app.bind`, as
-//! axum serves). `bench/run.sh` runs it (targets `uapi` and `uapi-mt`) against
-//! the peers in `bench/peers/`.
+//! axum serves). Sessions go through redis-rs's `ConnectionManager` (the
+//! default), or with `UAPI_REDIS=pipelined` through uapi's own
+//! `PipelinedConnection` (feature `pipelined`). `bench/run.sh` runs it
+//! (targets `uapi`, `uapi-mt` and `uapi-pipelined`) against the peers in
+//! `bench/peers/`.
 
 use std::time::Duration;
 
-use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection};
+use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection, RedisConnection};
 use uapi::sessions::{AsyncSession, SessionError, SessionOptions};
 use uapi::status::Created;
 use uapi::{handler, App, CookieSettings, Workers};
@@ -67,7 +70,7 @@ fn main() {
 }
 
 /// The routes, with sessions on `redis`.
-fn app(redis: PipelinedConnection) -> App {
+fn app(redis: RedisConnection) -> App {
     let mut app = App::new();
     let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
     configure_async_sessions(&mut app, redis, options);
@@ -95,6 +98,14 @@ fn serve_multi_thread(port: u16, url: &str) -> Result<(), Box<dyn std::error::Er
     })
 }
 
-async fn connect(url: &str) -> redis::RedisResult<PipelinedConnection> {
-    PipelinedConnection::connect_with_timeouts(url, Duration::from_secs(2), Duration::from_secs(2)).await
+/// A connection of the kind `UAPI_REDIS` names, with 2 s bounds.
+async fn connect(url: &str) -> redis::RedisResult<RedisConnection> {
+    let timeout = Duration::from_secs(2);
+    if std::env::var("UAPI_REDIS").as_deref() == Ok("pipelined") {
+        return Ok(PipelinedConnection::connect_with_timeouts(url, timeout, timeout).await?.into());
+    }
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout));
+    Ok(redis::Client::open(url)?.get_connection_manager_with_config(config).await?.into())
 }

@@ -15,7 +15,7 @@ use hardening::{Browser, Running, PATIENCE};
 use http::StatusCode;
 use support::redis_server::RedisServer;
 use tokio::sync::watch;
-use uapi::sessions::redis::configure_async_sessions;
+use uapi::sessions::redis::{configure_async_sessions, RedisBackend, RedisConnection};
 use uapi::sessions::{AsyncSession, SessionError, SessionOptions};
 use uapi::{handler, App, Json};
 
@@ -80,11 +80,12 @@ async fn site(redis: &RedisServer, timeout: Duration, conn: Conn) -> Site {
     let (release, rx) = watch::channel(false);
     let loaded = Arc::new(watch::Sender::new(0));
     let mut app = App::new();
-    let options = SessionOptions::default().command_timeout(timeout).redis_key_prefix("faults:");
-    match conn {
-        Conn::Manager => configure_async_sessions(&mut app, redis.connection_manager().await, options),
-        Conn::Pipelined => configure_async_sessions(&mut app, redis.pipelined_connection().await, options),
+    let connection: RedisConnection = match conn {
+        Conn::Manager => redis.connection_manager().await.into(),
+        Conn::Pipelined => redis.pipelined_connection().await.into(),
     };
+    let backend = RedisBackend::new(connection).command_timeout(timeout).key_prefix("faults:");
+    configure_async_sessions(&mut app, backend, SessionOptions::default());
     app.provide_value(Hold { loaded: loaded.clone(), release: rx })
         .post("/held", held)
         .post("/set", set)

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use hardening::{encode, Browser, Running};
 use http::{Method, StatusCode};
 use support::redis_server::RedisServer;
-use uapi::login::{configure_async_login, AsyncLoginManager, AsyncLoginSession};
-use uapi::sessions::redis::configure_async_sessions;
+use uapi::login::{configure_async_login, AsyncLoginManager, AsyncLoginSession, LoginOptions};
+use uapi::sessions::redis::{configure_async_sessions, RedisBackend};
 use uapi::sessions::{SessionError, SessionOptions};
 use uapi::status::Created;
 use uapi::{handler, App};
@@ -74,11 +74,10 @@ async fn logout_everywhere_by_query(
 
 async fn site(redis: &RedisServer) -> Running {
     let mut app = App::new();
-    let options = SessionOptions::default().redis_key_prefix(PREFIX);
-    let store = configure_async_sessions(&mut app, redis.connection_manager().await, options);
-    let manager = configure_async_login::<String>(&mut app, &store);
-    app.provide_value(manager)
-        .post("/login", login)
+    let backend = RedisBackend::new(redis.connection_manager().await).key_prefix(PREFIX);
+    let store = configure_async_sessions(&mut app, backend, SessionOptions::default());
+    configure_async_login::<String>(&mut app, &store, LoginOptions::default());
+    app.post("/login", login)
         .get("/me", me)
         .delete("/sessions/{user_id}", logout_everywhere)
         .delete("/sessions", logout_everywhere_by_query);

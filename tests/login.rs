@@ -24,7 +24,7 @@ use hyper_util::rt::TokioExecutor;
 use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use tokio::sync::oneshot;
-use uapi::sessions::{MemoryStore, RedisBackend, SessionId};
+use uapi::sessions::SessionId;
 use uapi::testing::TestClient;
 use uapi::AppService;
 
@@ -87,8 +87,11 @@ impl Site {
                 let redis = RedisServer::start();
                 let conn = redis.connection_manager().await;
                 let app = login_app::build(
-                    RedisBackend::new(conn.clone()),
-                    RedisBackend::new(conn).key_prefix("cart:"),
+                    login_app::Store::Redis {
+                        conn: conn.into(),
+                        key_prefix: String::new(),
+                        command_timeout: Duration::from_secs(2),
+                    },
                     settings,
                 );
                 Site { target: Target::serve(app).await, _redis: Some(redis), _cluster: None }
@@ -98,14 +101,17 @@ impl Site {
                 let conn = cluster.connection().await;
                 let prefix = unique_prefix("login");
                 let app = login_app::build(
-                    RedisBackend::new(conn.clone()).key_prefix(format!("{prefix}s:")),
-                    RedisBackend::new(conn).key_prefix(format!("{prefix}cart:")),
+                    login_app::Store::Redis {
+                        conn: conn.into(),
+                        key_prefix: prefix,
+                        command_timeout: Duration::from_secs(2),
+                    },
                     settings,
                 );
                 Site { target: Target::serve(app).await, _redis: None, _cluster: Some(cluster) }
             }
             Backend::MemoryInProcess => {
-                let app = login_app::build(MemoryStore::new(), MemoryStore::new(), settings);
+                let app = login_app::build(login_app::Store::Memory, settings);
                 Site { target: Target::InProcess(app.build().expect("builds")), _redis: None, _cluster: None }
             }
         }

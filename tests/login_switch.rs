@@ -1,7 +1,7 @@
 //! Logging in as another user over a logged-in session carries none of the
 //! first user's data, while a first login keeps what an anonymous visitor had.
 
-use uapi::login::{configure_async_login, AsyncLoginSession};
+use uapi::login::{configure_async_login, AsyncLoginSession, LoginOptions};
 use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SessionError, SessionOptions};
 use uapi::status::Created;
 use uapi::testing::TestClient;
@@ -29,7 +29,7 @@ async fn dump(session: AsyncSession) -> String {
 fn client() -> TestClient {
     let mut app = App::new();
     let store = configure_sessions(&mut app, MemoryStore::new(), SessionOptions::default());
-    configure_async_login::<i64>(&mut app, &store);
+    configure_async_login::<i64>(&mut app, &store, LoginOptions::default());
     app.post("/login", login).post("/put", put).get("/dump", dump);
     TestClient::new(&app).expect("app builds")
 }

@@ -8,6 +8,7 @@ mod hardening;
 mod support;
 
 #[path = "../examples/login/app.rs"]
+#[allow(dead_code)]
 mod login_app;
 
 use std::collections::HashSet;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use hardening::{http1_client, Browser, Running};
 use http::StatusCode;
 use support::redis_server::RedisServer;
-use uapi::login::{configure_async_login, AsyncLoginSession};
+use uapi::login::{configure_async_login, AsyncLoginSession, LoginOptions};
 use uapi::sessions::redis::configure_async_sessions;
 use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, RedisBackend, SessionError, SessionOptions};
 use uapi::status::Created;
@@ -114,7 +115,12 @@ async fn a_cookie_from_the_other_store_or_tampered_reads_no_session() {
     let redis = RedisServer::start();
     let conn = redis.connection_manager().await;
     let settings = login_app::Settings { max_age: Duration::from_secs(3600), insecure_cookies: true };
-    let app = login_app::build(RedisBackend::new(conn.clone()), RedisBackend::new(conn).key_prefix("cart:"), &settings);
+    let store = login_app::Store::Redis {
+        conn: conn.into(),
+        key_prefix: String::new(),
+        command_timeout: Duration::from_secs(2),
+    };
+    let app = login_app::build(store, &settings);
     let server = Running::start(&app).await;
     let alice = Browser::new(server.addr);
     assert_eq!(alice.post("/login?user_id=7").await.0, StatusCode::CREATED);
@@ -160,9 +166,9 @@ async fn whoami(current_user_id: Option<i64>) -> String {
 
 async fn prefixed_site(redis: &RedisServer, prefix: &str) -> Running {
     let mut app = App::new();
-    let options = SessionOptions::default().redis_key_prefix(prefix).cookie_settings(Default::default());
-    let store = configure_async_sessions(&mut app, redis.connection_manager().await, options);
-    configure_async_login::<i64>(&mut app, &store);
+    let backend = RedisBackend::new(redis.connection_manager().await).key_prefix(prefix);
+    let store = configure_async_sessions(&mut app, backend, SessionOptions::default());
+    configure_async_login::<i64>(&mut app, &store, LoginOptions::default());
     app.post("/login", login).get("/", whoami);
     Running::start(&app).await
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
+use uapi::sessions::redis::RedisConnection;
 use uapi::sessions::{MemoryStore, RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
 
 /// A backend under test, keeping its Redis server (if any) alive.
@@ -38,17 +39,16 @@ async fn redis_pipelined() -> Harness {
     Harness { backend: Arc::new(backend), _server: Some(server), _cluster: None }
 }
 
-/// Same server setup, but with commands split per key as on a Redis Cluster,
-/// so the cluster code path is exercised on a single node.
+/// Same server setup, but the connection given as a cluster one: commands go
+/// per key as on a Redis Cluster, so the cluster code path runs on one node.
 async fn redis_cluster_mode() -> Harness {
     let server = RedisServer::start();
-    let backend = RedisBackend::new(server.connection_manager().await).cluster_mode(true);
+    let backend = RedisBackend::new(RedisConnection::cluster(server.connection_manager().await));
     Harness { backend: Arc::new(backend), _server: Some(server), _cluster: None }
 }
 
 /// A real 3-master Redis Cluster, shared by this test binary: each harness
-/// gets its own key prefix, so namespaces never collide across tests. The
-/// backend is left in the mode it picks by itself for a cluster connection.
+/// gets its own key prefix, so namespaces never collide across tests.
 async fn redis_cluster() -> Harness {
     let cluster = RedisCluster::shared();
     let backend = RedisBackend::new(cluster.connection().await).key_prefix(unique_prefix("c"));

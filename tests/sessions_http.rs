@@ -14,7 +14,7 @@ use redis::cluster_async::ClusterConnection;
 use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use tokio::sync::{Barrier, Notify};
-use uapi::sessions::redis::configure_async_sessions;
+use uapi::sessions::redis::{configure_async_sessions, RedisBackend, RedisConnection};
 use uapi::sessions::{
     configure_sessions, AsyncSession, MemoryStore, SessionError, SessionId, SessionOptions, SessionStore,
 };
@@ -206,29 +206,31 @@ impl Harness {
 
     /// Registers a store on `app` with this harness' backend (a fresh
     /// `MemoryStore`, or `configure_async_sessions` on the shared connection:
-    /// a `ConnectionManager` or a `ClusterConnection`, the same call).
-    fn configure(&self, app: &mut App, options: SessionOptions) -> SessionStore {
-        if let Some((_, conn, prefix)) = &self.cluster {
-            let prefix = format!("{prefix}{}", options.redis_key_prefix);
-            return configure_async_sessions(app, conn.clone(), options.redis_key_prefix(prefix));
+    /// a `ConnectionManager` or a `ClusterConnection`, the same call), its
+    /// Redis keys under `prefix`.
+    fn configure(&self, app: &mut App, options: SessionOptions, prefix: &str) -> SessionStore {
+        if let Some((_, conn, own)) = &self.cluster {
+            let backend = RedisBackend::new(conn.clone()).key_prefix(format!("{own}{prefix}"));
+            return configure_async_sessions(app, backend, options);
         }
         match &self.redis {
-            Some((_, RedisConn::Manager(conn))) => configure_async_sessions(app, conn.clone(), options),
-            Some((_, RedisConn::Pipelined(conn))) => configure_async_sessions(app, conn.clone(), options),
+            Some((_, RedisConn::Manager(conn))) => {
+                configure_async_sessions(app, RedisBackend::new(conn.clone()).key_prefix(prefix), options)
+            }
+            Some((_, RedisConn::Pipelined(conn))) => {
+                configure_async_sessions(app, RedisBackend::new(conn.clone()).key_prefix(prefix), options)
+            }
             None => configure_sessions(app, MemoryStore::new(), options),
         }
     }
 
     /// The test app: `session` with `options` (Redis prefix `t:`), and `cart`
-    /// (cookie `cart_session`, Redis prefix `cart:`).
+    /// (cookie `cart_session`, its keys under `t:cart_session:`).
     fn app(&self, options: SessionOptions) -> TestApp {
         let mut app = App::new();
         let pause = Arc::new(Pause::default());
-        let store = self.configure(&mut app, options.clone().redis_key_prefix("t:"));
-        let carts = self.configure(
-            &mut app,
-            options.cookie_name("cart_session").session_arg_param_name("cart").redis_key_prefix("cart:"),
-        );
+        let store = self.configure(&mut app, options.clone(), "t:");
+        let carts = self.configure(&mut app, options.cookie_name("cart_session").session_arg_param_name("cart"), "t:");
         app.provide_value(Gate(Arc::new(Barrier::new(2))))
             .provide_value(pause.clone())
             .get("/read", read)

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use uapi::login::{configure_async_login, AsyncLoginManager, AsyncLoginSession};
-use uapi::sessions::{configure_sessions, AsyncSession, SessionBackend, SessionError, SessionOptions};
+use uapi::login::{configure_async_login, AsyncLoginManager, AsyncLoginSession, LoginOptions};
+use uapi::sessions::redis::{configure_async_sessions, RedisBackend, RedisConnection};
+use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SessionError, SessionOptions};
 use uapi::status::{Created, NoContent};
 use uapi::{handler, App, CookieSettings};
 
@@ -75,16 +76,37 @@ pub(crate) struct Settings {
     pub(crate) insecure_cookies: bool,
 }
 
-/// The app on two session backends: `sessions` for logins, `carts` for carts.
-pub(crate) fn build(sessions: impl SessionBackend, carts: impl SessionBackend, settings: &Settings) -> App {
+/// Where the app keeps its sessions.
+pub(crate) enum Store {
+    /// In this process's memory (no Redis given): gone when it exits.
+    Memory,
+    /// In Redis, every key under `key_prefix`, each command bounded by
+    /// `command_timeout` (a 503 past it).
+    Redis { conn: RedisConnection, key_prefix: String, command_timeout: Duration },
+}
+
+/// The app: logins in the `session` store, carts in a second, independent
+/// `cart` store (its own cookie, `cart_session`).
+pub(crate) fn build(store: Store, settings: &Settings) -> App {
     let cookies = CookieSettings::default().secure(!settings.insecure_cookies);
     let mut app = App::new();
     let options = SessionOptions::default().max_age(settings.max_age).cookie_settings(cookies);
-    let store = configure_sessions(&mut app, sessions, options.clone());
-    configure_sessions(&mut app, carts, options.cookie_name("cart_session").session_arg_param_name("cart"));
-    let login_manager = configure_async_login::<i64>(&mut app, &store);
-    app.provide_value(login_manager)
-        .get("/", index)
+    let cart_options = options.clone().cookie_name("cart_session").session_arg_param_name("cart");
+    let sessions = match store {
+        Store::Memory => {
+            configure_sessions(&mut app, MemoryStore::new(), cart_options);
+            configure_sessions(&mut app, MemoryStore::new(), options)
+        }
+        Store::Redis { conn, key_prefix, command_timeout } => {
+            let backend = |conn| RedisBackend::new(conn).key_prefix(&key_prefix).command_timeout(command_timeout);
+            // Each store's keys are its own: the cart store's carry its cookie name.
+            configure_async_sessions(&mut app, backend(conn.clone()), cart_options);
+            configure_async_sessions(&mut app, backend(conn), options)
+        }
+    };
+    // Registers `current_user_id`, `login_session` and `login_manager`.
+    configure_async_login::<i64>(&mut app, &sessions, LoginOptions::default());
+    app.get("/", index)
         .post("/login", login)
         .post("/logout", logout)
         .get("/me", me)

@@ -2,68 +2,48 @@
 //!
 //! ```text
 //! cargo run --release --example login -- [--bind ADDR] [--redis URL | --redis-cluster URL,URL,...]
-//!                                        [--max-age SECS] [--insecure-cookies]
+//!                                        [--key-prefix P] [--redis-timeout-ms MS] [--max-age SECS]
+//!                                        [--insecure-cookies]
 //! ```
 //!
 //! Without `--redis` (or `REDIS_URL`) or `--redis-cluster`, sessions live in
-//! memory. `--redis-cluster` takes some (or all) of a Redis Cluster's nodes,
-//! comma-separated; the client discovers the rest.
+//! memory. `--redis` takes any URL redis-rs does (`rediss://` for TLS, a user
+//! and password for an ACL user, `?protocol=resp3`); `--redis-cluster` takes
+//! some (or all) of a Redis Cluster's nodes, comma-separated, and the client
+//! discovers the rest.
 
 use std::time::Duration;
 
-use uapi::sessions::redis::PipelinedConnection;
-use uapi::sessions::{MemoryStore, RedisBackend, SessionOptions};
+use clap::Parser;
+use uapi::sessions::redis::RedisConnection;
 
 mod app;
 
-const USAGE: &str =
-    "usage: login [--bind ADDR] [--redis URL | --redis-cluster URL,URL,...] [--max-age SECS] [--insecure-cookies]";
-
+/// The login example: sessions in memory, in Redis or in a Redis Cluster.
+#[derive(Parser, Debug)]
+#[command(about)]
 struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
     bind: String,
+    /// A Redis URL (`redis://`, `rediss://`, with user and password if need be).
+    #[arg(long, env = "REDIS_URL", conflicts_with = "redis_cluster")]
     redis: Option<String>,
+    /// Redis Cluster node URLs, comma-separated.
+    #[arg(long, value_delimiter = ',')]
     redis_cluster: Option<Vec<String>>,
-    settings: app::Settings,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        bind: "127.0.0.1:8000".to_owned(),
-        redis: None,
-        redis_cluster: None,
-        settings: app::Settings { max_age: SessionOptions::default().max_age, insecure_cookies: false },
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
-        match flag.as_str() {
-            "--bind" => args.bind = value()?,
-            "--redis" => args.redis = Some(value()?),
-            "--redis-cluster" => {
-                let urls: Vec<String> =
-                    value()?.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
-                if urls.is_empty() {
-                    return Err(format!("--redis-cluster needs at least one URL\n{USAGE}"));
-                }
-                args.redis_cluster = Some(urls);
-            }
-            "--max-age" => {
-                let secs = value()?;
-                let secs: u64 = secs.parse().map_err(|_| format!("--max-age: not a number of seconds: {secs}"))?;
-                args.settings.max_age = Duration::from_secs(secs);
-            }
-            "--insecure-cookies" => args.settings.insecure_cookies = true,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
-        }
-    }
-    if args.redis.is_some() && args.redis_cluster.is_some() {
-        return Err(format!("--redis and --redis-cluster are mutually exclusive\n{USAGE}"));
-    }
-    if args.redis_cluster.is_none() && args.redis.is_none() {
-        args.redis = std::env::var("REDIS_URL").ok().filter(|s| !s.is_empty());
-    }
-    Ok(args)
+    /// Prefix for every Redis key the app writes.
+    #[arg(long, default_value = "")]
+    key_prefix: String,
+    /// Upper bound for each Redis command, in milliseconds; past it, a 503.
+    #[arg(long, default_value_t = 2000)]
+    redis_timeout_ms: u64,
+    /// Session lifetime in seconds (default: 14 days).
+    #[arg(long, default_value_t = 14 * 24 * 3600)]
+    max_age: u64,
+    /// Send cookies without `Secure`, for plain-http local testing.
+    #[arg(long)]
+    insecure_cookies: bool,
 }
 
 #[tokio::main]
@@ -71,74 +51,72 @@ async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
-    let app = match (&args.redis, &args.redis_cluster) {
-        (_, Some(urls)) => {
-            let redis = match connect_cluster(urls).await {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("cannot connect to the Redis Cluster at {}: {e}", urls.join(","));
-                    std::process::exit(1);
-                }
-            };
-            tracing::info!(nodes = %urls.join(","), "sessions in Redis Cluster");
-            // The same backend as on one node: on a cluster connection it
-            // sends each hash slot's commands as their own request.
-            let sessions = RedisBackend::new(redis.clone());
-            let carts = RedisBackend::new(redis).key_prefix("cart:");
-            app::build(sessions, carts, &args.settings)
-        }
-        (Some(url), None) => {
-            let redis = match connect(url).await {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("cannot connect to Redis at {url}: {e}");
-                    std::process::exit(1);
-                }
-            };
-            tracing::info!(%url, "sessions in Redis");
-            let sessions = RedisBackend::new(redis.clone());
-            let carts = RedisBackend::new(redis).key_prefix("cart:");
-            app::build(sessions, carts, &args.settings)
-        }
+    let args = Args::parse();
+    let settings =
+        app::Settings { max_age: Duration::from_secs(args.max_age), insecure_cookies: args.insecure_cookies };
+    let redis = args.redis.as_deref().filter(|url| !url.is_empty());
+    let command_timeout = Duration::from_millis(args.redis_timeout_ms);
+    let store = match (redis, &args.redis_cluster) {
+        (_, Some(urls)) => match connect_cluster(urls).await {
+            Ok(conn) => {
+                tracing::info!(nodes = %urls.join(","), "sessions in Redis Cluster");
+                app::Store::Redis { conn, key_prefix: args.key_prefix, command_timeout }
+            }
+            Err(e) => fail(&format!("cannot connect to the Redis Cluster at {}: {e}", urls.join(","))),
+        },
+        (Some(url), None) => match connect(url).await {
+            Ok(conn) => {
+                tracing::info!(url = %redact(url), "sessions in Redis");
+                app::Store::Redis { conn, key_prefix: args.key_prefix, command_timeout }
+            }
+            Err(e) => fail(&format!("cannot connect to Redis at {}: {e}", redact(url))),
+        },
         (None, None) => {
             tracing::warn!("no --redis URL, REDIS_URL or --redis-cluster given: sessions are kept in memory and end with the process");
-            app::build(MemoryStore::new(), MemoryStore::new(), &args.settings)
+            app::Store::Memory
         }
     };
-    let server = match app.bind(&args.bind).await {
+    let server = match app::build(store, &settings).bind(&args.bind).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("cannot start: {e}");
-            std::process::exit(1);
-        }
+        Err(e) => fail(&format!("cannot start: {e}")),
     };
     tracing::info!("listening on http://{}", server.local_addr());
     if let Err(e) = server.run().await {
-        eprintln!("server error: {e}");
-        std::process::exit(1);
+        fail(&format!("server error: {e}"));
     }
 }
 
-/// uapi's pipelining connection: reconnects by itself, 2 s bounds on
-/// connecting and on replies.
-async fn connect(url: &str) -> redis::RedisResult<PipelinedConnection> {
-    PipelinedConnection::connect(url).await
+fn fail(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(1);
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// redis-rs's reconnecting connection: bounded connects and replies, and few
+/// retries at start-up (a wrong password should fail now, not after backoff).
+async fn connect(url: &str) -> redis::RedisResult<RedisConnection> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(1);
+    Ok(redis::Client::open(url)?.get_connection_manager_with_config(config).await?.into())
 }
 
 /// A Redis Cluster connection: follows MOVED/ASK redirections and refreshes
 /// its slot map by itself, with bounded waits.
-async fn connect_cluster(urls: &[String]) -> redis::RedisResult<redis::cluster_async::ClusterConnection> {
-    redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
+async fn connect_cluster(urls: &[String]) -> redis::RedisResult<RedisConnection> {
+    let conn = redis::cluster::ClusterClientBuilder::new(urls.iter().map(String::as_str))
         .connection_timeout(Duration::from_secs(2))
         .response_timeout(Duration::from_secs(2))
         .build()?
         .get_async_connection()
-        .await
+        .await?;
+    Ok(conn.into())
 }

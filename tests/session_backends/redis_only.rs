@@ -31,7 +31,7 @@ async fn load_and_save_are_one_round_trip_each() {
     let server = RedisServer::start();
     let requests = Arc::new(AtomicUsize::new(0));
     let conn = Counting { inner: server.connection_manager().await, round_trips: requests.clone() };
-    let b = RedisBackend::new(conn);
+    let b = RedisBackend::new(RedisConnection::single_node(conn));
     let mut inspect = server.client().get_multiplexed_async_connection().await.expect("conn");
     let count = |f: &AtomicUsize| f.swap(0, Ordering::SeqCst);
 
@@ -317,7 +317,7 @@ async fn saves_of_thousands_of_fields_are_chunked_and_complete() {
 async fn concurrent_requests_share_one_round_trip() {
     let server = RedisServer::start();
     let conn = Counting::new(server.connection_manager().await);
-    let b = RedisBackend::new(conn.clone());
+    let b = RedisBackend::new(RedisConnection::single_node(conn.clone()));
     let ids: Vec<SessionId> = (0..50).map(|_| new_id()).collect();
     let n = |i: usize| i.to_string();
     futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {

@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use redis::aio::ConnectionLike;
-
 use super::*;
 
 use crate::support::counting::Counting;
@@ -35,22 +33,19 @@ fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> BTreeMa
         .collect()
 }
 
-/// The session app on Redis through `conn`, with session options `options`.
-fn redis_app<C>(conn: C, options: SessionOptions) -> (AppService, SessionStore)
-where
-    C: ConnectionLike + Clone + Send + Sync + 'static,
-{
+/// The session app on Redis through `conn`, with session options `options`
+/// and the Redis settings `backend` gives (for both stores, `session` and
+/// `cart`).
+fn redis_app(
+    conn: impl Into<RedisConnection>,
+    options: SessionOptions,
+    backend: impl Fn(RedisBackend) -> RedisBackend,
+) -> (AppService, SessionStore) {
+    let conn = conn.into();
     let mut app = App::new();
-    let store = configure_async_sessions(&mut app, conn.clone(), options.clone());
-    configure_async_sessions(
-        &mut app,
-        conn,
-        options
-            .clone()
-            .cookie_name("cart_session")
-            .session_arg_param_name("cart")
-            .redis_key_prefix(format!("{}cart:", options.redis_key_prefix)),
-    );
+    let store = configure_async_sessions(&mut app, backend(RedisBackend::new(conn.clone())), options.clone());
+    let carts = options.cookie_name("cart_session").session_arg_param_name("cart");
+    configure_async_sessions(&mut app, backend(RedisBackend::new(conn)), carts);
     app.get("/read", read)
         .post("/set", set)
         .post("/set_in", set_in)
@@ -71,7 +66,7 @@ async fn a_request_costs_one_round_trip_to_load_and_one_to_save() {
     let server = RedisServer::start();
     let round_trips = Arc::new(AtomicUsize::new(0));
     let conn = Counting { inner: server.connection_manager().await, round_trips: round_trips.clone() };
-    let (service, _) = redis_app(conn, SessionOptions::default());
+    let (service, _) = redis_app(RedisConnection::single_node(conn), SessionOptions::default(), |b| b);
     let mut inspect = server.client().get_multiplexed_async_connection().await.expect("inspection connection");
     let taken = || round_trips.swap(0, Ordering::SeqCst);
 
@@ -131,7 +126,8 @@ async fn a_redis_outage_is_a_503_and_the_same_app_recovers_after_a_restart() {
     let mut server = RedisServer::start();
     let timeout = Duration::from_secs(1);
     let margin = Duration::from_millis(500);
-    let (service, _) = redis_app(server.connection_manager().await, SessionOptions::default().command_timeout(timeout));
+    let (service, _) =
+        redis_app(server.connection_manager().await, SessionOptions::default(), |b| b.command_timeout(timeout));
     let client = TestClient::from_service(service.clone());
     set_kv(&client, "a", "1").await;
     assert_eq!(read_map(&client).await, map(&[("a", "1")]));
@@ -177,13 +173,14 @@ async fn a_redis_outage_is_a_503_and_the_same_app_recovers_after_a_restart() {
 }
 
 /// Every key the app creates (sessions, carts, namespace indexes) carries the
-/// store's `redis_key_prefix`, in the documented layout.
+/// backend's key prefix, in the documented layout (a store with another
+/// cookie than `session_id` puts its cookie name after the prefix).
 #[tokio::test]
 async fn every_key_the_app_creates_carries_the_configured_prefix() {
     let server = RedisServer::start();
     let mut inspect = server.client().get_multiplexed_async_connection().await.expect("inspection connection");
-    let options = SessionOptions::default().redis_key_prefix("app1:");
-    let (service, store) = redis_app(server.connection_manager().await, options);
+    let (service, store) =
+        redis_app(server.connection_manager().await, SessionOptions::default(), |b| b.key_prefix("app1:"));
     let (ann, bob, cleared) = (
         TestClient::from_service(service.clone()),
         TestClient::from_service(service.clone()),
@@ -202,7 +199,7 @@ async fn every_key_the_app_creates_carries_the_configured_prefix() {
     let mut want = vec![
         session(&ann),
         session(&bob),
-        format!("app1:cart:cart_session:uapi:session:{}", bob.cookie("cart_session").expect("cart cookie")),
+        format!("app1:cart_session:uapi:session:{}", bob.cookie("cart_session").expect("cart cookie")),
         format!("app1:uapi:ns:{}", "616c696365"), // hex("alice")
     ];
     want.sort();

@@ -5,3 +5,4 @@ pub mod counting;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod set_cookie;
+pub mod tls;

@@ -2,6 +2,9 @@
 //!
 //! Readiness is detected from the server's own "Ready to accept connections"
 //! log line (no sleeps). Only ever binds 127.0.0.1.
+//!
+//! [`RedisServer::builder`] adds TLS (TLS only: the plain port is off, with
+//! certificates from a fresh test CA) and ACL users.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -11,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::tls::TestCa;
+
 const READY_LINE: &str = "Ready to accept connections";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -19,11 +24,71 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    tls: Option<ServerTls>,
+    acl_users: Vec<Vec<String>>,
+}
+
+/// The TLS side of a server.
+struct ServerTls {
+    ca: TestCa,
+    client_auth: bool,
+}
+
+/// How to start a [`RedisServer`]: plain TCP with the open default user,
+/// unless told otherwise.
+#[derive(Default)]
+pub struct RedisServerBuilder {
+    tls: bool,
+    client_auth: bool,
+    acl_users: Vec<Vec<String>>,
+}
+
+impl RedisServerBuilder {
+    /// TLS only: `--port 0`, and the port is a `--tls-port` serving a
+    /// certificate for 127.0.0.1 issued by a fresh CA ([`RedisServer::ca`]).
+    /// Clients need no certificate of their own.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
+    /// [`Self::tls`], and clients must show a certificate issued by the CA
+    /// (`--tls-auth-clients yes`).
+    pub fn tls_client_auth(mut self) -> Self {
+        self.tls = true;
+        self.client_auth = true;
+        self
+    }
+
+    /// An ACL user as `redis.conf`'s `user` line would give it, e.g.
+    /// `acl_user("alice", &["on", ">s3cret", "~app1:*", "+@all"])`, or
+    /// `acl_user("default", &["off"])` to refuse unauthenticated clients.
+    pub fn acl_user(mut self, name: &str, rules: &[&str]) -> Self {
+        let mut line = vec![name.to_owned()];
+        line.extend(rules.iter().map(|r| (*r).to_owned()));
+        self.acl_users.push(line);
+        self
+    }
+
+    /// Starts the server on a free port and waits until it accepts connections.
+    pub fn start(self) -> RedisServer {
+        let tls = self.tls.then(|| ServerTls { ca: TestCa::new("uapi test CA"), client_auth: self.client_auth });
+        RedisServer::launch(tls, self.acl_users)
+    }
 }
 
 impl RedisServer {
-    /// Starts a server on a free port and waits until it accepts connections.
+    /// Starts a plain server on a free port and waits until it accepts connections.
     pub fn start() -> RedisServer {
+        RedisServer::builder().start()
+    }
+
+    /// A server with TLS or ACL users; see [`RedisServerBuilder`].
+    pub fn builder() -> RedisServerBuilder {
+        RedisServerBuilder::default()
+    }
+
+    fn launch(tls: Option<ServerTls>, acl_users: Vec<Vec<String>>) -> RedisServer {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
@@ -32,7 +97,13 @@ impl RedisServer {
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("create redis temp dir");
-        let mut server = RedisServer { child: None, port, dir };
+        if let Some(tls) = &tls {
+            let server_cert = tls.ca.server_cert();
+            std::fs::write(dir.join("ca.pem"), tls.ca.pem()).expect("write ca.pem");
+            std::fs::write(dir.join("server.pem"), server_cert.cert_pem).expect("write server.pem");
+            std::fs::write(dir.join("server.key"), server_cert.key_pem).expect("write server.key");
+        }
+        let mut server = RedisServer { child: None, port, dir, tls, acl_users };
         // Another process may grab the port between our probe and redis'
         // bind; the server then exits at once (EOF, no waiting), so retry.
         for _ in 0..5 {
@@ -52,9 +123,24 @@ impl RedisServer {
     }
 
     fn try_spawn(&mut self) -> Result<(), String> {
-        let mut child = Command::new("redis-server")
-            .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
-            .args(["--port", &self.port.to_string(), "--protected-mode", "yes"])
+        let mut command = Command::new("redis-server");
+        command.args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--protected-mode", "yes"]);
+        match &self.tls {
+            None => {
+                command.args(["--port", &self.port.to_string()]);
+            }
+            Some(tls) => {
+                command.args(["--port", "0", "--tls-port", &self.port.to_string()]);
+                command.arg("--tls-cert-file").arg(self.dir.join("server.pem"));
+                command.arg("--tls-key-file").arg(self.dir.join("server.key"));
+                command.arg("--tls-ca-cert-file").arg(self.dir.join("ca.pem"));
+                command.args(["--tls-auth-clients", if tls.client_auth { "yes" } else { "no" }]);
+            }
+        }
+        for user in &self.acl_users {
+            command.arg("--user").args(user);
+        }
+        let mut child = command
             .arg("--dir")
             .arg(&self.dir)
             .stdin(Stdio::null())
@@ -90,9 +176,32 @@ impl RedisServer {
         }
     }
 
-    /// `redis://127.0.0.1:<port>/`.
+    /// `redis://127.0.0.1:<port>/`, or `rediss://` for a TLS server.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
+    }
+
+    /// [`Self::url`] logging in as `user` with `password` (ACL `AUTH`).
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        self.url().replacen("://", &format!("://{user}:{password}@"), 1)
+    }
+
+    /// The CA that issued a TLS server's certificate.
+    pub fn ca(&self) -> &TestCa {
+        &self.tls.as_ref().expect("a TLS server").ca
+    }
+
+    /// A client for `url`; for a `rediss://` one, trusting only this server's
+    /// CA (and showing a client certificate if the server demands one).
+    pub fn client_for(&self, url: &str) -> redis::Client {
+        let Some(tls) = &self.tls else { return redis::Client::open(url).expect("redis url") };
+        let client_tls = tls.client_auth.then(|| {
+            let cert = tls.ca.client_cert();
+            redis::ClientTlsConfig { client_cert: cert.cert_pem.into_bytes(), client_key: cert.key_pem.into_bytes() }
+        });
+        let certificates = redis::TlsCertificates { client_tls, root_cert: Some(tls.ca.pem().as_bytes().to_vec()) };
+        redis::Client::build_with_tls(url, certificates).expect("redis TLS client")
     }
 
     /// The server's port.
@@ -116,17 +225,23 @@ impl RedisServer {
 
     /// A plain client for assertions and inspection.
     pub fn client(&self) -> redis::Client {
-        redis::Client::open(self.url()).expect("redis url")
+        self.client_for(&self.url())
     }
 
     /// A reconnecting connection with short timeouts, so fault tests stay fast.
     pub async fn connection_manager(&self) -> redis::aio::ConnectionManager {
+        self.connection_manager_for(&self.url()).await.expect("connection manager")
+    }
+
+    /// [`Self::connection_manager`] on `url` (see [`Self::client_for`]); the
+    /// error when its first connection fails.
+    pub async fn connection_manager_for(&self, url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(200));
-        self.client().get_connection_manager_with_config(config).await.expect("connection manager")
+        self.client_for(url).get_connection_manager_with_config(config).await
     }
 
     /// uapi's own pipelining connection, with the same short timeouts.

@@ -4,9 +4,9 @@
 //!
 //! - the same function, still named `get_user` and still callable
 //!   (`get_user(7).await` gives an `R`), whose return type is
-//!   `uapi::Handled<__uapi_get_user, impl Future<Output = R>>`: the future, tagged
+//!   `uapi::addon::Handled<__uapi_get_user, impl Future<Output = R>>`: the future, tagged
 //!   with a marker type;
-//! - the marker type `__uapi_get_user`, which implements `uapi::Injectable`: it
+//! - the marker type `__uapi_get_user`, which implements `uapi::addon::Injectable`: it
 //!   resolves each parameter through the plan the app computed when it was built,
 //!   then calls the function.
 //!
@@ -42,9 +42,9 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
             #(#attrs)*
             #[allow(clippy::redundant_locals)]
             #vis fn #name(#(#idents: #tys),*)
-                -> ::uapi::Handled<#marker, impl ::core::future::Future<Output = #output>>
+                -> ::uapi::addon::Handled<#marker, impl ::core::future::Future<Output = #output>>
             {
-                ::uapi::Handled::__new(async move {
+                ::uapi::addon::Handled::new(async move {
                     #(let #pats = #idents;)*
                     #block
                 })
@@ -55,10 +55,10 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
             #(#attrs)*
             #[allow(clippy::redundant_locals, clippy::redundant_closure_call)]
             #vis fn #name(#(#idents: #tys),*)
-                -> ::uapi::Handled<#marker, ::core::future::Ready<#output>>
+                -> ::uapi::addon::Handled<#marker, ::core::future::Ready<#output>>
             {
                 #(let #pats = #idents;)*
-                ::uapi::Handled::__new(::core::future::ready((move || -> #output #block)()))
+                ::uapi::addon::Handled::new(::core::future::ready((move || -> #output #block)()))
             }
         }
     };
@@ -68,20 +68,20 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
         let pname = p.ident.to_string();
         let pname = pname.strip_prefix("r#").unwrap_or(&pname).to_owned();
         let rename = match &p.rename {
-            None => quote!(::uapi::Rename::None),
-            Some(Rename::Header(l)) => quote!(::uapi::Rename::Header(#l)),
-            Some(Rename::Cookie(l)) => quote!(::uapi::Rename::Cookie(#l)),
+            None => quote!(::uapi::addon::Rename::None),
+            Some(Rename::Header(l)) => quote!(::uapi::addon::Rename::Header(#l)),
+            Some(Rename::Cookie(l)) => quote!(::uapi::addon::Rename::Cookie(#l)),
         };
         quote_spanned! {span_of(ty)=>
-            ::uapi::ParamInfo::__new::<#ty>(
+            ::uapi::addon::ParamInfo::new::<#ty>(
                 #pname,
                 {
                     #[allow(unused_imports)]
                     use ::uapi::__private::probe::{ViaExtractor as _, ViaOptional as _, ViaRepeated as _, ViaScalar as _, ViaProvider as _};
                     (&&&&::uapi::__private::probe::Probe::<#ty>::new()).uapi_kind()
                 },
-                #rename,
             )
+            .with_rename(#rename)
         }
     });
 
@@ -93,9 +93,9 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
                 #[allow(unused_imports)]
                 use ::uapi::__private::probe::{ViaExtractor as _, ViaOptional as _, ViaRepeated as _, ViaScalar as _, ViaProvider as _};
                 let extract = (&&&&::uapi::__private::probe::Probe::<#ty>::new()).uapi_extract();
-                match ctx.__resolve_now::<#ty>(&plan[#i], extract) {
+                match ctx.resolve_now::<#ty>(&plan[#i], extract) {
                     ::core::option::Option::Some(value) => value?,
-                    ::core::option::Option::None => ctx.__resolve::<#ty>(&plan[#i], extract).await?,
+                    ::core::option::Option::None => ctx.resolve::<#ty>(&plan[#i], extract).await?,
                 }
             };
         }
@@ -117,12 +117,12 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
         #function
 
         const _: () = {
-            impl ::uapi::Injectable for #marker {
+            impl ::uapi::addon::Injectable for #marker {
                 type Output = #output;
                 type Provided = #provided;
 
-                fn info(&self) -> ::uapi::HandlerInfo {
-                    ::uapi::HandlerInfo::__new(
+                fn info(&self) -> ::uapi::addon::HandlerInfo {
+                    ::uapi::addon::HandlerInfo::new(
                         #route_name,
                         ::std::vec![#(#param_infos),*],
                         ::core::any::type_name::<#output>(),
@@ -132,8 +132,8 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
                 #[allow(unused_variables, clippy::needless_question_mark)]
                 fn call<'a>(
                     &'a self,
-                    ctx: &'a mut ::uapi::RequestCtx,
-                    plan: &'a [::uapi::ParamPlan],
+                    ctx: &'a mut ::uapi::addon::RequestCtx,
+                    plan: &'a [::uapi::addon::ParamPlan],
                 ) -> impl ::core::future::Future<
                     Output = ::core::result::Result<Self::Output, ::uapi::Response>,
                 > + ::core::marker::Send + 'a {

@@ -1,63 +1,18 @@
 //! [`App`]: routes and providers, validated and frozen by [`App::build`].
 
-use std::any::TypeId;
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
 
+use crate::config::Config;
 use crate::error::{BuildError, ServeError};
-use crate::handler::{HandlerInfo, Injectable, IntoInjectable};
-use crate::inject::{ErasedHandler, ErasedProvider, HandlerOf, ProviderOf};
+use crate::handler::{Injectable, IntoInjectable};
+use crate::registry::{ProviderKey, Registry};
 use crate::response::IntoResponse;
-use crate::server::Server;
+use crate::server::{Listener, Server};
 use crate::service::AppService;
 use crate::value::Value;
-
-/// The default request body limit: 2 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
-
-pub(crate) struct RouteDef {
-    pub(crate) path: String,
-    pub(crate) method: Method,
-    pub(crate) name: &'static str,
-    pub(crate) info: HandlerInfo,
-    pub(crate) handler: Arc<dyn ErasedHandler>,
-}
-
-/// How a provider is matched to parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ProviderKey {
-    NameAndType(Cow<'static, str>),
-    Name(Cow<'static, str>),
-    Type,
-}
-
-pub(crate) struct ProviderDef {
-    pub(crate) key: ProviderKey,
-    pub(crate) provided: TypeId,
-    pub(crate) provided_name: &'static str,
-    pub(crate) info: HandlerInfo,
-    pub(crate) erased: Arc<dyn ErasedProvider>,
-}
-
-/// How much of a request body is read, and for how long.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyLimits {
-    /// Larger bodies get a 413.
-    pub(crate) max: usize,
-    /// Slower bodies get a 408 (the header-read timeout ends with the head).
-    pub(crate) read_timeout: Duration,
-}
-
-/// Server settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) body: BodyLimits,
-    pub(crate) header_read_timeout: Duration,
-    pub(crate) shutdown_grace: Duration,
-}
 
 /// An app: routes, each handled by a `#[handler]` function, and the providers
 /// that give their parameters values.
@@ -81,10 +36,8 @@ pub(crate) struct Config {
 /// assert!(app.build().is_ok());
 /// ```
 pub struct App {
-    pub(crate) routes: Vec<RouteDef>,
-    pub(crate) providers: Vec<ProviderDef>,
-    pub(crate) problems: Vec<String>,
-    pub(crate) config: Config,
+    registry: Registry,
+    config: Config,
 }
 
 impl Default for App {
@@ -109,16 +62,7 @@ macro_rules! method_fns {
 impl App {
     /// An app with no routes, a 2 MiB body limit and a 10 s header-read timeout.
     pub fn new() -> App {
-        App {
-            routes: Vec::new(),
-            providers: Vec::new(),
-            problems: Vec::new(),
-            config: Config {
-                body: BodyLimits { max: DEFAULT_BODY_LIMIT, read_timeout: Duration::from_secs(30) },
-                header_read_timeout: Duration::from_secs(10),
-                shutdown_grace: Duration::from_secs(10),
-            },
-        }
+        App { registry: Registry::default(), config: Config::default() }
     }
 
     method_fns! {
@@ -203,22 +147,7 @@ impl App {
         H: IntoInjectable<X>,
         <H::Injectable as Injectable>::Output: IntoResponse,
     {
-        let handler = handler.into_injectable();
-        let info = handler.info();
-        let name = name.unwrap_or(info.name);
-        let handler: Arc<dyn ErasedHandler> = Arc::new(HandlerOf(handler));
-        if !path.starts_with('/') {
-            self.problems.push(format!("route `{name}`: path `{path}` must start with `/`"));
-        }
-        for method in methods {
-            self.routes.push(RouteDef {
-                path: path.to_owned(),
-                method,
-                name,
-                info: info.clone(),
-                handler: handler.clone(),
-            });
-        }
+        self.registry.add_route(name, path, methods, handler.into_injectable());
         self
     }
 
@@ -240,24 +169,7 @@ impl App {
     /// assert!(app.build().is_ok());
     /// ```
     pub fn mount(&mut self, prefix: &str, other: App) -> &mut Self {
-        let prefix = prefix.trim_end_matches('/');
-        if !prefix.is_empty() && !prefix.starts_with('/') {
-            self.problems.push(format!("mount prefix `{prefix}` must start with `/`"));
-        }
-        for mut route in other.routes {
-            route.path = if route.path == "/" && !prefix.is_empty() {
-                prefix.to_owned()
-            } else {
-                format!("{prefix}{}", route.path)
-            };
-            self.routes.push(route);
-        }
-        // Lookups take the most recently registered match, so `other`'s providers
-        // go first: ours win.
-        let mut providers = other.providers;
-        providers.append(&mut self.providers);
-        self.providers = providers;
-        self.problems.extend(other.problems);
+        self.registry.mount(prefix, other.registry);
         self
     }
 
@@ -266,14 +178,7 @@ impl App {
         P: IntoInjectable<X>,
         <P::Injectable as Injectable>::Provided: Clone,
     {
-        let provider = provider.into_injectable();
-        self.providers.push(ProviderDef {
-            key,
-            provided: TypeId::of::<<P::Injectable as Injectable>::Provided>(),
-            provided_name: std::any::type_name::<<P::Injectable as Injectable>::Provided>(),
-            info: provider.info(),
-            erased: Arc::new(ProviderOf(provider)),
-        });
+        self.registry.add_provider(key, provider.into_injectable());
         self
     }
 
@@ -397,9 +302,6 @@ impl App {
     }
 
     /// Sets how long a client may take to send the request head (default 10 s).
-    ///
-    /// The deadline is kept by a coarse timer: a slow client is cut off between
-    /// the timeout and a tenth of a second after it.
     pub fn header_read_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.config.header_read_timeout = timeout;
         self
@@ -419,7 +321,7 @@ impl App {
     /// A [`BuildError`] listing every problem: unresolvable parameters (naming
     /// route, handler, parameter and type), bad or duplicate routes, provider cycles.
     pub fn build(&self) -> Result<AppService, BuildError> {
-        crate::plan::build(self)
+        crate::plan::build(&self.registry, self.config.body).map(AppService::new)
     }
 
     /// Builds the app and binds `addr`, ready to serve (see [`Server`]).
@@ -430,11 +332,13 @@ impl App {
     pub async fn bind(&self, addr: impl tokio::net::ToSocketAddrs) -> Result<Server, ServeError> {
         let service = self.build()?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Server::new(listener, service, self.config.clone()))
+        Ok(Server::new(Box::new(listener), service, self.config.clone()))
     }
 
     /// Builds the app to serve on a listener bound elsewhere (inherited from a
-    /// supervisor, or bound with socket options such as `SO_REUSEPORT`).
+    /// supervisor, bound with socket options such as `SO_REUSEPORT`), or on any
+    /// other source of connections that implements [`Listener`] (connections
+    /// accepted on another thread and handed over, as `Workers` does).
     ///
     /// # Examples
     ///
@@ -451,8 +355,8 @@ impl App {
     /// # Errors
     ///
     /// When the app cannot be built.
-    pub fn bind_listener(&self, listener: tokio::net::TcpListener) -> Result<Server, ServeError> {
-        Ok(Server::new(listener, self.build()?, self.config.clone()))
+    pub fn bind_listener(&self, listener: impl Listener) -> Result<Server, ServeError> {
+        Ok(Server::new(Box::new(listener), self.build()?, self.config.clone()))
     }
 
     /// Builds, binds and serves until Ctrl-C, then shuts down gracefully.

@@ -1,14 +1,15 @@
-//! The injection engine: the per-request context, the plans the app computes
-//! when it is built, and providers with their per-request cache.
+//! The per-request context: the request, the plans the app computed when it was
+//! built, and the providers' per-request cache.
 //!
 //! Resolution happens once, in [`crate::App::build`]: every parameter of every
 //! route (and of every provider a route reaches) becomes a [`ParamPlan`] that says
 //! where its value comes from. Per request, generated code walks the plan: no
 //! string-keyed lookups of providers, and each provider runs at most once.
+//!
+//! This layer knows providers only as [`ErasedProvider`]s (what the handler
+//! layer makes of an `Injectable`), so it depends on nothing above the leaves.
 
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,19 +17,20 @@ use http::header::HeaderName;
 use http::request::Parts;
 use http_body_util::BodyExt;
 
-use crate::app::BodyLimits;
 use crate::body::RequestBody;
+use crate::config::BodyLimits;
 use crate::error::Rejection;
-use crate::extract::ResponseHeaders;
-use crate::handler::Injectable;
-use crate::response::{IntoResponse, Response};
+use crate::response::{IntoResponse, Response, ResponseHeaders};
 use crate::router::PathRanges;
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed, sendable future (futures-util's), as hand-written providers and
+/// session backends return.
+pub use futures_util::future::BoxFuture;
 
-/// How generated code takes a parameter of type `T` from the request.
-#[doc(hidden)]
+/// How a parameter of type `T` is read from the request when no provider gives
+/// it: [`FromRequest::from_request`](crate::addon::FromRequest::from_request) for
+/// an extractor type, or the path/query reader `#[handler]` picks for a `FromStr`
+/// type.
 pub type ExtractFn<T> = fn(&mut RequestCtx, &ParamPlan) -> Result<T, Rejection>;
 
 /// Where one parameter's value comes from, decided when the app was built.
@@ -116,56 +118,6 @@ pub(crate) trait ErasedProvider: Send + Sync {
     fn clone_value(&self, cached: &(dyn Any + Send), out: &mut dyn Any);
 }
 
-pub(crate) struct ProviderOf<I>(pub(crate) I);
-
-impl<I> ErasedProvider for ProviderOf<I>
-where
-    I: Injectable,
-    I::Provided: Clone,
-{
-    fn call<'a>(
-        &'a self,
-        ctx: &'a mut RequestCtx,
-        plan: &'a [ParamPlan],
-    ) -> BoxFuture<'a, Result<Box<dyn Any + Send>, Response>> {
-        Box::pin(async move {
-            let out = self.0.call(ctx, plan).await?;
-            let value = I::provide(out)?;
-            Ok(Box::new(value) as Box<dyn Any + Send>)
-        })
-    }
-
-    fn clone_value(&self, cached: &(dyn Any + Send), out: &mut dyn Any) {
-        if let (Some(src), Some(dst)) =
-            (cached.downcast_ref::<I::Provided>(), out.downcast_mut::<Option<I::Provided>>())
-        {
-            *dst = Some(src.clone());
-        }
-    }
-}
-
-/// A route handler with its output type erased.
-pub(crate) trait ErasedHandler: Send + Sync {
-    fn call<'a>(&'a self, ctx: &'a mut RequestCtx, plan: &'a [ParamPlan]) -> BoxFuture<'a, Response>;
-}
-
-pub(crate) struct HandlerOf<I>(pub(crate) I);
-
-impl<I> ErasedHandler for HandlerOf<I>
-where
-    I: Injectable,
-    I::Output: IntoResponse,
-{
-    fn call<'a>(&'a self, ctx: &'a mut RequestCtx, plan: &'a [ParamPlan]) -> BoxFuture<'a, Response> {
-        Box::pin(async move {
-            match self.0.call(ctx, plan).await {
-                Ok(out) => out.into_response(),
-                Err(refusal) => refusal,
-            }
-        })
-    }
-}
-
 enum BodyState {
     Unread(RequestBody),
     Read(Bytes),
@@ -175,7 +127,9 @@ enum BodyState {
 
 /// Everything one request carries while its parameters are resolved.
 ///
-/// Generated code and [`crate::FromRequest`] implementations read from it.
+/// Generated code, [`FromRequest`](crate::addon::FromRequest) implementations
+/// and hand-written providers read from it; a provider asks it for the values
+/// of its own parameters with [`RequestCtx::provided`] or [`RequestCtx::resolve`].
 pub struct RequestCtx {
     parts: Parts,
     body: BodyState,
@@ -287,11 +241,10 @@ impl RequestCtx {
     }
 
     /// Resolves a parameter that needs no waiting (anything but a provider or the
-    /// body) without building a future: the common case. `None` means "await
-    /// [`Self::__resolve`]". Called by generated code.
-    #[doc(hidden)]
+    /// body) without building a future: the common case, which `#[handler]`
+    /// code tries first. `None` means "await [`Self::resolve`]".
     #[inline]
-    pub fn __resolve_now<T: Send + 'static>(
+    pub fn resolve_now<T: Send + 'static>(
         &mut self,
         plan: &ParamPlan,
         extract: ExtractFn<T>,
@@ -302,23 +255,64 @@ impl RequestCtx {
         }
     }
 
-    /// Resolves one parameter through its plan. Called by generated code.
-    #[doc(hidden)]
-    pub async fn __resolve<T: Send + 'static>(
-        &mut self,
-        plan: &ParamPlan,
-        extract: ExtractFn<T>,
-    ) -> Result<T, Response> {
+    /// Resolves one parameter through its plan: the provider the app chose for it
+    /// (run at most once per request), else `extract` (after the body is read,
+    /// for a body parameter).
+    ///
+    /// # Errors
+    ///
+    /// The refusal of the provider or of `extract`, as a response (the
+    /// caller's handler then never runs).
+    pub async fn resolve<T: Send + 'static>(&mut self, plan: &ParamPlan, extract: ExtractFn<T>) -> Result<T, Response> {
         match &plan.source {
-            Source::Provider(node) => return self.provided::<T>(node).await,
+            Source::Provider(node) => return self.provider_value::<T>(node).await,
             Source::Body => self.read_body().await.map_err(IntoResponse::into_response)?,
             _ => {}
         }
         extract(self, plan).map_err(IntoResponse::into_response)
     }
 
+    /// The value of a parameter that only a provider can give: one declared
+    /// with [`ParamInfo::provided`](crate::addon::ParamInfo::provided) by a
+    /// hand-written provider (the login addon asks for the store's session so).
+    /// [`crate::App::build`] refuses an app where no provider matches it, so
+    /// the plan always names one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx};
+    /// use uapi::Response;
+    ///
+    /// #[derive(Clone)]
+    /// struct Db;
+    ///
+    /// /// Provides the `Db` a `db: Db` provider gives, as a count.
+    /// struct Tables;
+    ///
+    /// impl Injectable for Tables {
+    ///     type Output = usize;
+    ///     type Provided = usize;
+    ///     fn info(&self) -> HandlerInfo {
+    ///         HandlerInfo::new("tables", vec![ParamInfo::provided::<Db>("db")], "usize")
+    ///     }
+    ///     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<usize, Response> {
+    ///         let _db: Db = ctx.provided(&plan[0]).await?;
+    ///         Ok(3)
+    ///     }
+    ///     fn provide(out: usize) -> Result<usize, Response> { Ok(out) }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The provider's refusal, as a response.
+    pub async fn provided<T: Send + 'static>(&mut self, plan: &ParamPlan) -> Result<T, Response> {
+        self.resolve(plan, no_builtin_source::<T>).await
+    }
+
     /// The value of a provider, computed at most once per request.
-    async fn provided<T: Send + 'static>(&mut self, node: &ProviderNode) -> Result<T, Response> {
+    async fn provider_value<T: Send + 'static>(&mut self, node: &ProviderNode) -> Result<T, Response> {
         if self.cache.get(node.slot).is_some_and(Option::is_none) {
             let value = node.provider.call(self, &node.plan).await?;
             self.cache[node.slot] = Some(value);
@@ -337,4 +331,12 @@ impl RequestCtx {
     pub(crate) fn take_response_headers(&mut self) -> Option<ResponseHeaders> {
         self.response_headers.take()
     }
+}
+
+/// The "built-in source" of a parameter only providers give. `App::build`
+/// refuses an app where such a parameter has no provider, so this answers
+/// only if that check had a bug.
+pub(crate) fn no_builtin_source<T>(_: &mut RequestCtx, plan: &ParamPlan) -> Result<T, Rejection> {
+    tracing::error!(param = plan.name(), "parameter has no provider");
+    Err(Rejection::Response(crate::response::text(http::StatusCode::INTERNAL_SERVER_ERROR, "internal server error")))
 }

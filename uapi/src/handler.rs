@@ -4,7 +4,7 @@
 use std::any::TypeId;
 use std::future::Future;
 
-use crate::inject::{ParamPlan, RequestCtx};
+use crate::ctx::{ParamPlan, RequestCtx};
 use crate::response::Response;
 
 /// A function whose parameters the app injects: a route handler or a provider.
@@ -44,6 +44,7 @@ pub trait Injectable: Send + Sync + 'static {
 
 /// What the app knows about an injectable function.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HandlerInfo {
     /// The route name (the function's name unless `#[handler(name = "..")]`).
     pub name: &'static str,
@@ -54,17 +55,13 @@ pub struct HandlerInfo {
 }
 
 impl HandlerInfo {
-    #[doc(hidden)]
-    pub fn __new(name: &'static str, params: Vec<ParamInfo>, returns: &'static str) -> Self {
-        HandlerInfo { name, params, returns }
-    }
-
-    /// Metadata for a hand-written [`Injectable`].
+    /// Metadata for an [`Injectable`]: what `#[handler]` reports, and what a
+    /// hand-written one declares.
     ///
     /// # Examples
     ///
     /// ```
-    /// let info = uapi::HandlerInfo::new("session provider", vec![], "AsyncSession");
+    /// let info = uapi::addon::HandlerInfo::new("session provider", vec![], "AsyncSession");
     /// assert!(info.params.is_empty());
     /// ```
     pub fn new(name: &'static str, params: Vec<ParamInfo>, returns: &'static str) -> Self {
@@ -74,6 +71,7 @@ impl HandlerInfo {
 
 /// One parameter of an injectable function.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ParamInfo {
     /// Its name: what selects the value.
     pub name: &'static str,
@@ -88,23 +86,53 @@ pub struct ParamInfo {
 }
 
 impl ParamInfo {
-    #[doc(hidden)]
-    pub fn __new<T: 'static>(name: &'static str, kind: ParamKind, rename: Rename) -> Self {
-        ParamInfo { name, type_name: std::any::type_name::<T>(), type_id: TypeId::of::<T>(), kind, rename }
-    }
-
-    /// A parameter of a hand-written [`Injectable`] whose type has a built-in source
-    /// or a provider (`kind` says which built-in source applies).
+    /// A parameter named `name` of type `T`, whose built-in source (when no
+    /// provider gives it) is `kind`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use uapi::{ParamInfo, ParamKind, ExtractorKind};
+    /// use uapi::addon::{ExtractorKind, ParamInfo, ParamKind};
     /// let p = ParamInfo::new::<uapi::Cookies>("cookies", ParamKind::Extractor(ExtractorKind::Request));
     /// assert_eq!(p.name, "cookies");
     /// ```
     pub fn new<T: 'static>(name: &'static str, kind: ParamKind) -> Self {
-        Self::__new::<T>(name, kind, Rename::None)
+        ParamInfo {
+            name,
+            type_name: std::any::type_name::<T>(),
+            type_id: TypeId::of::<T>(),
+            kind,
+            rename: Rename::None,
+        }
+    }
+
+    /// A parameter only a provider can give (read it with
+    /// [`RequestCtx::provided`]); a build error names it if none matches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::addon::{ParamInfo, ParamKind};
+    /// let p = ParamInfo::provided::<uapi::sessions::AsyncSession>("session");
+    /// assert_eq!(p.kind, ParamKind::ProviderOnly);
+    /// ```
+    pub fn provided<T: 'static>(name: &'static str) -> Self {
+        Self::new::<T>(name, ParamKind::ProviderOnly)
+    }
+
+    /// The same parameter with a `#[header("..")]` or `#[cookie("..")]` rename.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::addon::{ExtractorKind, ParamInfo, ParamKind, Rename};
+    /// let p = ParamInfo::new::<uapi::Header>("key", ParamKind::Extractor(ExtractorKind::Header))
+    ///     .with_rename(Rename::Header("x-api-key"));
+    /// assert_eq!(p.rename, Rename::Header("x-api-key"));
+    /// ```
+    pub fn with_rename(mut self, rename: Rename) -> Self {
+        self.rename = rename;
+        self
     }
 }
 
@@ -121,6 +149,7 @@ pub enum Rename {
 
 /// The built-in source a parameter's type has, before providers are considered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParamKind {
     /// A `FromStr` type: the path parameter of that name, else the query parameter.
     Scalar,
@@ -128,14 +157,15 @@ pub enum ParamKind {
     OptionalScalar,
     /// `Vec<T: FromStr>`: every value of a repeated query parameter.
     RepeatedScalar,
-    /// A type implementing [`crate::FromRequest`].
+    /// A type implementing [`FromRequest`](crate::addon::FromRequest).
     Extractor(ExtractorKind),
     /// No built-in source: only a provider can give it.
     ProviderOnly,
 }
 
-/// Where a [`crate::FromRequest`] type reads from.
+/// Where a [`FromRequest`](crate::addon::FromRequest) type reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExtractorKind {
     /// A request header named after the parameter (or its rename).
     Header,
@@ -170,8 +200,8 @@ pin_project_lite::pin_project! {
 }
 
 impl<M, F> Handled<M, F> {
-    #[doc(hidden)]
-    pub fn __new(future: F) -> Self {
+    /// Tags `future` with the glue type `M` (what `#[handler]` generates).
+    pub fn new(future: F) -> Self {
         Handled { future, marker: std::marker::PhantomData }
     }
 }

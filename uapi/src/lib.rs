@@ -32,58 +32,64 @@
 //!
 //! ## Layout
 //!
-//! - [`app`](App): routes and providers; [`App::build`] resolves every parameter
-//!   once, [`App::serve`] serves.
-//! - `handler` / `inject` / `plan`: the [`Injectable`] trait `#[handler]`
-//!   implements, the per-request context, and the build-time resolution.
-//! - `extract`: the built-in sources ([`Header`], [`Cookie`], [`ReqBody`], ...).
-//! - `response` and [`status`]: [`IntoResponse`], typed responses, cookies.
-//! - `server` / `service`: hyper serving, graceful shutdown, `tower::Service`.
-//! - [`testing`]: an in-process client for your own tests.
-//! - [`sessions`] and [`login`]: Redis-backed cookie sessions and login.
+//! Layers, each using only the ones listed before it (checked in CI):
+//!
+//! - leaves: `config` (limits, timeouts), `body` ([`RequestBody`]), `error`
+//!   ([`Rejection`], [`BuildError`], [`ServeError`]), `response`
+//!   ([`IntoResponse`], [`Headers`], [`ResponseHeaders`], cookies), [`status`]
+//!   (typed responses), `router` (matchit);
+//! - `ctx`: the per-request context ([`addon::RequestCtx`]) and parameter plans;
+//! - `handler` ([`addon::Injectable`], [`addon::HandlerInfo`]), `erased`, `value`,
+//!   and `extract`: the built-in sources ([`Header`], [`Cookie`], [`ReqBody`], ...);
+//! - `registry` and `plan`: routes and providers, resolved once at [`App::build`];
+//! - `service` ([`AppService`], a `tower::Service`), `server` ([`Server`], hyper);
+//! - `app` ([`App`]);
+//! - addons, on the public seam [`addon`] only: [`sessions`], [`login`],
+//!   [`testing`], and `Workers` (feature `workers`).
 
 mod app;
 mod body;
-mod coarse_timer;
+mod config;
+mod ctx;
+mod erased;
 mod error;
 mod extract;
 mod handler;
-mod inject;
 mod plan;
+mod registry;
 mod response;
 mod router;
 mod server;
 mod service;
 mod value;
+#[cfg(feature = "workers")]
 mod workers;
 
+pub mod addon;
 pub mod login;
 pub mod sessions;
 pub mod status;
 pub mod testing;
 
-pub use app::{App, DEFAULT_BODY_LIMIT};
+pub use app::App;
 pub use body::{BoxError, RequestBody};
+pub use config::DEFAULT_BODY_LIMIT;
 pub use error::{BuildError, Rejection, ServeError};
-pub use extract::{
-    Cookie, Cookies, FormBody, FromRequest, Header, ReqBody, ReqBytes, RequestParts, ResponseHeaders, RouteName,
-};
-pub use handler::{
-    ExtractorKind, Handled, HandlerFn, HandlerInfo, Injectable, IntoInjectable, ParamInfo, ParamKind, Rename,
-};
-pub use inject::{BoxFuture, ParamPlan, RequestCtx};
+pub use extract::{Cookie, Cookies, FormBody, Header, ReqBody, ReqBytes, RequestParts, RouteName};
 pub use response::{
-    expire_cookie, set_cookie, Body, CookieSettings, Headers, IntoResponse, Json, Response, ResponseBody, SameSite,
+    expire_cookie, set_cookie, Body, CookieSettings, Headers, IntoResponse, Json, Response, ResponseBody,
+    ResponseHeaders, SameSite,
 };
-pub use server::Server;
+pub use server::{Listener, Server};
 pub use service::AppService;
+#[cfg(feature = "workers")]
 pub use workers::{RunningWorkers, Workers};
 
 /// Marks a function as injectable: a route handler or a provider.
 ///
 /// Each parameter is resolved by its name and type: a provider registered for
 /// that name and type, for the name, for the type, then the type's built-in
-/// source (see [`FromRequest`]; `FromStr` types read the path or query parameter
+/// source (see [`addon::FromRequest`]; `FromStr` types read the path or query parameter
 /// of that name). `#[header("x-api-key")]` and `#[cookie("sid")]` rename a
 /// [`Header`] or [`Cookie`] parameter; `#[handler(name = "..")]` sets the route
 /// name (the function's name by default).
@@ -109,11 +115,15 @@ pub use uapi_macros::handler;
 /// The `http` crate, whose types (`Method`, `HeaderMap`, `StatusCode`, ...) appear in uapi's API.
 pub use http;
 
+/// The redis-rs crate (feature `redis`), whose connections the Redis session
+/// store takes.
+#[cfg(feature = "redis")]
+pub use redis;
+
+/// What `#[handler]`'s generated code needs beyond [`addon`]: not an API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::extract::probe;
-    pub use crate::handler::Rename;
-    pub use crate::inject::{BoxFuture, ExtractFn};
 
     /// Parameters must be owned, `Send` and `'static` to be injected.
     #[diagnostic::on_unimplemented(

@@ -5,24 +5,24 @@
 //!   request (the handler never runs);
 //! - `current_user_id: Option<T>`: `None` when anonymous;
 //! - `login_session: AsyncLoginSession<T>`: to log in (rotating the session id)
-//!   and out.
+//!   and out;
+//! - `login_manager: AsyncLoginManager<T>`: to log a user out everywhere.
 //!
-//! All three build on the store's `session: AsyncSession`, through the same
-//! provider mechanism users have, so a handler asking for `current_user_id` and
-//! `session` loads the session once. A login puts the session in the namespace
-//! of the user's id, so [`AsyncLoginManager::logout`] ends every session of a user.
+//! The first three build on the store's `session: AsyncSession`, through the
+//! public provider seam ([`crate::addon`]) any addon has, so a handler asking
+//! for `current_user_id` and `session` loads the session once. A login puts the
+//! session in the namespace of the user's id, so [`AsyncLoginManager::logout`]
+//! ends every session of a user.
 
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::handler::{HandlerInfo, Injectable, ParamInfo, ParamKind};
-use crate::inject::{ExtractFn, ParamPlan, RequestCtx};
-use crate::response::{Headers, IntoResponse, Response};
+use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx};
 use crate::sessions::{AsyncSession, SessionError, SessionStore};
 use crate::status::Forbidden;
-use crate::App;
+use crate::{App, Headers, IntoResponse, Response};
 
 /// The session key holding the logged-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
@@ -31,7 +31,7 @@ pub const USER_ID_KEY: &str = "user_id";
 pub trait UserId: FromStr + Display + Clone + Send + Sync + 'static {}
 impl<T: FromStr + Display + Clone + Send + Sync + 'static> UserId for T {}
 
-/// Login settings.
+/// Login settings, given to [`configure_async_login`].
 #[derive(Clone)]
 pub struct LoginOptions {
     forbidden: Arc<dyn Fn() -> Response + Send + Sync>,
@@ -60,7 +60,9 @@ impl LoginOptions {
     }
 }
 
-/// Ends users' sessions from anywhere: uapi's `AsyncLoginManager`.
+/// Ends users' sessions from anywhere: uapi's `AsyncLoginManager`. Handlers get
+/// it as `login_manager: AsyncLoginManager<T>`; [`configure_async_login`]
+/// returns it for use outside requests.
 #[derive(Clone)]
 pub struct AsyncLoginManager<T> {
     store: SessionStore,
@@ -120,29 +122,34 @@ impl<T: UserId> AsyncLoginSession<T> {
     }
 }
 
-/// Registers `current_user_id: T`, `current_user_id: Option<T>` and
-/// `login_session: AsyncLoginSession<T>` on `app`, on top of `store`.
+/// Registers `current_user_id: T`, `current_user_id: Option<T>`,
+/// `login_session: AsyncLoginSession<T>` and `login_manager:
+/// AsyncLoginManager<T>` on `app`, on top of `store` (uapi's
+/// `configure_async_login(app, int, session_store)`).
 ///
 /// # Examples
 ///
 /// ```
-/// use uapi::{handler, App, login::configure_async_login, sessions::{configure_sessions, MemoryStore, SessionOptions}};
+/// use uapi::{handler, App};
+/// use uapi::login::{configure_async_login, AsyncLoginManager, LoginOptions};
+/// use uapi::sessions::{configure_sessions, MemoryStore, SessionError, SessionOptions};
 ///
 /// #[handler]
 /// async fn me(current_user_id: i64) -> String { current_user_id.to_string() }
 ///
+/// #[handler]
+/// async fn ban(current_user_id: i64, user_id: i64, login_manager: AsyncLoginManager<i64>) -> Result<String, SessionError> {
+///     let ended = login_manager.logout(&user_id).await?;
+///     Ok(format!("{current_user_id} ended {ended} sessions of {user_id}"))
+/// }
+///
 /// let mut app = App::new();
 /// let store = configure_sessions(&mut app, MemoryStore::new(), SessionOptions::default());
-/// let login_manager = configure_async_login::<i64>(&mut app, &store);
-/// app.get("/me", me);
+/// let login_manager = configure_async_login::<i64>(&mut app, &store, LoginOptions::default());
+/// app.get("/me", me).delete("/users/{user_id}/sessions", ban);
 /// assert!(app.build().is_ok());
 /// ```
-pub fn configure_async_login<T: UserId>(app: &mut App, store: &SessionStore) -> AsyncLoginManager<T> {
-    configure_async_login_with(app, store, LoginOptions::default())
-}
-
-/// [`configure_async_login`] with [`LoginOptions`].
-pub fn configure_async_login_with<T: UserId>(
+pub fn configure_async_login<T: UserId>(
     app: &mut App,
     store: &SessionStore,
     options: LoginOptions,
@@ -154,10 +161,12 @@ pub fn configure_async_login_with<T: UserId>(
         std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
     };
     let base = LoginProvider::<T> { session_param, forbidden: options.forbidden, user: PhantomData };
+    let manager = AsyncLoginManager { store: store.clone(), user: PhantomData };
     app.register_by_name_and_type("current_user_id", Required(base.clone()));
     app.register_by_name_and_type("current_user_id", Optional(base.clone()));
     app.register_by_name_and_type("login_session", base);
-    AsyncLoginManager { store: store.clone(), user: PhantomData }
+    app.provide_value_by_name("login_manager", manager.clone());
+    manager
 }
 
 /// The shared part of the three login providers: each asks for the store's
@@ -176,21 +185,15 @@ impl<T> Clone for LoginProvider<T> {
 
 impl<T: UserId> LoginProvider<T> {
     fn info(&self, name: &'static str, returns: &'static str) -> HandlerInfo {
-        let param = ParamInfo::new::<AsyncSession>(self.session_param, ParamKind::ProviderOnly);
-        HandlerInfo::new(name, vec![param], returns)
+        HandlerInfo::new(name, vec![ParamInfo::provided::<AsyncSession>(self.session_param)], returns)
     }
 
     async fn load(ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<(AsyncSession, Option<T>), Response> {
-        let no_source: ExtractFn<AsyncSession> = |_, p| {
-            Err(crate::Rejection::Response(crate::response::text(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                format!("no session provider for `{}`", p.name()),
-            )))
-        };
+        // The plan has the one parameter `info` declared (App::build made it so).
         let Some(session_plan) = plan.first() else {
-            return Err(crate::response::text(http::StatusCode::INTERNAL_SERVER_ERROR, "login misconfigured"));
+            return Err(crate::status::InternalServerError::new("login misconfigured").into_response());
         };
-        let session = ctx.__resolve::<AsyncSession>(session_plan, no_source).await?;
+        let session = ctx.provided::<AsyncSession>(session_plan).await?;
         // A stored id that does not parse (e.g. written by other code) is anonymous.
         let user = session.get(USER_ID_KEY).and_then(|s| s.parse::<T>().ok());
         Ok((session, user))

@@ -11,14 +11,31 @@ use std::sync::Arc;
 use http::header::HeaderName;
 use http::Method;
 
-use crate::app::{App, ProviderKey};
+use crate::config::BodyLimits;
+use crate::ctx::{ParamPlan, ProviderNode, Source};
+use crate::erased::ErasedHandler;
 use crate::error::BuildError;
 use crate::handler::{ExtractorKind, ParamInfo, ParamKind, Rename};
-use crate::inject::{ParamPlan, ProviderNode, Source};
+use crate::registry::{ProviderKey, Registry};
 use crate::router::{template_params, Router};
-use crate::service::{AppService, Inner, Route};
 
-pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
+/// A route, ready to serve: its handler and the plan of its parameters.
+pub(crate) struct Route {
+    pub(crate) handler: Arc<dyn ErasedHandler>,
+    pub(crate) plan: Box<[ParamPlan]>,
+    pub(crate) name: &'static str,
+}
+
+/// A built app: what [`crate::AppService`] serves.
+pub(crate) struct Compiled {
+    pub(crate) router: Router,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) body: BodyLimits,
+    pub(crate) provider_slots: usize,
+}
+
+/// Checks every route of `app` and resolves every parameter.
+pub(crate) fn build(app: &Registry, body: BodyLimits) -> Result<Compiled, BuildError> {
     let mut problems = app.problems.clone();
 
     // Route names are unique (a name may repeat only for one handler on several methods of one path).
@@ -70,7 +87,7 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
 
     match router {
         Some(router) if problems.is_empty() => {
-            Ok(AppService::new(Inner { router, routes, body: app.config.body, provider_slots: app.providers.len() }))
+            Ok(Compiled { router, routes, body, provider_slots: app.providers.len() })
         }
         _ => {
             for p in &problems {
@@ -82,7 +99,7 @@ pub(crate) fn build(app: &App) -> Result<AppService, BuildError> {
 }
 
 struct Resolver<'a> {
-    app: &'a App,
+    app: &'a Registry,
     path_names: &'a [String],
     problems: &'a mut Vec<String>,
     /// Providers being resolved, to report cycles.

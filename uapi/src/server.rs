@@ -26,9 +26,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
-use crate::app::Config;
 use crate::body::RequestBody;
-use crate::coarse_timer::CoarseTimer;
+use crate::config::Config;
 use crate::error::ServeError;
 use crate::service::AppService;
 
@@ -51,55 +50,73 @@ use crate::service::AppService;
 /// # }
 /// ```
 pub struct Server {
-    incoming: Incoming,
+    listener: Box<dyn Listener>,
     service: AppService,
     config: Config,
 }
 
-/// Where a server's connections come from.
-enum Incoming {
-    /// Its own listener.
-    Listener(TcpListener),
-    /// Connections accepted elsewhere and handed over ([`crate::Workers`]).
-    Handed { addr: SocketAddr, streams: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream> },
+/// Where a [`Server`]'s connections come from: a bound
+/// [`tokio::net::TcpListener`], or connections accepted elsewhere and handed
+/// over (what `Workers` does). Give one to [`crate::App::bind_listener`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+/// use std::net::SocketAddr;
+/// use std::task::{Context, Poll};
+/// use tokio::net::TcpStream;
+///
+/// /// Connections that another thread accepted, sent over a channel.
+/// struct Handed {
+///     addr: SocketAddr,
+///     streams: tokio::sync::mpsc::UnboundedReceiver<TcpStream>,
+/// }
+///
+/// impl uapi::Listener for Handed {
+///     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+///         match self.streams.poll_recv(cx) {
+///             Poll::Ready(Some(stream)) => Poll::Ready(Ok(stream)),
+///             // The sender is gone: nothing more will come.
+///             Poll::Ready(None) | Poll::Pending => Poll::Pending,
+///         }
+///     }
+///     fn local_addr(&self) -> io::Result<SocketAddr> {
+///         Ok(self.addr)
+///     }
+/// }
+/// ```
+pub trait Listener: Send + 'static {
+    /// The next connection. An error is logged and followed by a short pause
+    /// (e.g. out of file descriptors), then accepting goes on.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>>;
+
+    /// The address connections arrive at.
+    ///
+    /// # Errors
+    ///
+    /// When the socket cannot tell.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
 }
 
-impl Incoming {
-    async fn accept(&mut self) -> io::Result<TcpStream> {
-        match self {
-            Incoming::Listener(listener) => listener.accept().await.map(|(stream, _)| stream),
-            Incoming::Handed { streams, .. } => match streams.recv().await {
-                Some(stream) => stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)),
-                // The acceptor is gone: nothing more will come.
-                None => std::future::pending().await,
-            },
-        }
+impl Listener for TcpListener {
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        TcpListener::poll_accept(self, cx).map_ok(|(stream, _)| stream)
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpListener::local_addr(self)
     }
 }
 
 impl Server {
-    pub(crate) fn new(listener: TcpListener, service: AppService, config: Config) -> Server {
-        Server { incoming: Incoming::Listener(listener), service, config }
-    }
-
-    /// A server for connections accepted on `addr` by someone else.
-    pub(crate) fn handed(
-        addr: SocketAddr,
-        streams: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
-        service: AppService,
-        config: Config,
-    ) -> Server {
-        Server { incoming: Incoming::Handed { addr, streams }, service, config }
+    pub(crate) fn new(listener: Box<dyn Listener>, service: AppService, config: Config) -> Server {
+        Server { listener, service, config }
     }
 
     /// The bound address (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        match &self.incoming {
-            Incoming::Listener(listener) => {
-                listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-            }
-            Incoming::Handed { addr, .. } => *addr,
-        }
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Serves until Ctrl-C, then shuts down gracefully.
@@ -125,17 +142,9 @@ impl Server {
     ///
     /// Never in practice: accept errors are logged and retried.
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
-        let Server { mut incoming, service, config } = self;
+        let Server { mut listener, service, config } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        // hyper arms the header-read timer for every request; a coarse timer
-        // keeps that off tokio's timer wheel (see `coarse_timer`).
-        match CoarseTimer::start() {
-            Ok(timer) => builder.http1().timer(timer),
-            Err(e) => {
-                tracing::warn!(error = %e, "no coarse timer thread; using tokio's timer for header reads");
-                builder.http1().timer(TokioTimer::new())
-            }
-        };
+        builder.http1().timer(TokioTimer::new());
         // `half_close`: handlers run to their end (see the module docs).
         builder.http1().header_read_timeout(config.header_read_timeout).max_buf_size(64 * 1024).half_close(true);
         builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
@@ -143,7 +152,7 @@ impl Server {
         tokio::pin!(signal);
         loop {
             tokio::select! {
-                accepted = incoming.accept() => {
+                accepted = std::future::poll_fn(|cx| listener.poll_accept(cx)) => {
                     let stream = match accepted {
                         Ok(stream) => stream,
                         Err(e) => {
@@ -172,7 +181,7 @@ impl Server {
                 () = &mut signal => break,
             }
         }
-        drop(incoming);
+        drop(listener);
         if tokio::time::timeout(config.shutdown_grace, graceful.shutdown()).await.is_err() {
             tracing::warn!("graceful shutdown timed out; closing remaining connections");
         }
@@ -182,7 +191,7 @@ impl Server {
 
 /// After a failed accept (e.g. out of file descriptors): log it and back off
 /// instead of spinning.
-pub(crate) async fn back_off_after_accept_error(e: &io::Error) {
+async fn back_off_after_accept_error(e: &io::Error) {
     tracing::warn!(error = %e, "accept failed");
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

@@ -14,22 +14,9 @@ use http::{header, Method, Request, StatusCode};
 use http_body_util::Full;
 
 use crate::body::{BoxError, RequestBody};
-use crate::inject::{ErasedHandler, ParamPlan, RequestCtx};
+use crate::ctx::RequestCtx;
+use crate::plan::Compiled;
 use crate::response::{text, Response};
-use crate::router::Router;
-
-pub(crate) struct Route {
-    pub(crate) handler: Arc<dyn ErasedHandler>,
-    pub(crate) plan: Box<[ParamPlan]>,
-    pub(crate) name: &'static str,
-}
-
-pub(crate) struct Inner {
-    pub(crate) router: Router,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) body: crate::app::BodyLimits,
-    pub(crate) provider_slots: usize,
-}
 
 /// A built [`crate::App`]: cheap to clone, and a `tower::Service`, so tower-http
 /// layers (tracing, compression, CORS, timeouts) can wrap it.
@@ -53,7 +40,7 @@ pub(crate) struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct AppService {
-    inner: Arc<Inner>,
+    inner: Arc<Compiled>,
 }
 
 impl std::fmt::Debug for AppService {
@@ -63,7 +50,7 @@ impl std::fmt::Debug for AppService {
 }
 
 impl AppService {
-    pub(crate) fn new(inner: Inner) -> AppService {
+    pub(crate) fn new(inner: Compiled) -> AppService {
         AppService { inner: Arc::new(inner) }
     }
 

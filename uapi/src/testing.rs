@@ -8,10 +8,7 @@ use http::header::{HeaderName, HeaderValue, COOKIE, SET_COOKIE};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::body::RequestBody;
-use crate::error::BuildError;
-use crate::service::AppService;
-use crate::App;
+use crate::{App, AppService, BuildError, RequestBody};
 
 /// Calls an app in-process, with a cookie jar.
 ///

@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
+use crate::ctx::{ParamPlan, RequestCtx};
 use crate::handler::{HandlerInfo, Injectable};
-use crate::inject::{ParamPlan, RequestCtx};
 use crate::response::Response;
 
 pub(crate) struct Value<T>(pub(crate) T);

@@ -2,15 +2,18 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
+use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::{App, ServeError, Server};
+use crate::{App, Listener, ServeError};
 
 /// Serves an app on several threads, each running its own single-threaded
 /// tokio runtime and its own copy of the app. One acceptor thread takes the
@@ -227,10 +230,7 @@ where
     runtime.block_on(async move {
         let server = match make(index).await {
             Err(e) => Err(ServeError::Setup(e.into())),
-            Ok(app) => app
-                .build()
-                .map(|service| Server::handed(addr, streams, service, app.config.clone()))
-                .map_err(ServeError::from),
+            Ok(app) => app.bind_listener(Handed { addr, streams }),
         };
         let server = match server {
             Ok(server) => server,
@@ -273,10 +273,36 @@ fn accept(
                             }
                         }
                     }
-                    Err(e) => crate::server::back_off_after_accept_error(&e).await,
+                    Err(e) => {
+                        // E.g. out of file descriptors: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 },
                 _ = stopped.wait_for(|stop| *stop) => return Ok(()),
             }
         }
     })
+}
+
+/// A worker's connections: accepted by the acceptor thread, handed over here.
+struct Handed {
+    addr: SocketAddr,
+    streams: UnboundedReceiver<std::net::TcpStream>,
+}
+
+impl Listener for Handed {
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+        match self.streams.poll_recv(cx) {
+            Poll::Ready(Some(stream)) => {
+                Poll::Ready(stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)))
+            }
+            // The acceptor is gone: nothing more will come.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
 }

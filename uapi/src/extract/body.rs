@@ -4,10 +4,10 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 
+use super::FromRequest;
+use crate::ctx::{ParamPlan, RequestCtx};
 use crate::error::Rejection;
-use crate::extract::FromRequest;
 use crate::handler::ExtractorKind;
-use crate::inject::{ParamPlan, RequestCtx};
 use crate::response::Json;
 
 const BODY: &str = "request body";

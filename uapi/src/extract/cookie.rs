@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use http::header::{HeaderValue, COOKIE};
 use http::HeaderMap;
 
+use super::FromRequest;
+use crate::ctx::{ParamPlan, RequestCtx};
 use crate::error::Rejection;
-use crate::extract::FromRequest;
 use crate::handler::ExtractorKind;
-use crate::inject::{ParamPlan, RequestCtx};
 
 /// Finds the cookie `name` in `Cookie` header values (`a=1; b=2`), its value
 /// unquoted and percent-decoded. Scans bytes without copying or parsing the
@@ -41,12 +41,6 @@ fn find_bytes<'h>(values: impl Iterator<Item = &'h HeaderValue>, name: &str) -> 
         }
     }
     None
-}
-
-/// The percent-decoded bytes of cookie `name` in `headers`, borrowed unless
-/// the value had escapes (for values that are not necessarily text).
-pub(crate) fn find_raw<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
-    find_bytes(headers.get_all(COOKIE).iter(), name)
 }
 
 /// The value of the cookie named after the parameter (or `#[cookie("..")]`).
@@ -115,6 +109,21 @@ impl Cookies {
     /// ```
     pub fn find(headers: &HeaderMap, name: &str) -> Option<String> {
         find_in(headers.get_all(COOKIE).iter(), name)
+    }
+
+    /// The percent-decoded bytes of cookie `name` in `headers`, borrowed from
+    /// the header unless the value had escapes: no allocation for a value
+    /// that is not necessarily text, such as a session id checked as bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut headers = uapi::http::HeaderMap::new();
+    /// headers.insert("cookie", "a=1; sid=x%2Fy".parse().unwrap());
+    /// assert_eq!(uapi::Cookies::find_raw(&headers, "sid").as_deref(), Some(&b"x/y"[..]));
+    /// ```
+    pub fn find_raw<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, [u8]>> {
+        find_bytes(headers.get_all(COOKIE).iter(), name)
     }
 
     /// The cookies of a header map.

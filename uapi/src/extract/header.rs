@@ -3,10 +3,10 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+use super::FromRequest;
+use crate::ctx::{ParamPlan, RequestCtx};
 use crate::error::Rejection;
-use crate::extract::FromRequest;
 use crate::handler::ExtractorKind;
-use crate::inject::{ParamPlan, RequestCtx};
 
 const HEADER: &str = "header";
 

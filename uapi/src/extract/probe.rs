@@ -13,10 +13,8 @@ use std::str::FromStr;
 
 use super::scalar;
 use super::FromRequest;
-use crate::error::Rejection;
+use crate::ctx::ExtractFn;
 use crate::handler::ParamKind;
-use crate::inject::ExtractFn;
-use crate::response::text;
 
 /// A zero-sized stand-in for the type `T` (`Copy`, so the last tier can take it by value).
 pub struct Probe<T>(PhantomData<fn() -> T>);
@@ -146,11 +144,7 @@ impl<T: 'static> ViaProvider for Probe<T> {
         ParamKind::ProviderOnly
     }
     fn uapi_extract(self) -> ExtractFn<T> {
-        |_, plan| {
-            // App::build refuses routes with such a parameter and no provider, so
-            // this is never reached; answer sanely if it is.
-            tracing::error!(param = plan.name(), "parameter has no provider");
-            Err(Rejection::Response(text(http::StatusCode::INTERNAL_SERVER_ERROR, "internal server error")))
-        }
+        // `App::build` refuses routes with such a parameter and no provider.
+        crate::ctx::no_builtin_source::<T>
     }
 }

@@ -6,8 +6,8 @@ use std::str::FromStr;
 
 use percent_encoding::percent_decode_str;
 
+use crate::ctx::{ParamPlan, RequestCtx};
 use crate::error::Rejection;
-use crate::inject::{ParamPlan, RequestCtx};
 
 const PATH: &str = "path parameter";
 const QUERY: &str = "query parameter";

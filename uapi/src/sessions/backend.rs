@@ -50,8 +50,9 @@ pub struct StoreInfo<'a> {
 /// Saves are field-level on purpose: two concurrent requests of the same
 /// session that change *different* keys must both persist, which a
 /// read-modify-write of the whole map cannot guarantee.
+///
+/// Built by the session layer (and by a backend's own tests): a plain struct.
 #[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
 pub struct SaveRequest<'a> {
     /// The session's id.
     pub id: &'a SessionId,

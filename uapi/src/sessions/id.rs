@@ -65,7 +65,7 @@ impl SessionId {
     }
 
     /// The id's characters, as bytes.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 

@@ -9,7 +9,7 @@
 //! Cluster safety: every command and every script touches keys of ONE hash
 //! slot. Work on a session key and on an index key is sent as separate
 //! commands. On a single node they still share one pipeline (one round trip);
-//! on a cluster (a [`RedisConnection::Cluster`]) the backend sends each slot's commands as
+//! on a cluster ([`RedisConnection::cluster`], or redis-rs's cluster connection) each slot's commands go as
 //! separate single-command requests, slots concurrently: a single command
 //! follows ASK redirections during a resharding, a pipeline does not. The two
 //! sides are therefore not atomic with each other; the index may briefly hold
@@ -44,4 +44,3 @@ pub use self::configure::configure_async_sessions;
 #[cfg(feature = "pipelined")]
 pub use self::pipelined::PipelinedConnection;
 pub use self::transport::RedisConnection;
-

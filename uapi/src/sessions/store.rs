@@ -114,8 +114,8 @@ impl Injectable for SessionProvider {
         let shared = self.shared.clone();
         // Anything that is not a well-formed id is no session at all: never an
         // error, and never used to build a key.
-        let id = Cookies::find_raw(ctx.headers(), &shared.options.cookie_name)
-            .and_then(|raw| SessionId::parse_bytes(&raw));
+        let id =
+            Cookies::find_raw(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse_bytes(&raw));
         let response = ctx.response_headers();
         async move {
             let Some(id) = id else {

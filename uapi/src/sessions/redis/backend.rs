@@ -2,16 +2,13 @@
 //! module describes.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::time::Duration;
 
 use redis::{Cmd, Pipeline, Value};
 
 use super::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
 use super::transport::{RedisConnection, Transport};
-use super::wire::{
-    convert, group, on_key, session_from_reply, take, KeyBytes, Replies, Unit, MARKER_FIELD, NS_FIELD,
-};
+use super::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::{check_fields, check_request};
 use crate::sessions::{
     BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions,
@@ -99,22 +96,6 @@ impl RedisBackend {
         RedisBackend { transport: self.transport.with_timeout(timeout), ..self }
     }
 
-    // Pass-throughs, not `async fn`s: no extra layer in every request's future.
-    fn run_unit(
-        &self,
-        build: impl Fn(&mut dyn Unit) + Send + Sync,
-    ) -> impl Future<Output = Result<Replies, SessionError>> + Send + '_ {
-        self.transport.run_unit(build)
-    }
-
-    fn run<'a>(&'a self, groups: &'a [Pipeline]) -> impl Future<Output = Result<Vec<Vec<Value>>, SessionError>> + 'a {
-        self.transport.run(groups)
-    }
-
-    fn run_cmd(&self, build: impl Fn() -> Cmd + Send + Sync) -> impl Future<Output = Result<Value, SessionError>> + '_ {
-        self.transport.run_cmd(build)
-    }
-
     fn session_key(&self, id: &str) -> String {
         format!("{}uapi:session:{id}", self.prefix)
     }
@@ -174,14 +155,14 @@ impl RedisBackend {
             u.on_key("HEXISTS", key, &[MARKER_FIELD.as_bytes()]);
             u.bare("EXEC");
         };
-        let done = match self.run_unit(unit).await?.pop() {
+        let done = match self.transport.run_unit(unit).await?.pop() {
             Some(Value::Array(done)) => done,
             other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
         };
         match done.last() {
             Some(Value::Int(1)) => Ok(SaveOutcome::Saved),
             Some(Value::Int(0)) => {
-                self.run_cmd(|| on_key("DEL", key, 0)).await?;
+                self.transport.run_cmd(|| on_key("DEL", key, 0)).await?;
                 Ok(SaveOutcome::Gone)
             }
             other => Err(SessionError::Backend(format!("unexpected reply to HEXISTS: {other:?}"))),
@@ -222,10 +203,10 @@ impl RedisBackend {
                 let (mut save, mut index) = (redis::pipe(), redis::pipe());
                 save.add_command(evalsha());
                 self.index_add(&mut index, ns, id, max_age);
-                let mut r = self.run(&[save, index]).await?;
+                let mut r = self.transport.run(&[save, index]).await?;
                 group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
             }
-            _ => self.run_cmd(evalsha).await?,
+            _ => self.transport.run_cmd(evalsha).await?,
         };
         // 1: saved; 0: gone; an array: saved, and the namespace changed.
         let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {
@@ -246,7 +227,7 @@ impl RedisBackend {
                 rem.zrem(self.ns_key(&old), id);
                 groups.push(rem);
             }
-            self.run(&groups).await?;
+            self.transport.run(&groups).await?;
         }
         Ok(SaveOutcome::Saved)
     }
@@ -275,11 +256,11 @@ impl SessionBackend for RedisBackend {
                 ttl.pttl(&key[..]);
                 // Two groups: one pipeline on a single node, two concurrent
                 // single-command requests (still one round trip) on a cluster.
-                let mut r = Box::pin(self.run(&[all, ttl])).await?;
+                let mut r = Box::pin(self.transport.run(&[all, ttl])).await?;
                 pttl = take(group(&mut r, 1), 0)?;
                 reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
             } else {
-                reply = self.run_unit(|u| u.on_key("HGETALL", &key, &[])).await?.pop().unwrap_or(Value::Nil);
+                reply = self.transport.run_unit(|u| u.on_key("HGETALL", &key, &[])).await?.pop().unwrap_or(Value::Nil);
             }
             // Every live session has the marker; a hash without it is absent
             // (a "husk": see the update in `save`).
@@ -311,7 +292,7 @@ impl SessionBackend for RedisBackend {
                 };
                 // MULTI's and the queued commands' replies are checked too: an
                 // error there means EXEC ran nothing.
-                match self.run_unit(unit).await?.pop() {
+                match self.transport.run_unit(unit).await?.pop() {
                     Some(Value::Array(done)) if done.len() == 2 => return Ok(SaveOutcome::Saved),
                     other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
                 }
@@ -329,12 +310,12 @@ impl SessionBackend for RedisBackend {
             let key = self.session_key(id.as_str());
             let mut p = redis::pipe();
             p.hget(&key, NS_FIELD).del(&key);
-            let mut r = self.run(&[p]).await?;
+            let mut r = self.transport.run(&[p]).await?;
             let ns: Option<String> = take(group(&mut r, 0), 0)?;
             if let Some(ns) = ns {
                 let mut p = redis::pipe();
                 p.zrem(self.ns_key(&ns), id.as_str());
-                self.run(&[p]).await?;
+                self.transport.run(&[p]).await?;
             }
             Ok(())
         })
@@ -378,13 +359,13 @@ impl SessionBackend for RedisBackend {
                 }
                 groups.push(p);
             }
-            let mut r = self.run(&groups).await?;
+            let mut r = self.transport.run(&groups).await?;
             if let Some(old) = old {
                 let old_ns: Option<String> = take(group(&mut r, 1), 0)?;
                 if let Some(o) = old_ns.filter(|o| Some(o.as_str()) != namespace) {
                     let mut p = redis::pipe();
                     p.zrem(self.ns_key(&o), old.as_str());
-                    self.run(&[p]).await?;
+                    self.transport.run(&[p]).await?;
                 }
             }
             Ok(())
@@ -397,7 +378,7 @@ impl SessionBackend for RedisBackend {
             let mut p = redis::pipe();
             // PEXPIRE never creates a key, so touching a dead session is a no-op.
             p.hget(&key, NS_FIELD).pexpire(&key, max_age);
-            let mut r = self.run(&[p]).await?;
+            let mut r = self.transport.run(&[p]).await?;
             let vals = group(&mut r, 0);
             let (ns, applied): (Option<String>, bool) = (take(vals, 0)?, take(vals, 1)?);
             if let (Some(ns), true) = (ns, applied) {
@@ -405,7 +386,7 @@ impl SessionBackend for RedisBackend {
                 // drop a live session from "log out everywhere".
                 let mut p = redis::pipe();
                 self.index_add(&mut p, &ns, id.as_str(), max_age);
-                self.run(&[p]).await?;
+                self.transport.run(&[p]).await?;
             }
             Ok(())
         })
@@ -417,7 +398,7 @@ impl SessionBackend for RedisBackend {
             // session added concurrently lands in a fresh index, not in limbo.
             let mut p = redis::pipe();
             p.invoke_script(&TAKE_INDEX.key(self.ns_key(namespace)));
-            let members: Vec<String> = take(group(&mut self.run(&[p]).await?, 0), 0)?;
+            let members: Vec<String> = take(group(&mut self.transport.run(&[p]).await?, 0), 0)?;
             // Index entries are only ever written by us, but re-validate them as
             // ids anyway before building keys from them.
             let ids: Vec<SessionId> = members.iter().filter_map(|m| SessionId::parse(m)).collect();
@@ -431,7 +412,7 @@ impl SessionBackend for RedisBackend {
                         p
                     })
                     .collect();
-                for mut g in self.run(&groups).await? {
+                for mut g in self.transport.run(&groups).await? {
                     count += take::<u64>(&mut g, 0)?;
                 }
             }

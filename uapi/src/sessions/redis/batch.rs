@@ -51,6 +51,11 @@ where
         Arc::new(Batcher { conn, timeout, queue: Mutex::new(Queue::default()) })
     }
 
+    /// The connection it sends on.
+    pub(super) fn conn(&self) -> &C {
+        &self.conn
+    }
+
     /// Queues the commands `build` writes as one unit and returns their
     /// replies, one [`Value`] per command, or the first server error among
     /// them (e.g. `NOSCRIPT`), or the connection's error, or a timeout: the

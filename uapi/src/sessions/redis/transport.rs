@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::{Cmd, Pipeline, ServerErrorKind, Value};
+use redis::{Cmd, Pipeline, RedisFuture, ServerErrorKind, Value};
 
 use super::batch::Batcher;
 #[cfg(feature = "pipelined")]
@@ -20,59 +20,114 @@ use super::scripts;
 use super::wire::{self, is_kind, Attempt, Cmds, Replies, Unit};
 use crate::sessions::SessionError;
 
-/// A redis-rs connection the Redis session store can use. Each kind is sent on
-/// in its own way, picked here, when the backend is built; `From` lets you
-/// pass the connection itself wherever a [`super::RedisBackend`] is wanted.
+/// A redis-rs connection the Redis session store can use. How it is sent on is
+/// picked here, when the backend is built: `From` takes redis-rs's own
+/// connections as they are ([`ConnectionManager`], [`MultiplexedConnection`],
+/// [`ClusterConnection`]); [`RedisConnection::single_node`] and
+/// [`RedisConnection::cluster`] take any other [`ConnectionLike`] (a wrapper
+/// that adds metrics or tracing, say), saying which kind of server it talks to.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use uapi::sessions::redis::RedisBackend;
+/// use uapi::sessions::redis::{RedisBackend, RedisConnection};
 ///
 /// # async fn run() -> redis::RedisResult<()> {
 /// let client = redis::Client::open("redis://127.0.0.1:6379")?;
 /// let backend = RedisBackend::new(client.get_connection_manager().await?).key_prefix("app1:");
-/// # let _ = backend; Ok(()) }
+/// // The same, through any ConnectionLike that talks to one node:
+/// let any = RedisConnection::single_node(client.get_multiplexed_async_connection().await?);
+/// let backend2 = RedisBackend::new(any);
+/// # let _ = (backend, backend2); Ok(()) }
 /// ```
 #[derive(Clone)]
-#[non_exhaustive]
-pub enum RedisConnection {
-    /// redis-rs's reconnecting single-node connection (TLS, ACL, RESP3 as its
-    /// URL says): the usual choice.
+pub struct RedisConnection(Conn);
+
+#[derive(Clone)]
+enum Conn {
     Manager(ConnectionManager),
-    /// redis-rs's multiplexed single-node connection (does not reconnect by
-    /// itself; e.g. what a Sentinel client gives).
     Multiplexed(MultiplexedConnection),
-    /// redis-rs's Redis Cluster connection: commands touching different hash
-    /// slots go as separate requests.
     Cluster(ClusterConnection),
-    /// uapi's own single-node connection (feature `pipelined`).
+    OtherNode(DynConnection),
+    OtherCluster(DynConnection),
     #[cfg(feature = "pipelined")]
     Pipelined(PipelinedConnection),
 }
 
+impl RedisConnection {
+    /// Any connection to a single Redis node (or a replica set's primary):
+    /// the commands of concurrent requests share its writes.
+    pub fn single_node(conn: impl ConnectionLike + Clone + Send + Sync + 'static) -> Self {
+        RedisConnection(Conn::OtherNode(DynConnection(Box::new(conn))))
+    }
+
+    /// Any connection to a Redis Cluster: commands on keys of different hash
+    /// slots go as separate requests, one command each.
+    pub fn cluster(conn: impl ConnectionLike + Clone + Send + Sync + 'static) -> Self {
+        RedisConnection(Conn::OtherCluster(DynConnection(Box::new(conn))))
+    }
+}
+
 impl From<ConnectionManager> for RedisConnection {
     fn from(conn: ConnectionManager) -> Self {
-        RedisConnection::Manager(conn)
+        RedisConnection(Conn::Manager(conn))
     }
 }
 
 impl From<MultiplexedConnection> for RedisConnection {
     fn from(conn: MultiplexedConnection) -> Self {
-        RedisConnection::Multiplexed(conn)
+        RedisConnection(Conn::Multiplexed(conn))
     }
 }
 
 impl From<ClusterConnection> for RedisConnection {
     fn from(conn: ClusterConnection) -> Self {
-        RedisConnection::Cluster(conn)
+        RedisConnection(Conn::Cluster(conn))
     }
 }
 
 #[cfg(feature = "pipelined")]
 impl From<PipelinedConnection> for RedisConnection {
     fn from(conn: PipelinedConnection) -> Self {
-        RedisConnection::Pipelined(conn)
+        RedisConnection(Conn::Pipelined(conn))
+    }
+}
+
+/// A `ConnectionLike` of any type, cloneable behind a box.
+struct DynConnection(Box<dyn CloneConnection>);
+
+trait CloneConnection: ConnectionLike + Send + Sync {
+    fn clone_box(&self) -> Box<dyn CloneConnection>;
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static> CloneConnection for C {
+    fn clone_box(&self) -> Box<dyn CloneConnection> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for DynConnection {
+    fn clone(&self) -> Self {
+        DynConnection(self.0.clone_box())
+    }
+}
+
+impl ConnectionLike for DynConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        self.0.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.0.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.0.get_db()
     }
 }
 
@@ -82,22 +137,28 @@ pub(super) struct Transport {
     timeout: Duration,
 }
 
+/// The way of sending, per connection: concrete types where they are the
+/// usual ones (no box to clone per flush), boxed for the rest.
 enum Kind {
     Manager(Arc<Batcher<ConnectionManager>>),
     Multiplexed(Arc<Batcher<MultiplexedConnection>>),
+    OtherNode(Arc<Batcher<DynConnection>>),
     Cluster(ClusterConnection),
+    OtherCluster(DynConnection),
     #[cfg(feature = "pipelined")]
     Pipelined(PipelinedConnection),
 }
 
 impl Transport {
     pub(super) fn new(conn: RedisConnection, timeout: Duration) -> Transport {
-        let kind = match conn {
-            RedisConnection::Manager(c) => Kind::Manager(Batcher::new(c, timeout)),
-            RedisConnection::Multiplexed(c) => Kind::Multiplexed(Batcher::new(c, timeout)),
-            RedisConnection::Cluster(c) => Kind::Cluster(c),
+        let kind = match conn.0 {
+            Conn::Manager(c) => Kind::Manager(Batcher::new(c, timeout)),
+            Conn::Multiplexed(c) => Kind::Multiplexed(Batcher::new(c, timeout)),
+            Conn::OtherNode(c) => Kind::OtherNode(Batcher::new(c, timeout)),
+            Conn::Cluster(c) => Kind::Cluster(c),
+            Conn::OtherCluster(c) => Kind::OtherCluster(c),
             #[cfg(feature = "pipelined")]
-            RedisConnection::Pipelined(c) => Kind::Pipelined(c),
+            Conn::Pipelined(c) => Kind::Pipelined(c),
         };
         Transport { kind, timeout }
     }
@@ -105,13 +166,15 @@ impl Transport {
     /// The same connection with another command timeout.
     pub(super) fn with_timeout(self, timeout: Duration) -> Transport {
         let conn = match self.kind {
-            Kind::Manager(b) => RedisConnection::Manager(b.conn().clone()),
-            Kind::Multiplexed(b) => RedisConnection::Multiplexed(b.conn().clone()),
-            Kind::Cluster(c) => RedisConnection::Cluster(c),
+            Kind::Manager(b) => Conn::Manager(b.conn().clone()),
+            Kind::Multiplexed(b) => Conn::Multiplexed(b.conn().clone()),
+            Kind::OtherNode(b) => Conn::OtherNode(b.conn().clone()),
+            Kind::Cluster(c) => Conn::Cluster(c),
+            Kind::OtherCluster(c) => Conn::OtherCluster(c),
             #[cfg(feature = "pipelined")]
-            Kind::Pipelined(c) => RedisConnection::Pipelined(c),
+            Kind::Pipelined(c) => Conn::Pipelined(c),
         };
-        Transport::new(conn, timeout)
+        Transport::new(RedisConnection(conn), timeout)
     }
 
     pub(super) fn timeout(&self) -> Duration {
@@ -120,7 +183,7 @@ impl Transport {
 
     /// Whether commands on keys of different hash slots must go separately.
     pub(super) fn is_cluster(&self) -> bool {
-        matches!(self.kind, Kind::Cluster(_))
+        matches!(self.kind, Kind::Cluster(_) | Kind::OtherCluster(_))
     }
 
     /// A redis-rs call, bounded by the command timeout.
@@ -137,9 +200,11 @@ impl Transport {
         match &self.kind {
             Kind::Manager(b) => b.send(build).await,
             Kind::Multiplexed(b) => b.send(build).await,
+            Kind::OtherNode(b) => b.send(build).await,
             // Boxed where awaited: the rare path keeps its future out of the
             // size of every request's.
             Kind::Cluster(c) => Box::pin(self.send_alone(c.clone(), build)).await,
+            Kind::OtherCluster(c) => Box::pin(self.send_alone(c.clone(), build)).await,
             #[cfg(feature = "pipelined")]
             Kind::Pipelined(c) => match c.send_built(build, self.timeout).await {
                 Ok(replies) => wire::checked(replies).map_err(Attempt::Redis),
@@ -151,9 +216,9 @@ impl Transport {
 
     /// Cluster: a unit's command alone (a single command follows ASK
     /// redirections during a resharding), or the unit as one pipeline.
-    async fn send_alone(
+    async fn send_alone<C: ConnectionLike + Send>(
         &self,
-        mut conn: ClusterConnection,
+        mut conn: C,
         build: &(dyn Fn(&mut dyn Unit) + Send + Sync),
     ) -> Result<Replies, Attempt> {
         let mut unit = Cmds::default();
@@ -179,22 +244,45 @@ impl Transport {
     /// redirected request; in a pipeline only the first command benefits, the
     /// others are MOVED back, and the request fails until the migration ends.
     async fn run_once(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt> {
-        if let Kind::Cluster(conn) = &self.kind {
-            let calls = groups.iter().map(|p| {
-                let mut conn = conn.clone();
-                async move {
-                    let mut replies = Vec::with_capacity(p.len());
-                    for cmd in p.cmd_iter() {
-                        replies.push(self.bounded(cmd.query_async::<Value>(&mut conn)).await?);
-                    }
-                    Ok(replies)
-                }
-            });
-            return futures_util::future::try_join_all(calls).await;
+        match &self.kind {
+            Kind::Cluster(conn) => return self.per_slot(conn, groups).await,
+            Kind::OtherCluster(conn) => return self.per_slot(conn, groups).await,
+            _ => {}
         }
         let cmds = |u: &mut dyn Unit| groups.iter().flat_map(|g| g.cmd_iter().cloned()).for_each(|c| u.cmd(c));
         let mut flat = self.send(&cmds).await?.into_iter();
         Ok(groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect())
+    }
+
+    /// Cluster: the groups concurrently, each command of a group alone, in order.
+    async fn per_slot<C>(&self, conn: &C, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt>
+    where
+        C: ConnectionLike + Clone + Send + Sync,
+    {
+        let calls = groups.iter().map(|p| {
+            let mut conn = conn.clone();
+            async move {
+                let mut replies = Vec::with_capacity(p.len());
+                for cmd in p.cmd_iter() {
+                    replies.push(self.bounded(cmd.query_async::<Value>(&mut conn)).await?);
+                }
+                Ok(replies)
+            }
+        });
+        futures_util::future::try_join_all(calls).await
+    }
+
+    /// Cluster: `SCRIPT LOAD` of every script, one command each (the client
+    /// sends it to every node), concurrently.
+    async fn load_on_every_node<C>(&self, conn: &C) -> Result<(), Attempt>
+    where
+        C: ConnectionLike + Clone + Send + Sync,
+    {
+        let loads = scripts::ALL.map(|src| {
+            let mut conn = conn.clone();
+            async move { self.bounded(redis::cmd("SCRIPT").arg("LOAD").arg(src).query_async::<Value>(&mut conn)).await }
+        });
+        futures_util::future::try_join_all(loads).await.map(drop)
     }
 
     /// [`Self::run_once`], reloading the scripts once if the server lost them
@@ -241,24 +329,18 @@ impl Transport {
     /// client sends it to every node), concurrently.
     async fn reload_scripts(&self) -> Result<(), SessionError> {
         tracing::debug!("session scripts missing on the server; loading them");
-        let loaded = if let Kind::Cluster(conn) = &self.kind {
-            let loads = scripts::ALL.map(|src| {
-                let mut conn = conn.clone();
-                async move {
-                    self.bounded(redis::cmd("SCRIPT").arg("LOAD").arg(src).query_async::<Value>(&mut conn)).await
-                }
-            });
-            futures_util::future::try_join_all(loads).await.map(drop)
-        } else {
-            let loads = |u: &mut dyn Unit| {
-                for src in scripts::ALL {
-                    u.begin(3);
-                    u.arg(b"SCRIPT");
-                    u.arg(b"LOAD");
-                    u.arg(src.as_bytes());
-                }
-            };
-            self.send(&loads).await.map(drop)
+        let loads = |u: &mut dyn Unit| {
+            for src in scripts::ALL {
+                u.begin(3);
+                u.arg(b"SCRIPT");
+                u.arg(b"LOAD");
+                u.arg(src.as_bytes());
+            }
+        };
+        let loaded = match &self.kind {
+            Kind::Cluster(conn) => self.load_on_every_node(conn).await,
+            Kind::OtherCluster(conn) => self.load_on_every_node(conn).await,
+            _ => self.send(&loads).await.map(drop),
         };
         loaded.map_err(|a| self.fail(a))
     }

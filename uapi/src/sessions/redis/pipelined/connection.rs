@@ -1,48 +1,21 @@
-//! [`PipelinedConnection`]: one socket to Redis that every request shares,
-//! whose commands leave in one write per scheduler pass.
-//!
-//! Why the session store has its own connection: on a session read, redis-rs's
-//! multiplexed connection spent about 9,800 of the request's 31,200
-//! instructions (callgrind): its `combine` reply decoder (about 6,100), plus a
-//! channel, a driver task and a second oneshot behind our own batching. Here a
-//! request packs its commands straight into the connection's output buffer and
-//! waits on one oneshot; a single driver future per socket writes whatever has
-//! gathered, decodes the replies with [`super::resp`] and hands them out in
-//! order. Commands are still built, and replies still read, as redis-rs
-//! [`Cmd`]s and [`Value`]s, and the type implements redis-rs's
-//! [`ConnectionLike`], so it goes wherever a redis-rs async connection does.
-//!
-//! Failure model: an I/O error, a reply that makes no sense, or a request
-//! whose replies are overdue (the oldest request's timeout passed) ends the
-//! socket: every waiting request gets the error, and the next request opens a
-//! new socket (one attempt at a time; callers that waited on a failed attempt
-//! get its error rather than queueing attempts of their own). So Redis down
-//! costs each request one refused connect, and Redis back needs no restart.
+//! [`PipelinedConnection`]: the handle every request uses.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::Waker;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use futures_util::future::Either;
 use redis::aio::ConnectionLike;
-use redis::{
-    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError,
-    RedisFuture, RedisResult, Value,
-};
+use redis::{Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisFuture, RedisResult, Value};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use self::driver::Driver;
-use self::socket::{open, Parked};
-use super::batch::Replies;
-use super::wire::{self, Resp, Unit};
-use crate::coarse_timer::CoarseSleep;
-
-mod driver;
-mod socket;
+use super::driver::Driver;
+use super::errors::{config, deadline_after, lost, overdue, runtime_here};
+use super::socket::{open, Parked};
+use super::state::{Shared, State, Waiter};
+use super::unit::Resp;
+use crate::sessions::redis::wire::{self, Replies, Unit};
 
 /// A Redis connection built for the session store's traffic: many small
 /// commands from concurrent requests, pipelined on one socket.
@@ -104,54 +77,9 @@ impl Drop for Handle {
     }
 }
 
-struct Shared {
-    info: ConnectionInfo,
-    connect_timeout: Duration,
-    response_timeout: Duration,
-    state: Mutex<State>,
-    /// One connection attempt at a time.
-    connecting: tokio::sync::Mutex<()>,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[derive(Default)]
-struct State {
-    /// A socket is open (driven, or waiting in `idle` for its driver).
-    up: bool,
-    /// The socket `connect` opened, until the first request spawns its driver
-    /// on the request's own runtime (see [`PipelinedConnection::connect`]).
-    idle: Option<(Parked, BytesMut)>,
-    /// Every handle is gone.
-    closed: bool,
-    /// Failed connection attempts so far, and the last one's error.
-    failures: u64,
-    last_error: Option<RedisError>,
-    /// Packed commands the driver has not taken yet.
-    out: Vec<u8>,
-    /// Requests awaiting replies, in the order their commands were packed.
-    waiters: VecDeque<Waiter>,
-    /// The driver's waker, when it waits for commands.
-    driver: Option<Waker>,
-    /// The runtime the driver was spawned on.
-    driver_runtime: Option<tokio::runtime::Id>,
-}
-
-struct Waiter {
-    /// Replies still to come.
-    left: usize,
-    replies: Replies,
-    deadline: Instant,
-    tx: oneshot::Sender<RedisResult<Replies>>,
-}
-
 impl PipelinedConnection {
     /// Connects to the Redis at `info` (a `redis://` or `redis+unix://` URL, or
-    /// a [`ConnectionInfo`]), with 2 s to connect and 2 s for replies.
+    /// a [`redis::ConnectionInfo`]), with 2 s to connect and 2 s for replies.
     ///
     /// Fails if the URL is unusable here (TLS, RESP3) or the first connection
     /// cannot be made: a server that starts with a bad address should say so.
@@ -226,7 +154,7 @@ impl PipelinedConnection {
 
     /// Sends the commands `build` writes (as RESP, straight into the
     /// connection's buffer) as one unit; otherwise as [`Self::send_unit`].
-    pub(super) async fn send_built(
+    pub(in crate::sessions::redis) async fn send_built(
         &self,
         build: &(dyn Fn(&mut dyn Unit) + Send + Sync),
         timeout: Duration,
@@ -275,20 +203,11 @@ impl PipelinedConnection {
             return rx.await.unwrap_or_else(|_| Err(lost()));
         }
         // The driver is on another runtime, which may have stopped running
-        // (kept, but no longer polled): bound the wait here too, on the
-        // coarse timer (a slab entry while waiting, no timer wheel; it fires
-        // within 0.1 s after the deadline).
-        let answered = match CoarseSleep::until(deadline.into_std()) {
-            Some(bound) => match futures_util::future::select(rx, bound).await {
-                Either::Left((answered, _)) => answered,
-                Either::Right(_) => return Err(overdue()),
-            },
-            None => match tokio::time::timeout_at(deadline, rx).await {
-                Ok(answered) => answered,
-                Err(_) => return Err(overdue()),
-            },
-        };
-        answered.unwrap_or_else(|_| Err(lost()))
+        // (kept, but no longer polled): bound the wait here too.
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(answered) => answered.unwrap_or_else(|_| Err(lost())),
+            Err(_) => Err(overdue()),
+        }
     }
 
     /// Queues the packed commands, unless no socket is up.
@@ -431,30 +350,4 @@ impl ConnectionLike for PipelinedConnection {
     fn get_db(&self) -> i64 {
         self.shared().info.redis_settings().db()
     }
-}
-
-/// A timeout that never comes (`Instant + Duration::MAX` would overflow).
-const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// The runtime this code runs on, if any.
-fn runtime_here() -> Option<tokio::runtime::Id> {
-    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
-}
-
-/// Now plus `timeout`, or far in the future when that overflows.
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout).unwrap_or(now + FAR)
-}
-
-fn overdue() -> RedisError {
-    RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "Redis did not answer in time"))
-}
-
-fn lost() -> RedisError {
-    RedisError::from(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the connection to Redis was lost"))
-}
-
-fn config(what: &str) -> RedisError {
-    RedisError::from((ErrorKind::InvalidClientConfig, "unsupported connection", what.to_owned()))
 }

@@ -12,9 +12,10 @@ use redis::{ErrorKind, RedisError, RedisResult, Value};
 use tokio::io::AsyncWrite;
 use tokio::time::{Instant, Sleep};
 
+use super::errors::lost;
+use super::resp;
 use super::socket::Io;
-use super::{lost, Shared, Waiter};
-use crate::sessions::redis::resp;
+use super::state::{Shared, Waiter};
 
 /// The future that owns one socket: writes what requests packed, decodes the
 /// replies, hands them out in order, and fails everything when the socket

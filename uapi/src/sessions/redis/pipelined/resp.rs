@@ -1,4 +1,4 @@
-//! Decoding of RESP2 replies into redis-rs [`Value`]s, for [`super::pipelined`].
+//! Decoding of RESP2 replies into redis-rs [`Value`]s, for [`super::PipelinedConnection`].
 //!
 //! Why not redis-rs's own decoder: it is built on `combine`'s resumable
 //! parsers, and on the session read it cost about 6,100 instructions per

@@ -8,8 +8,8 @@ use bytes::{Buf, BytesMut};
 use redis::{ConnectionAddr, ConnectionInfo, ErrorKind, RedisError, RedisResult};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{config, lost};
-use crate::sessions::redis::resp;
+use super::errors::{config, lost};
+use super::resp;
 
 /// A socket the driver can own, either kind.
 pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}

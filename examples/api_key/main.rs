@@ -1,0 +1,19 @@
+//! The addon seam, proved from outside the crate: an API-key addon
+//! ([`addon`]) written on `uapi::addon` alone, and an app that uses it.
+//!
+//! ```text
+//! cargo run --example api_key
+//! curl -i localhost:8002/report                       # 401, WWW-Authenticate
+//! curl -i -H 'x-api-key: k-ann' localhost:8002/report # 200, x-api-client: ann
+//! curl -i localhost:8002/status                       # 200, no key needed
+//! ```
+
+mod addon;
+mod app;
+
+#[tokio::main]
+async fn main() -> Result<(), uapi::ServeError> {
+    let server = app::build().bind("127.0.0.1:8002").await?;
+    println!("listening on http://{}", server.local_addr());
+    server.run().await
+}
