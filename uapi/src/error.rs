@@ -18,6 +18,7 @@ use crate::response::{text, IntoResponse, Response};
 /// assert_eq!(r.status(), 400);
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Rejection {
     /// Absent (a 400; `Option<T>` parameters take it as `None`).
     Missing {
@@ -102,6 +103,7 @@ impl IntoResponse for Rejection {
 /// Why an [`crate::App`] could not be built: every problem found, each naming the
 /// route, handler, parameter and type concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BuildError {
     /// One line per problem.
     pub problems: Vec<String>,
@@ -121,6 +123,7 @@ impl std::error::Error for BuildError {}
 
 /// Why serving stopped or could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// The app has unresolvable parameters or bad routes.
     #[error(transparent)]

@@ -230,6 +230,29 @@ pub(super) fn group(results: &mut [Vec<Value>], i: usize) -> &mut [Value] {
     results.get_mut(i).map(Vec::as_mut_slice).unwrap_or_default()
 }
 
+/// Units whose commands do not have the arguments they announce (too few, too
+/// many, none): what every [`Unit`] must refuse whole.
+#[cfg(test)]
+pub(super) const MALFORMED: [fn(&mut dyn Unit); 4] = [
+    |u| {
+        u.bare("MULTI");
+        u.begin(3);
+        u.arg(b"GET");
+        u.arg(b"k");
+    },
+    |u| {
+        u.begin(1);
+        u.arg(b"PING");
+        u.arg(b"extra");
+    },
+    |u| {
+        u.begin(2);
+        u.arg(b"GET");
+        u.bare("EXEC");
+    },
+    |u| u.begin(0),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,25 +263,7 @@ mod tests {
 
     #[test]
     fn a_command_with_the_wrong_number_of_arguments_is_refused_whole() {
-        for build in [
-            (|u: &mut dyn Unit| {
-                u.bare("MULTI");
-                u.begin(3);
-                u.arg(b"GET");
-                u.arg(b"k");
-            }) as fn(&mut dyn Unit),
-            |u| {
-                u.begin(1);
-                u.arg(b"PING");
-                u.arg(b"extra");
-            },
-            |u| {
-                u.begin(2);
-                u.arg(b"GET");
-                u.bare("EXEC");
-            },
-            |u| u.begin(0),
-        ] {
+        for build in MALFORMED {
             let mut cmds = Cmds::default();
             build(&mut cmds);
             assert!(cmds.finish().is_none());

@@ -72,7 +72,7 @@ impl Unit for Resp<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::redis::wire::{on_key, Cmds};
+    use crate::sessions::redis::wire::{on_key, Cmds, MALFORMED};
 
     fn unit(build: impl Fn(&mut dyn Unit)) -> (Vec<u8>, usize, Vec<u8>) {
         let mut out = b"before".to_vec();
@@ -108,25 +108,7 @@ mod tests {
 
     #[test]
     fn a_command_with_the_wrong_number_of_arguments_is_taken_back_whole() {
-        for build in [
-            (|u: &mut dyn Unit| {
-                u.bare("MULTI");
-                u.begin(3);
-                u.arg(b"GET");
-                u.arg(b"k");
-            }) as fn(&mut dyn Unit),
-            |u| {
-                u.begin(1);
-                u.arg(b"PING");
-                u.arg(b"extra");
-            },
-            |u| {
-                u.begin(2);
-                u.arg(b"GET");
-                u.bare("EXEC");
-            },
-            |u| u.begin(0),
-        ] {
+        for build in MALFORMED {
             let mut out = b"before".to_vec();
             let mut resp = Resp::new(&mut out);
             build(&mut resp);
