@@ -7,8 +7,10 @@
 #   QUICK=1 bash bench/run.sh         # 2 rounds, 1 s warm-up, 3 s runs (~3 min)
 #
 # Knobs (env): ROUNDS (2), DURATION (10, seconds), WARMUP (2), CONNS (64),
-# THREADS (1, wrk threads), TARGETS ("uapi uapi-mt axum actix hyper"; uapi
-# is the bench server on Workers, uapi-mt the same on the multi-thread runtime),
+# THREADS (1, wrk threads), TARGETS ("uapi uapi-mt uapi-pl axum actix hyper";
+# uapi is the bench server on Workers with redis-rs's ConnectionManager, uapi-mt
+# the same on the multi-thread runtime, uapi-pl on Workers with uapi's own
+# PipelinedConnection),
 # SCENARIOS ("hello read write login"), OUT (results directory), BUILD (1; 0
 # uses the binaries already built).
 #
@@ -31,7 +33,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
-TARGETS=${TARGETS:-"uapi uapi-mt axum actix hyper"}
+TARGETS=${TARGETS:-"uapi uapi-mt uapi-pl axum actix hyper"}
 SCENARIOS=${SCENARIOS:-"hello read write login"}
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 PROBE_N=20
@@ -66,6 +68,7 @@ fi
 declare -A BIN=(
     [uapi]="$MAIN_TARGET/release/examples/bench_server"
     [uapi-mt]="$MAIN_TARGET/release/examples/bench_server"
+    [uapi-pl]="$MAIN_TARGET/release/examples/bench_server"
     [axum]="$ROOT/bench/peers/target/release/axum_peer"
     [actix]="$ROOT/bench/peers/target/release/actix_peer"
     [hyper]="$ROOT/bench/peers/target/release/hyper_peer"
@@ -88,10 +91,12 @@ echo 'wrk.method = "POST"' > "$LUA"
 # ---- one run ----------------------------------------------------------------
 start_server() { # target -> sets SERVER_PID, PORT
     PORT=$(free_port)
-    # uapi-mt: the same bench server on tokio's multi-thread runtime.
-    local runtime=workers
+    # uapi-mt: the same bench server on tokio's multi-thread runtime;
+    # uapi-pl: on Workers, with uapi's PipelinedConnection.
+    local runtime=workers redis=manager
     [[ $1 == uapi-mt ]] && runtime=multi-thread
-    UAPI_RUNTIME=$runtime PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
+    [[ $1 == uapi-pl ]] && redis=pipelined
+    UAPI_RUNTIME=$runtime UAPI_REDIS=$redis PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         curl -fs "http://127.0.0.1:$PORT/hello" >/dev/null 2>&1 && return 0

@@ -13,8 +13,8 @@ for r in rows:
 
 SCEN = [("hello", "hello (GET /hello)"), ("read", "session read (GET /)"),
         ("write", "session write (POST /touch)"), ("login", "login (POST /login)")]
-TARGETS = ["uapi", "uapi-mt", "axum", "actix", "hyper"]
-OURS = ["uapi", "uapi-mt"]
+TARGETS = ["uapi", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
+OURS = ["uapi", "uapi-mt", "uapi-pl"]
 PEERS = ["axum", "actix"]
 
 
@@ -123,7 +123,9 @@ def targets(u):
     check(f"zero errors ({u})", errs == 0, f"{errs} errors")
 
 
-for u, how in [("uapi", "on Workers, one thread per core"), ("uapi-mt", "on the multi-thread runtime")]:
+for u, how in [("uapi", "on Workers, one thread per core, redis-rs ConnectionManager"),
+               ("uapi-mt", "on the multi-thread runtime, redis-rs ConnectionManager"),
+               ("uapi-pl", "on Workers, uapi's PipelinedConnection")]:
     if any(k[0] == u for k in by):
         print()
         print(f"Targets (issue 6), {u} ({how}), judged on the medians:")
