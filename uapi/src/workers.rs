@@ -28,7 +28,7 @@ use crate::{App, Listener, ServeError};
 /// request and its Redis replies then never cross threads: no work stealing,
 /// no cross-thread wake-ups, no lock contention, and each worker's session
 /// commands share writes to Redis (see `sessions::redis`). On the load
-/// benchmark this is the fastest way to run uapi (README, Benchmarks).
+/// benchmark this is the faster way to serve sessions (README, Benchmarks).
 ///
 /// State every worker must share (an in-memory store, a counter) is created
 /// once, outside the factory, and cloned into each app.
@@ -41,7 +41,7 @@ use crate::{App, Listener, ServeError};
 ///
 /// ```no_run
 /// use uapi::{handler, App, Workers};
-/// use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection};
+/// use uapi::sessions::redis::configure_async_sessions;
 /// use uapi::sessions::{AsyncSession, SessionOptions};
 ///
 /// #[handler]
@@ -53,11 +53,12 @@ use crate::{App, Listener, ServeError};
 ///     Workers::new("127.0.0.1:8000").run(move |_worker| {
 ///         async move {
 ///             // One connection per worker, made on that worker.
-///             let redis = PipelinedConnection::connect("redis://127.0.0.1:6379").await?;
+///             let client = uapi::redis::Client::open("redis://127.0.0.1:6379")?;
+///             let redis = client.get_connection_manager().await?;
 ///             let mut app = App::new();
 ///             configure_async_sessions(&mut app, redis, SessionOptions::default());
 ///             app.get("/", index);
-///             Ok::<_, redis::RedisError>(app)
+///             Ok::<_, uapi::redis::RedisError>(app)
 ///         }
 ///     })
 /// }
