@@ -21,10 +21,14 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 use support::redis_cluster::{unique_prefix, RedisCluster};
 use uapi::sessions::redis::RedisConnection;
-use uapi::sessions::{RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionId};
+use uapi::sessions::{RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionId, StoreInfo};
 use uapi::testing::TestClient;
 
 const HOUR: Duration = Duration::from_secs(3600);
+
+/// The store every call is for: the default cookie, with rolling expiry (so
+/// loads report the time to live).
+const STORE: StoreInfo<'static> = StoreInfo::new("session_id", true);
 
 /// Wraps a connection and records every error it returns, whether the whole
 /// request failed or one reply of a pipeline was an error.
@@ -101,16 +105,32 @@ fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 async fn create(b: &dyn SessionBackend, id: &SessionId, data: &[(&str, &str)], ns: Option<&str>) {
     let full = map(data);
-    let req =
-        SaveRequest { id, existed: false, upserts: &[], removals: &[], full: &full, namespace: ns, max_age: HOUR };
+    let req = SaveRequest {
+        store: STORE,
+        id,
+        existed: false,
+        upserts: &[],
+        removals: &[],
+        full: &full,
+        namespace: ns,
+        max_age: HOUR,
+    };
     assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
 }
 
 async fn save(b: &dyn SessionBackend, id: &SessionId, set: &[(&str, &str)], ns: Option<&str>) -> SaveOutcome {
     let upserts: Vec<(String, String)> = set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let full = HashMap::new();
-    let req =
-        SaveRequest { id, existed: true, upserts: &upserts, removals: &[], full: &full, namespace: ns, max_age: HOUR };
+    let req = SaveRequest {
+        store: STORE,
+        id,
+        existed: true,
+        upserts: &upserts,
+        removals: &[],
+        full: &full,
+        namespace: ns,
+        max_age: HOUR,
+    };
     b.save(req).await.expect("save")
 }
 
@@ -141,9 +161,35 @@ async fn any_cluster_connection_is_sent_on_per_slot_from_the_first_request() {
     let id = new_id();
     // A new namespaced session: session key and index key, on two slots.
     create(&b, &id, &[("a", "1")], Some("alice")).await;
-    assert_eq!(b.load(&id).await.expect("load").expect("exists").data, map(&[("a", "1")]));
-    assert_eq!(b.remove_namespace("alice").await.expect("rm"), 1);
+    assert_eq!(b.load(STORE, &id).await.expect("load").expect("exists").data, map(&[("a", "1")]));
+    assert_eq!(b.remove_namespace(STORE, "alice").await.expect("rm"), 1);
     assert_eq!(conn.unexpected_errors(), Vec::<String>::new());
+}
+
+/// A cluster connection given as a single node's (`RedisConnection::single_node`)
+/// is a setup mistake: the store's batches mix hash slots, and the error
+/// says what to give instead, rather than a bare CROSSSLOT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_connection_given_as_a_single_node_is_a_clear_setup_error() {
+    let cluster = RedisCluster::shared();
+    let b = RedisBackend::new(RedisConnection::single_node(cluster.connection().await))
+        .key_prefix(unique_prefix("misconfigured"));
+    let id = new_id();
+    let full = map(&[("a", "1")]);
+    let req = SaveRequest {
+        store: STORE,
+        id: &id,
+        existed: false,
+        upserts: &[],
+        removals: &[],
+        full: &full,
+        namespace: Some("alice"),
+        max_age: HOUR,
+    };
+    let err = b.save(req).await.expect_err("a namespaced save spans two slots");
+    assert!(!err.is_transient(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("RedisConnection::cluster") && text.contains("ClusterConnection"), "{text}");
 }
 
 /// Every operation, on sessions spread over all three nodes with their
@@ -164,7 +210,7 @@ async fn every_operation_across_slots_without_a_single_error() {
     // Field-level updates, a namespace move, touch, on every node.
     for (id, _) in &ids {
         assert_eq!(save(&b, id, &[("seen", "1")], None).await, SaveOutcome::Saved);
-        b.touch(id, HOUR).await.expect("touch");
+        b.touch(STORE, id, HOUR).await.expect("touch");
     }
     let (mover, _) = &ids[0];
     assert_eq!(save(&b, mover, &[], Some("carol")).await, SaveOutcome::Saved);
@@ -178,26 +224,26 @@ async fn every_operation_across_slots_without_a_single_error() {
         }
     };
     let kept = map(&[("cart", "3")]);
-    b.rotate(Some(&old), &new, &kept, Some("alice"), HOUR).await.expect("rotate");
-    assert!(b.load(&old).await.expect("load").is_none());
+    b.rotate(STORE, Some(&old), &new, &kept, Some("alice"), HOUR).await.expect("rotate");
+    assert!(b.load(STORE, &old).await.expect("load").is_none());
     assert_eq!(save(&b, &old, &[("x", "1")], None).await, SaveOutcome::Gone);
-    let s = b.load(&new).await.expect("load").expect("rotated");
+    let s = b.load(STORE, &new).await.expect("load").expect("rotated");
     assert_eq!((s.data, s.namespace.as_deref()), (kept, Some("alice")));
 
     // Delete one "alice" session, then log alice out everywhere.
     let (gone, _) = &ids[2];
-    b.delete(gone).await.expect("delete");
+    b.delete(STORE, gone).await.expect("delete");
     let alice: Vec<&SessionId> =
         ids.iter().enumerate().filter(|(i, _)| i % 2 == 0 && *i != 0 && *i != 2).map(|(_, (id, _))| id).collect();
-    let removed = b.remove_namespace("alice").await.expect("remove_namespace");
+    let removed = b.remove_namespace(STORE, "alice").await.expect("remove_namespace");
     assert_eq!(removed, alice.len() as u64 + 1, "alice's sessions plus the rotated one");
     for id in alice.iter().copied().chain([&new, gone]) {
-        assert!(b.load(id).await.expect("load").is_none(), "{id:?} survived");
+        assert!(b.load(STORE, id).await.expect("load").is_none(), "{id:?} survived");
     }
     // Bob's sessions (odd indexes, on every node) and carol's are untouched.
     let bob = ids.iter().enumerate().filter(|(i, _)| i % 2 == 1 && *i != 1).count() as u64;
-    assert_eq!(b.remove_namespace("bob").await.expect("rm"), bob);
-    assert_eq!(b.remove_namespace("carol").await.expect("rm"), 1);
+    assert_eq!(b.remove_namespace(STORE, "bob").await.expect("rm"), bob);
+    assert_eq!(b.remove_namespace(STORE, "carol").await.expect("rm"), 1);
     assert_eq!(conn.unexpected_errors(), Vec::<String>::new());
 }
 
@@ -236,21 +282,21 @@ async fn resharding_a_slot_mid_session_is_transparent() {
         .arg(&key)
         .clone();
     let _: String = on_node(&cluster, src, &mut migrate.clone());
-    assert_eq!(b.load(&id).await.expect("load (ASK)").expect("exists").data, map(&[("a", "1")]));
+    assert_eq!(b.load(STORE, &id).await.expect("load (ASK)").expect("exists").data, map(&[("a", "1")]));
     assert_eq!(save(&b, &id, &[("b", "2")], None).await, SaveOutcome::Saved);
 
     // For good: every node learns the slot's new owner.
     for i in [dst, src, 3 - src - dst] {
         let _: () = on_node(&cluster, i, redis::cmd("CLUSTER").arg("SETSLOT").arg(slot).arg("NODE").arg(&ids[dst]));
     }
-    let s = b.load(&id).await.expect("load (MOVED)").expect("exists");
+    let s = b.load(STORE, &id).await.expect("load (MOVED)").expect("exists");
     assert_eq!((s.data, s.namespace.as_deref()), (map(&[("a", "1"), ("b", "2")]), Some("u")));
     assert_eq!(cluster.node_of(&key), dst);
     let new = new_id();
-    b.rotate(Some(&id), &new, &map(&[("c", "3")]), Some("u"), HOUR).await.expect("rotate");
-    assert!(b.load(&id).await.expect("load").is_none());
-    assert_eq!(b.remove_namespace("u").await.expect("remove_namespace"), 1);
-    assert!(b.load(&new).await.expect("load").is_none());
+    b.rotate(STORE, Some(&id), &new, &map(&[("c", "3")]), Some("u"), HOUR).await.expect("rotate");
+    assert!(b.load(STORE, &id).await.expect("load").is_none());
+    assert_eq!(b.remove_namespace(STORE, "u").await.expect("remove_namespace"), 1);
+    assert!(b.load(STORE, &new).await.expect("load").is_none());
     assert_eq!(conn.unexpected_errors(), Vec::<String>::new());
 }
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use uapi::sessions::redis::RedisConnection;
-use uapi::sessions::{MemoryStore, RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
+use uapi::sessions::{
+    MemoryStore, RedisBackend, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
+};
 
 /// A backend under test, keeping its Redis server (if any) alive.
 struct Harness {
@@ -65,9 +67,22 @@ fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// The store every call is for: the default cookie, with rolling expiry (so
+/// loads report the time to live).
+const STORE: StoreInfo<'static> = StoreInfo::new("session_id", true);
+
 async fn create(b: &dyn SessionBackend, id: &SessionId, data: &[(&str, &str)], ns: Option<&str>, max_age: Duration) {
     let full = map(data);
-    let req = SaveRequest { id, existed: false, upserts: &[], removals: &[], full: &full, namespace: ns, max_age };
+    let req = SaveRequest {
+        store: STORE,
+        id,
+        existed: false,
+        upserts: &[],
+        removals: &[],
+        full: &full,
+        namespace: ns,
+        max_age,
+    };
     assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
 }
 
@@ -76,6 +91,7 @@ async fn update(b: &dyn SessionBackend, id: &SessionId, set: &[(&str, &str)], de
     let removals: Vec<String> = del.iter().map(|k| k.to_string()).collect();
     let full = HashMap::new();
     let req = SaveRequest {
+        store: STORE,
         id,
         existed: true,
         upserts: &upserts,
@@ -88,21 +104,59 @@ async fn update(b: &dyn SessionBackend, id: &SessionId, set: &[(&str, &str)], de
 }
 
 async fn data(b: &dyn SessionBackend, id: &SessionId) -> Option<HashMap<String, String>> {
-    b.load(id).await.expect("load").map(|s| s.data)
+    b.load(STORE, id).await.expect("load").map(|s| s.data)
 }
 
 /// The scenarios every backend must pass.
 mod scenarios {
     use super::*;
 
+    /// Two stores on ONE backend (the usual `session` and `cart`): a session
+    /// id of one is unknown to the other, for every operation; logging a
+    /// namespace out in one leaves the other's sessions alone.
+    pub(crate) async fn stores_on_one_backend_never_meet(h: &Harness) {
+        let carts = StoreInfo::new("cart_session", true);
+        let b = &*h.backend;
+        let (id, cart) = (new_id(), new_id());
+        let full = map(&[("user_id", "7")]);
+        let req = SaveRequest {
+            store: STORE,
+            id: &id,
+            existed: false,
+            upserts: &[],
+            removals: &[],
+            full: &full,
+            namespace: Some("7"),
+            max_age: HOUR,
+        };
+        assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
+        let items = map(&[("user_id", "1")]);
+        let req = SaveRequest { store: carts, id: &cart, full: &items, namespace: Some("7"), ..req };
+        assert_eq!(b.save(req).await.expect("create"), SaveOutcome::Saved);
+        // Each id reads only in its own store.
+        assert!(b.load(carts, &id).await.expect("load").is_none(), "a session id read as a cart");
+        assert!(b.load(STORE, &cart).await.expect("load").is_none(), "a cart id read as a session");
+        let upserts = [("user_id".to_owned(), "0".to_owned())];
+        let update = SaveRequest { existed: true, upserts: &upserts, namespace: None, ..req };
+        assert_eq!(b.save(SaveRequest { store: STORE, ..update }).await.expect("save"), SaveOutcome::Gone);
+        b.delete(carts, &id).await.expect("delete");
+        b.touch(carts, &id, HOUR).await.expect("touch");
+        assert_eq!(b.load(STORE, &id).await.expect("load").expect("kept").data, full);
+        // Logout everywhere in the cart store ends the cart only.
+        assert_eq!(b.remove_namespace(carts, "7").await.expect("remove_namespace"), 1);
+        assert_eq!(b.load(STORE, &id).await.expect("load").expect("kept").data, full);
+        assert!(b.load(carts, &cart).await.expect("load").is_none());
+        assert_eq!(b.remove_namespace(STORE, "7").await.expect("remove_namespace"), 1);
+    }
+
     pub(crate) async fn load_missing(h: &Harness) {
-        assert!(h.backend.load(&new_id()).await.expect("load").is_none());
+        assert!(h.backend.load(STORE, &new_id()).await.expect("load").is_none());
     }
 
     pub(crate) async fn save_new_then_load(h: &Harness) {
         let id = new_id();
         create(&*h.backend, &id, &[("a", "1"), ("b", "2")], None, Duration::from_secs(60)).await;
-        let s = h.backend.load(&id).await.expect("load").expect("exists");
+        let s = h.backend.load(STORE, &id).await.expect("load").expect("exists");
         assert_eq!(s.data, map(&[("a", "1"), ("b", "2")]));
         assert_eq!(s.namespace, None);
         let ttl = s.ttl.expect("ttl");
@@ -114,7 +168,7 @@ mod scenarios {
         create(&*h.backend, &id, &[("a", "1")], None, Duration::from_secs(60)).await;
         // The update carries max_age = 1 h: an existing session must ignore it.
         assert_eq!(update(&*h.backend, &id, &[("a", "2")], &[]).await, SaveOutcome::Saved);
-        let s = h.backend.load(&id).await.expect("load").expect("exists");
+        let s = h.backend.load(STORE, &id).await.expect("load").expect("exists");
         assert_eq!(s.data, map(&[("a", "2")]));
         assert!(s.ttl.expect("ttl") <= Duration::from_secs(60), "{:?}", s.ttl);
     }
@@ -162,11 +216,11 @@ mod scenarios {
     pub(crate) async fn save_after_delete_is_gone(h: &Harness) {
         let id = new_id();
         create(&*h.backend, &id, &[("a", "1")], Some("u"), HOUR).await;
-        h.backend.delete(&id).await.expect("delete");
-        h.backend.delete(&id).await.expect("delete twice is fine");
+        h.backend.delete(STORE, &id).await.expect("delete");
+        h.backend.delete(STORE, &id).await.expect("delete twice is fine");
         assert_eq!(update(&*h.backend, &id, &[("b", "2")], &["a"]).await, SaveOutcome::Gone);
-        assert!(h.backend.load(&id).await.expect("load").is_none(), "resurrected");
-        assert_eq!(h.backend.remove_namespace("u").await.expect("rm ns"), 0);
+        assert!(h.backend.load(STORE, &id).await.expect("load").is_none(), "resurrected");
+        assert_eq!(h.backend.remove_namespace(STORE, "u").await.expect("rm ns"), 0);
     }
 
     pub(crate) async fn expires_after_max_age(h: &Harness) {
@@ -174,62 +228,63 @@ mod scenarios {
         let start = Instant::now();
         create(&*h.backend, &id, &[("a", "1")], None, Duration::from_secs(1)).await;
         let deadline = start + Duration::from_secs(5);
-        while h.backend.load(&id).await.expect("load").is_some() {
+        while h.backend.load(STORE, &id).await.expect("load").is_some() {
             assert!(Instant::now() < deadline, "session outlived its max_age");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(start.elapsed() >= Duration::from_millis(900), "expired early: {:?}", start.elapsed());
         assert_eq!(update(&*h.backend, &id, &[("a", "2")], &[]).await, SaveOutcome::Gone);
-        assert!(h.backend.load(&id).await.expect("load").is_none());
+        assert!(h.backend.load(STORE, &id).await.expect("load").is_none());
     }
 
     pub(crate) async fn rotate_kills_old_keeps_data(h: &Harness) {
         let (old, new) = (new_id(), new_id());
         create(&*h.backend, &old, &[("cart", "3")], None, Duration::from_secs(5)).await;
         let kept = map(&[("cart", "3"), ("user", "alice")]);
-        h.backend.rotate(Some(&old), &new, &kept, Some("alice"), Duration::from_secs(60)).await.expect("rotate");
-        assert!(h.backend.load(&old).await.expect("load").is_none());
+        h.backend.rotate(STORE, Some(&old), &new, &kept, Some("alice"), Duration::from_secs(60)).await.expect("rotate");
+        assert!(h.backend.load(STORE, &old).await.expect("load").is_none());
         assert_eq!(update(&*h.backend, &old, &[("x", "1")], &[]).await, SaveOutcome::Gone);
-        let s = h.backend.load(&new).await.expect("load").expect("new exists");
+        let s = h.backend.load(STORE, &new).await.expect("load").expect("new exists");
         assert_eq!((s.data, s.namespace.as_deref()), (kept, Some("alice")));
         assert!(s.ttl.expect("ttl") > Duration::from_secs(55), "fresh ttl");
         // Rotating without an old session (first login) works too.
         let third = new_id();
-        h.backend.rotate(None, &third, &HashMap::new(), None, HOUR).await.expect("rotate");
+        h.backend.rotate(STORE, None, &third, &HashMap::new(), None, HOUR).await.expect("rotate");
         assert_eq!(data(&*h.backend, &third).await, Some(HashMap::new()));
     }
 
     pub(crate) async fn touch_extends(h: &Harness) {
         let id = new_id();
         create(&*h.backend, &id, &[("a", "1")], Some("t"), Duration::from_secs(2)).await;
-        h.backend.touch(&id, Duration::from_secs(60)).await.expect("touch");
-        let ttl = h.backend.load(&id).await.expect("load").expect("exists").ttl.expect("ttl");
+        h.backend.touch(STORE, &id, Duration::from_secs(60)).await.expect("touch");
+        let ttl = h.backend.load(STORE, &id).await.expect("load").expect("exists").ttl.expect("ttl");
         assert!(ttl > Duration::from_secs(55), "{ttl:?}");
         // Touch never creates.
         let ghost = new_id();
-        h.backend.touch(&ghost, HOUR).await.expect("touch");
-        assert!(h.backend.load(&ghost).await.expect("load").is_none());
+        h.backend.touch(STORE, &ghost, HOUR).await.expect("touch");
+        assert!(h.backend.load(STORE, &ghost).await.expect("load").is_none());
         // Outlive the original max_age (waiting for a non-event needs a real
         // wait), then add a member, which prunes the index by expiry score: the
         // touched session must still be indexed, or "log out everywhere" would
         // miss it.
         tokio::time::sleep(Duration::from_millis(2500)).await;
-        assert!(h.backend.load(&id).await.expect("load").is_some());
+        assert!(h.backend.load(STORE, &id).await.expect("load").is_some());
         create(&*h.backend, &new_id(), &[], Some("t"), HOUR).await;
-        assert_eq!(h.backend.remove_namespace("t").await.expect("rm"), 2);
+        assert_eq!(h.backend.remove_namespace(STORE, "t").await.expect("rm"), 2);
     }
 
     pub(crate) async fn namespaces(h: &Harness) {
         let b = &*h.backend;
         let (a1, a2, bob, anon, mover) = (new_id(), new_id(), new_id(), new_id(), new_id());
         create(b, &a1, &[("k", "1")], Some("alice"), HOUR).await;
-        b.rotate(None, &a2, &map(&[("k", "2")]), Some("alice"), HOUR).await.expect("rotate");
+        b.rotate(STORE, None, &a2, &map(&[("k", "2")]), Some("alice"), HOUR).await.expect("rotate");
         create(b, &bob, &[("k", "3")], Some("bob"), HOUR).await;
         create(b, &anon, &[("k", "4")], None, HOUR).await;
         create(b, &mover, &[("k", "5")], Some("alice"), HOUR).await;
         // `mover` switches namespace on an ordinary save.
         let full = HashMap::new();
         let req = SaveRequest {
+            store: STORE,
             id: &mover,
             existed: true,
             upserts: &[],
@@ -239,26 +294,27 @@ mod scenarios {
             max_age: HOUR,
         };
         assert_eq!(b.save(req).await.expect("save"), SaveOutcome::Saved);
-        assert_eq!(b.load(&mover).await.expect("load").expect("x").namespace.as_deref(), Some("carol"));
+        assert_eq!(b.load(STORE, &mover).await.expect("load").expect("x").namespace.as_deref(), Some("carol"));
 
-        assert_eq!(b.remove_namespace("alice").await.expect("rm"), 2);
+        assert_eq!(b.remove_namespace(STORE, "alice").await.expect("rm"), 2);
         for id in [&a1, &a2] {
-            assert!(b.load(id).await.expect("load").is_none());
+            assert!(b.load(STORE, id).await.expect("load").is_none());
         }
         for id in [&bob, &anon, &mover] {
-            assert!(b.load(id).await.expect("load").is_some());
+            assert!(b.load(STORE, id).await.expect("load").is_some());
         }
-        assert_eq!(b.remove_namespace("alice").await.expect("rm"), 0);
-        assert_eq!(b.remove_namespace("nobody").await.expect("rm"), 0);
-        assert_eq!(b.remove_namespace("carol").await.expect("rm"), 1);
-        assert!(b.load(&mover).await.expect("load").is_none());
-        assert!(b.load(&bob).await.expect("load").is_some());
+        assert_eq!(b.remove_namespace(STORE, "alice").await.expect("rm"), 0);
+        assert_eq!(b.remove_namespace(STORE, "nobody").await.expect("rm"), 0);
+        assert_eq!(b.remove_namespace(STORE, "carol").await.expect("rm"), 1);
+        assert!(b.load(STORE, &mover).await.expect("load").is_none());
+        assert!(b.load(STORE, &bob).await.expect("load").is_some());
     }
 
     pub(crate) async fn reserved_fields_rejected(h: &Harness) {
         let id = new_id();
         let full = map(&[("\u{1}ns", "evil")]);
         let req = SaveRequest {
+            store: STORE,
             id: &id,
             existed: false,
             upserts: &[],
@@ -268,7 +324,7 @@ mod scenarios {
             max_age: HOUR,
         };
         assert!(matches!(h.backend.save(req).await, Err(SessionError::Backend(_))));
-        assert!(h.backend.load(&id).await.expect("load").is_none());
+        assert!(h.backend.load(STORE, &id).await.expect("load").is_none());
     }
 }
 
@@ -298,6 +354,7 @@ macro_rules! all_backends {
 }
 
 all_backends!(
+    stores_on_one_backend_never_meet,
     load_missing,
     save_new_then_load,
     update_keeps_ttl,

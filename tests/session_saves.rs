@@ -9,10 +9,13 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use uapi::sessions::{
     configure_sessions, AsyncSession, BoxFuture, LoadedSession, MemoryStore, SaveOutcome, SaveRequest, SessionBackend,
-    SessionError, SessionId, SessionOptions,
+    SessionError, SessionId, SessionOptions, StoreInfo,
 };
 use uapi::testing::TestClient;
 use uapi::{handler, App};
+
+/// The default store, as `SessionOptions::default()` configures it.
+const STORE: StoreInfo<'static> = StoreInfo::DEFAULT;
 
 /// The upper bound on anything a test waits for; never reached when things work.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -28,8 +31,12 @@ struct Gated {
 }
 
 impl SessionBackend for Gated {
-    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
-        self.inner.load(id)
+    fn load<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+        self.inner.load(store, id)
     }
 
     fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
@@ -46,27 +53,37 @@ impl SessionBackend for Gated {
         })
     }
 
-    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.inner.delete(id)
+    fn delete<'a>(&'a self, store: StoreInfo<'a>, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.delete(store, id)
     }
 
     fn rotate<'a>(
         &'a self,
+        store: StoreInfo<'a>,
         old: Option<&'a SessionId>,
         new: &'a SessionId,
         data: &'a HashMap<String, String>,
         namespace: Option<&'a str>,
         max_age: Duration,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.inner.rotate(old, new, data, namespace, max_age)
+        self.inner.rotate(store, old, new, data, namespace, max_age)
     }
 
-    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.inner.touch(id, max_age)
+    fn touch<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.inner.touch(store, id, max_age)
     }
 
-    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>> {
-        self.inner.remove_namespace(namespace)
+    fn remove_namespace<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+        self.inner.remove_namespace(store, namespace)
     }
 }
 
@@ -100,6 +117,6 @@ async fn a_failed_save_of_a_new_session_leaves_its_changes_pending() {
     assert_eq!(response.status, 200, "{}", response.text());
     let cookie = client.cookie("session_id").expect("the session's cookie");
     let id = SessionId::parse(&cookie).expect("a session id");
-    let stored = gate.inner.load(&id).await.expect("loads").expect("the session exists").data;
+    let stored = gate.inner.load(STORE, &id).await.expect("loads").expect("the session exists").data;
     assert_eq!(stored, HashMap::from([("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]));
 }

@@ -46,7 +46,7 @@ async fn load_and_save_are_one_round_trip_each() {
     assert_eq!(sent, [1, 1, 1, 1, 0], "multi, hset, pexpire, exec, evalsha");
 
     let before = command_calls(&mut inspect).await;
-    assert!(b.load(&id).await.expect("load").is_some());
+    assert!(b.load(STORE, &id).await.expect("load").is_some());
     let after = command_calls(&mut inspect).await;
     assert_eq!(count(&requests), 1, "load must be one round trip");
     assert_eq!((delta(&before, &after, "hgetall"), delta(&before, &after, "pttl")), (1, 1));
@@ -59,7 +59,7 @@ async fn load_and_save_are_one_round_trip_each() {
     assert_eq!(count(&requests), 1, "save (update) must be one round trip");
     let sent = ["multi", "hset", "hdel", "pexpire", "hexists", "exec", "evalsha"].map(|c| delta(&before, &after, c));
     assert_eq!(sent, [1, 1, 1, 1, 1, 1, 0], "multi, hset, hdel, pexpire, hexists, exec, evalsha");
-    assert_eq!(b.load(&id).await.expect("load").expect("exists").data, map(&[("b", "3")]));
+    assert_eq!(b.load(STORE, &id).await.expect("load").expect("exists").data, map(&[("b", "3")]));
     count(&requests);
 
     // Cold start: the script cache is empty, so the first script use (a new
@@ -79,7 +79,7 @@ async fn load_and_save_are_one_round_trip_each() {
 
     // Login rotation on a single node: one pipeline.
     let new = new_id();
-    b.rotate(Some(&id), &new, &map(&[("u", "1")]), Some("alice"), HOUR).await.expect("rotate");
+    b.rotate(STORE, Some(&id), &new, &map(&[("u", "1")]), Some("alice"), HOUR).await.expect("rotate");
     assert_eq!(count(&requests), 1, "rotate must be one round trip");
 }
 
@@ -94,7 +94,7 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
     server.kill();
     for _ in 0..3 {
         let start = Instant::now();
-        let res = b.load(&id).await;
+        let res = b.load(STORE, &id).await;
         let elapsed = start.elapsed();
         eprintln!("load with server down: {res:?} after {elapsed:?}");
         assert!(matches!(res, Err(SessionError::Unavailable(_) | SessionError::Timeout(_))), "{res:?}");
@@ -102,6 +102,7 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
     }
     let full = HashMap::new();
     let req = SaveRequest {
+        store: STORE,
         id: &id,
         existed: true,
         upserts: &[],
@@ -120,7 +121,7 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
     // with a deadline rather than guessing how long reconnecting takes.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match b.load(&id).await {
+        match b.load(STORE, &id).await {
             Ok(loaded) => {
                 // The restarted server has no persistence: the session is gone.
                 assert!(loaded.is_none());
@@ -134,7 +135,7 @@ async fn killed_server_is_unavailable_then_recovers_on_restart() {
     let id2 = new_id();
     create(&b, &id2, &[("a", "1")], Some("ns"), HOUR).await;
     assert_eq!(update(&b, &id2, &[("b", "2")], &[]).await, SaveOutcome::Saved);
-    assert_eq!(b.remove_namespace("ns").await.expect("rm"), 1);
+    assert_eq!(b.remove_namespace(STORE, "ns").await.expect("rm"), 1);
 }
 
 /// All keys on the server with their PTTL.
@@ -158,10 +159,10 @@ async fn exercise(b: &dyn SessionBackend, namespaces: &[&str]) -> Vec<SessionId>
     for ns in namespaces {
         let (s1, s2, s3) = (new_id(), new_id(), new_id());
         create(b, &s1, &[("a", "1")], Some(ns), Duration::from_secs(30)).await;
-        b.rotate(Some(&s1), &s2, &map(&[("a", "1")]), Some(ns), Duration::from_secs(90)).await.expect("rotate");
+        b.rotate(STORE, Some(&s1), &s2, &map(&[("a", "1")]), Some(ns), Duration::from_secs(90)).await.expect("rotate");
         create(b, &s3, &[("b", "2")], None, HOUR).await;
         update(b, &s3, &[("c", "3")], &["b"]).await;
-        b.touch(&s3, HOUR).await.expect("touch");
+        b.touch(STORE, &s3, HOUR).await.expect("touch");
         kept.push(s2);
         kept.push(s3);
     }
@@ -189,7 +190,7 @@ async fn prefix_applies_to_every_key_and_every_key_has_a_ttl() {
     assert!(index.iter().all(|(_, t)| *t + 1000 >= longest.min(90_000)), "{keys:?}");
 
     for ns in namespaces {
-        assert_eq!(b.remove_namespace(ns).await.expect("rm"), 1);
+        assert_eq!(b.remove_namespace(STORE, ns).await.expect("rm"), 1);
     }
     let keys = all_keys(&mut con).await;
     assert!(keys.iter().all(|(k, _)| k.starts_with("app1:uapi:session:")), "{keys:?}");
@@ -210,12 +211,12 @@ async fn hostile_namespaces_stay_under_the_prefix() {
     let kept = exercise(&b, &hostile).await;
 
     for ns in hostile {
-        assert_eq!(b.remove_namespace(ns).await.expect("rm"), 1, "namespace {ns:?}");
+        assert_eq!(b.remove_namespace(STORE, ns).await.expect("rm"), 1, "namespace {ns:?}");
     }
     // Each hostile namespace removed exactly its own session (so "*" matched
     // nothing else), and the namespace-less sessions are untouched.
     for id in kept.iter().skip(1).step_by(2) {
-        assert!(b.load(id).await.expect("load").is_some());
+        assert!(b.load(STORE, id).await.expect("load").is_some());
     }
     let keys = all_keys(&mut con).await;
     for victim in VICTIMS {
@@ -243,6 +244,7 @@ async fn flushed_script_cache_is_reloaded() {
     let upserts = [("a".to_owned(), "2".to_owned())];
     let full = HashMap::new();
     let req = SaveRequest {
+        store: STORE,
         id: &id,
         existed: true,
         upserts: &upserts,
@@ -252,7 +254,7 @@ async fn flushed_script_cache_is_reloaded() {
         max_age: HOUR,
     };
     assert_eq!(b.save(req).await.expect("save"), SaveOutcome::Saved);
-    let loaded = b.load(&id).await.expect("load").expect("exists");
+    let loaded = b.load(STORE, &id).await.expect("load").expect("exists");
     assert_eq!((loaded.data, loaded.namespace.as_deref()), (map(&[("a", "2")]), Some("m")));
 }
 
@@ -269,18 +271,18 @@ async fn stalled_server_times_out_within_the_command_timeout() {
     // The server stays up but answers nobody else for 1.5 s.
     let _: () = redis::cmd("CLIENT").arg("PAUSE").arg(1500).query_async(&mut con).await.expect("pause");
     let start = Instant::now();
-    let res = b.load(&id).await;
+    let res = b.load(STORE, &id).await;
     let elapsed = start.elapsed();
     assert!(matches!(res, Err(SessionError::Timeout(t)) if t == timeout), "{res:?}");
     assert!(elapsed >= timeout && elapsed < timeout + Duration::from_millis(300), "took {elapsed:?}");
     // The pause ends by itself (the pausing connection is paused too, so no
     // UNPAUSE); the same backend then works again.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while b.load(&id).await.is_err() {
+    while b.load(STORE, &id).await.is_err() {
         assert!(Instant::now() < deadline, "never recovered after the pause");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(b.load(&id).await.expect("load").is_some());
+    assert!(b.load(STORE, &id).await.expect("load").is_some());
 }
 
 /// A session with thousands of fields is written, changed and trimmed in one
@@ -292,6 +294,7 @@ async fn saves_of_thousands_of_fields_are_chunked_and_complete() {
     let id = SessionId::generate().expect("id");
     let full: HashMap<String, String> = (0..3000).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
     let req = SaveRequest {
+        store: STORE,
         id: &id,
         existed: false,
         upserts: &[],
@@ -303,9 +306,9 @@ async fn saves_of_thousands_of_fields_are_chunked_and_complete() {
     assert_eq!(backend.save(req).await.expect("create"), SaveOutcome::Saved);
     let upserts: Vec<(String, String)> = (0..2500).map(|i| (format!("k{i}"), format!("new{i}"))).collect();
     let removals: Vec<String> = (1000..3000).map(|i| format!("k{i}")).collect();
-    let req = SaveRequest { existed: true, upserts: &upserts, removals: &removals, ..req };
+    let req = SaveRequest { store: STORE, existed: true, upserts: &upserts, removals: &removals, ..req };
     assert_eq!(backend.save(req).await.expect("update"), SaveOutcome::Saved);
-    let loaded = backend.load(&id).await.expect("load").expect("present");
+    let loaded = backend.load(STORE, &id).await.expect("load").expect("present");
     assert_eq!(loaded.data.len(), 1000);
     assert_eq!(loaded.data.get("k999").map(String::as_str), Some("new999"));
     assert!(!loaded.data.contains_key("k1000"));
@@ -326,6 +329,7 @@ async fn concurrent_requests_share_one_round_trip() {
         async move {
             let full: HashMap<String, String> = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
             let req = SaveRequest {
+                store: STORE,
                 id,
                 existed: false,
                 upserts: &[],
@@ -340,7 +344,7 @@ async fn concurrent_requests_share_one_round_trip() {
     .await;
     assert_eq!(conn.take(), 1, "50 creations, one write");
 
-    let loaded = futures_util::future::join_all(ids.iter().map(|id| b.load(id))).await;
+    let loaded = futures_util::future::join_all(ids.iter().map(|id| b.load(STORE, id))).await;
     assert_eq!(conn.take(), 1, "50 loads, one write");
     for (i, l) in loaded.into_iter().enumerate() {
         assert_eq!(l.expect("load").expect("exists").data, map(&[("n", &n(i))]), "session {i}");
@@ -355,7 +359,7 @@ async fn concurrent_requests_share_one_round_trip() {
     let outcomes = futures_util::future::join_all(ids.iter().map(|id| update(&b, id, &[("m", "y")], &[]))).await;
     assert!(outcomes.iter().all(|o| *o == SaveOutcome::Saved));
     assert_eq!(conn.take(), 1, "50 updates, one write");
-    assert_eq!(b.load(&ids[7]).await.expect("load").expect("exists").data, map(&[("m", "y")]));
+    assert_eq!(b.load(STORE, &ids[7]).await.expect("load").expect("exists").data, map(&[("m", "y")]));
 }
 
 /// A request dropped while its command waits in a shared batch (client gone,
@@ -367,13 +371,13 @@ async fn a_dropped_request_does_not_spoil_its_batch() {
     let (keep, gone) = (new_id(), new_id());
     create(&b, &keep, &[("a", "1")], None, HOUR).await;
     create(&b, &gone, &[("b", "2")], None, HOUR).await;
-    let mut dropped = b.load(&gone);
+    let mut dropped = b.load(STORE, &gone);
     // Poll once, so its command is queued, then drop it.
     assert!(futures_util::FutureExt::now_or_never(&mut dropped).is_none());
-    let kept = b.load(&keep);
+    let kept = b.load(STORE, &keep);
     drop(dropped);
     assert_eq!(kept.await.expect("load").expect("exists").data, map(&[("a", "1")]));
-    assert_eq!(b.load(&gone).await.expect("load").expect("exists").data, map(&[("b", "2")]));
+    assert_eq!(b.load(STORE, &gone).await.expect("load").expect("exists").data, map(&[("b", "2")]));
 }
 
 /// A save that races a deletion writes a "husk" (HSET creates the key) and
@@ -386,11 +390,11 @@ async fn a_save_racing_a_deletion_leaves_no_session_behind() {
     let b = RedisBackend::new(server.connection_manager().await);
     let id = new_id();
     create(&b, &id, &[("user_id", "7")], None, HOUR).await;
-    assert!(b.load(&id).await.expect("load").is_some());
+    assert!(b.load(STORE, &id).await.expect("load").is_some());
     // Logged out elsewhere between this request's load and its save.
-    b.delete(&id).await.expect("delete");
+    b.delete(STORE, &id).await.expect("delete");
     assert_eq!(update(&b, &id, &[("cart", "3")], &[]).await, SaveOutcome::Gone);
-    assert_eq!(b.load(&id).await.expect("load"), None);
+    assert_eq!(b.load(STORE, &id).await.expect("load"), None);
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut con).await.expect("keys");
     assert!(keys.is_empty(), "left behind: {keys:?}");
 
@@ -398,6 +402,6 @@ async fn a_save_racing_a_deletion_leaves_no_session_behind() {
     // session, whatever fields it has.
     let key = format!("uapi:session:{}", id.as_str());
     let _: () = redis::cmd("HSET").arg(&key).arg("user_id").arg("1").query_async(&mut con).await.expect("hset");
-    assert_eq!(b.load(&id).await.expect("load"), None);
+    assert_eq!(b.load(STORE, &id).await.expect("load"), None);
     assert_eq!(update(&b, &id, &[("user_id", "2")], &[]).await, SaveOutcome::Gone);
 }

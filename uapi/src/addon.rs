@@ -19,7 +19,9 @@
 //! - **A refusal**: a provider's `call` returning `Err(response)` (or
 //!   `Ok(Err(..))` of an output [`Injectable::provide`] splits) answers the
 //!   request instead of the handler, e.g. a 401.
-//! - **A new built-in source**: implement [`FromRequest`] for a type.
+//! - **A new built-in source**: implement [`FromRequest`] for a type; the
+//!   readers of `FromStr` parameters are [`scalar`], [`optional_scalar`] and
+//!   [`repeated_scalar`].
 //!
 //! # Examples
 //!
@@ -65,9 +67,65 @@
 //! assert!(app.build().is_ok());
 //! ```
 
+use std::fmt::Display;
+use std::str::FromStr;
+
 pub use crate::ctx::{BoxFuture, ExtractFn, ParamPlan, RequestCtx};
 pub use crate::extract::FromRequest;
 pub use crate::handler::{
     ExtractorKind, Handled, HandlerFn, HandlerInfo, Injectable, IntoInjectable, ParamInfo, ParamKind, Rename,
 };
 pub use crate::response::ResponseHeaders;
+
+/// How a `FromStr` parameter (`ParamKind::Scalar`) is read: the path
+/// parameter of its name, else the query parameter (a 400 naming it when
+/// missing or unparsable). For a hand-written provider's own parameters,
+/// with [`RequestCtx::resolve`].
+///
+/// # Examples
+///
+/// ```
+/// use uapi::addon::{scalar, ExtractFn};
+/// let read_page: ExtractFn<u32> = scalar::<u32>();
+/// # let _ = read_page;
+/// ```
+pub fn scalar<T>() -> ExtractFn<T>
+where
+    T: FromStr + Send + 'static,
+    T::Err: Display,
+{
+    crate::extract::scalar::<T>
+}
+
+/// As [`scalar`], for `Option<T>` (`ParamKind::OptionalScalar`): `None` when absent.
+///
+/// # Examples
+///
+/// ```
+/// let read_lang: uapi::addon::ExtractFn<Option<String>> = uapi::addon::optional_scalar::<String>();
+/// # let _ = read_lang;
+/// ```
+pub fn optional_scalar<T>() -> ExtractFn<Option<T>>
+where
+    T: FromStr + Send + 'static,
+    T::Err: Display,
+{
+    crate::extract::optional_scalar::<T>
+}
+
+/// As [`scalar`], for `Vec<T>` (`ParamKind::RepeatedScalar`): every value of a
+/// repeated query parameter.
+///
+/// # Examples
+///
+/// ```
+/// let read_tags: uapi::addon::ExtractFn<Vec<String>> = uapi::addon::repeated_scalar::<String>();
+/// # let _ = read_tags;
+/// ```
+pub fn repeated_scalar<T>() -> ExtractFn<Vec<T>>
+where
+    T: FromStr + Send + 'static,
+    T::Err: Display,
+{
+    crate::extract::repeated_scalar::<T>
+}

@@ -61,6 +61,10 @@ pub struct Server {
 ///
 /// # Examples
 ///
+/// Connections accepted on another thread travel as `std::net::TcpStream`s and
+/// become tokio's on the runtime that serves them (a tokio socket belongs to the
+/// runtime that registered it):
+///
 /// ```
 /// use std::io;
 /// use std::net::SocketAddr;
@@ -70,13 +74,15 @@ pub struct Server {
 /// /// Connections that another thread accepted, sent over a channel.
 /// struct Handed {
 ///     addr: SocketAddr,
-///     streams: tokio::sync::mpsc::UnboundedReceiver<TcpStream>,
+///     streams: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
 /// }
 ///
 /// impl uapi::Listener for Handed {
 ///     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
 ///         match self.streams.poll_recv(cx) {
-///             Poll::Ready(Some(stream)) => Poll::Ready(Ok(stream)),
+///             Poll::Ready(Some(stream)) => {
+///                 Poll::Ready(stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream)))
+///             }
 ///             // The sender is gone: nothing more will come.
 ///             Poll::Ready(None) | Poll::Pending => Poll::Pending,
 ///         }
@@ -87,8 +93,9 @@ pub struct Server {
 /// }
 /// ```
 pub trait Listener: Send + 'static {
-    /// The next connection. An error is logged and followed by a short pause
-    /// (e.g. out of file descriptors), then accepting goes on.
+    /// The next connection, registered with the runtime this is polled on. An
+    /// error is logged and followed by a short pause (e.g. out of file
+    /// descriptors), then accepting goes on.
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>>;
 
     /// The address connections arrive at.

@@ -1,11 +1,15 @@
 //! Cookies a response sets: [`CookieSettings`] (uapi's), [`set_cookie`] and
 //! [`expire_cookie`]. The `Set-Cookie` value is written by the `cookie` crate;
 //! what it does not check (a cookie name that is not a token, a path or domain
-//! that would smuggle in another attribute) is refused here first.
+//! that would smuggle in another attribute) is refused here first, and the
+//! value is percent-encoded here: the crate's `encoded()` would encode the name
+//! too (`a|b` as `a%7Cb`, a name no reader matches) and values beyond what
+//! RFC 6265 needs (`/`, `:`, `=`), which JavaScript reading the cookie sees.
 
 use std::time::Duration;
 
 use http::header::{HeaderValue, SET_COOKIE};
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
 use super::Headers;
 
@@ -113,6 +117,7 @@ impl CookieSettings {
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return None;
         }
+        let value = utf8_percent_encode(value, NOT_COOKIE_OCTET).to_string();
         let mut cookie = cookie::Cookie::new(name, value);
         cookie.set_http_only(self.http_only);
         cookie.set_secure(self.secure);
@@ -137,9 +142,13 @@ impl CookieSettings {
             let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
             cookie.set_max_age(cookie::time::Duration::seconds(secs));
         }
-        HeaderValue::try_from(cookie.encoded().to_string()).ok()
+        HeaderValue::try_from(cookie.to_string()).ok()
     }
 }
+
+/// What is not an RFC 6265 cookie-octet (controls, space, `"`, `,`, `;`, `\`,
+/// non-ASCII), and `%` so that decoding is unambiguous: what a value encodes.
+const NOT_COOKIE_OCTET: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b',').add(b';').add(b'\\').add(b'%');
 
 /// An RFC 6265 token byte: visible ASCII but the separators
 /// `()<>@,;:\"/[]?={}`.
@@ -218,6 +227,17 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::COOKIE, HeaderValue::from_str(pair).unwrap());
         assert_eq!(crate::Cookies::find(&headers, "k").as_deref(), Some(raw));
+    }
+
+    #[test]
+    fn names_are_written_as_given_and_values_encoded_only_where_rfc_6265_requires() {
+        let raw = "a/b:c=d@e?f[g]{h}(i)#j^k|l`m";
+        let v = value(&set_cookie("x|y^z", raw, CookieSettings::default()));
+        let pair = v.split(';').next().unwrap();
+        assert_eq!(pair, format!("x|y^z={raw}"));
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::COOKIE, HeaderValue::from_str(pair).unwrap());
+        assert_eq!(crate::Cookies::find(&headers, "x|y^z").as_deref(), Some(raw));
     }
 
     #[test]

@@ -33,16 +33,58 @@ impl LoadedSession {
     }
 }
 
-/// Which store a backend serves: what [`configure_sessions`](super::configure_sessions)
-/// tells [`SessionBackend::attach`].
-#[derive(Debug, Clone, Copy)]
+/// Which store a call to a backend is for: every [`SessionBackend`] method
+/// gets it. Stores side by side on one backend (the usual `session` and
+/// `cart`) keep their sessions apart by it, so a cart id replayed as the
+/// session cookie finds nothing: the scope travels with each call, and no
+/// wrapper or shared backend can lose it.
+///
+/// # Examples
+///
+/// ```
+/// use uapi::sessions::StoreInfo;
+/// let carts = StoreInfo::new("cart_session", false);
+/// assert_eq!(carts.cookie_name, "cart_session");
+/// assert!(!StoreInfo::DEFAULT.rolling);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreInfo<'a> {
-    /// The store's cookie name, unique among the stores of an app.
+    /// The store's cookie name, unique among the stores of an app: what tells
+    /// stores apart.
     pub cookie_name: &'a str,
     /// Whether the store extends sessions as they are read, so
     /// [`SessionBackend::load`] must report [`LoadedSession::ttl`].
     pub rolling: bool,
+}
+
+impl<'a> StoreInfo<'a> {
+    /// The store whose cookie is the default `session_id`, without rolling
+    /// expiry: its keys carry no scope (the layout of uapi's first versions).
+    pub const DEFAULT: StoreInfo<'static> = StoreInfo { cookie_name: "session_id", rolling: false };
+
+    /// The store with cookie `cookie_name`.
+    pub const fn new(cookie_name: &'a str, rolling: bool) -> Self {
+        StoreInfo { cookie_name, rolling }
+    }
+
+    /// The scope a backend puts in its keys: empty for the default store,
+    /// else the cookie name and a `:`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::sessions::StoreInfo;
+    /// assert_eq!(StoreInfo::DEFAULT.scope(), ["", ""]);
+    /// assert_eq!(StoreInfo::new("cart_session", false).scope(), ["cart_session", ":"]);
+    /// ```
+    pub fn scope(&self) -> [&'a str; 2] {
+        if self.cookie_name == Self::DEFAULT.cookie_name {
+            ["", ""]
+        } else {
+            [self.cookie_name, ":"]
+        }
+    }
 }
 
 /// Everything a backend needs to persist the changes one request made.
@@ -54,6 +96,8 @@ pub struct StoreInfo<'a> {
 /// Built by the session layer (and by a backend's own tests): a plain struct.
 #[derive(Debug, Clone, Copy)]
 pub struct SaveRequest<'a> {
+    /// The store the session belongs to.
+    pub store: StoreInfo<'a>,
     /// The session's id.
     pub id: &'a SessionId,
     /// `true` if the session was loaded from the store, `false` if brand new.
@@ -94,31 +138,29 @@ pub enum SaveOutcome {
 /// - a save of a session that existed but vanished returns [`SaveOutcome::Gone`]
 ///   and writes nothing;
 /// - a session may belong to a namespace, and
-///   [`remove_namespace`](Self::remove_namespace) deletes all of its live sessions.
+///   [`remove_namespace`](Self::remove_namespace) deletes all of its live sessions;
+/// - the sessions of different stores ([`StoreInfo`]) never meet: a session id
+///   of one store is unknown to every other.
 pub trait SessionBackend: Send + Sync + 'static {
-    /// Called once, before any other method, by
-    /// [`configure_sessions`](super::configure_sessions) with the store this
-    /// backend serves. The Redis backend puts a store's cookie name in its
-    /// keys here, so two stores on one server never share keys. Does nothing
-    /// by default.
-    fn attach(&mut self, store: &StoreInfo<'_>) {
-        let _ = store;
-    }
-
-    /// Reads a session; `Ok(None)` if it does not exist (or expired).
-    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
+    /// Reads a session of `store`; `Ok(None)` if it does not exist (or expired).
+    fn load<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
 
     /// Applies one request's changes. See [`SaveRequest`] and [`SaveOutcome`].
     fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>>;
 
     /// Deletes a session (and its namespace index membership). Deleting a missing
     /// session is not an error.
-    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>>;
+    fn delete<'a>(&'a self, store: StoreInfo<'a>, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>>;
 
     /// Login-style id rotation: writes `new` with `data`, `namespace` and a fresh
     /// `max_age`, and deletes `old` (if any), so a pre-login id is useless after.
     fn rotate<'a>(
         &'a self,
+        store: StoreInfo<'a>,
         old: Option<&'a SessionId>,
         new: &'a SessionId,
         data: &'a HashMap<String, String>,
@@ -128,11 +170,20 @@ pub trait SessionBackend: Send + Sync + 'static {
 
     /// Rolling expiry: resets the session's time to live to `max_age`.
     /// Does nothing if the session does not exist.
-    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>>;
+    fn touch<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>>;
 
-    /// Deletes every live session of `namespace` ("log out everywhere");
-    /// returns how many were deleted.
-    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>>;
+    /// Deletes every live session of `namespace` in `store` ("log out
+    /// everywhere"); returns how many were deleted.
+    fn remove_namespace<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<u64, SessionError>>;
 }
 
 /// Prefix of field names reserved for the backends' bookkeeping. User data

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::backend::{check_fields, check_request};
-use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId};
+use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo};
 
 /// How often (at most) an operation sweeps *all* expired entries. Between
 /// sweeps, expired entries are still invisible: every access checks the one
@@ -31,15 +31,23 @@ struct Entry {
 
 #[derive(Default)]
 struct State {
+    /// One space per store (by cookie name): stores never see each other's sessions.
+    spaces: HashMap<String, Space>,
+    last_sweep: Option<Instant>,
+}
+
+/// The sessions of one store.
+#[derive(Default)]
+struct Space {
     sessions: HashMap<String, Entry>,
     /// namespace -> ids; kept exact (updated on every change/removal).
     namespaces: HashMap<String, HashSet<String>>,
-    last_sweep: Option<Instant>,
 }
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore").field("sessions", &self.lock().sessions.len()).finish()
+        let sessions: usize = self.lock().spaces.values().map(|s| s.sessions.len()).sum();
+        f.debug_struct("MemoryStore").field("sessions", &sessions).finish()
     }
 }
 
@@ -49,11 +57,11 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Number of live (unexpired) sessions.
+    /// Number of live (unexpired) sessions, in every store.
     pub fn len(&self) -> usize {
         let mut st = self.lock();
         st.sweep(Instant::now(), true);
-        st.sessions.len()
+        st.spaces.values().map(|s| s.sessions.len()).sum()
     }
 
     /// `true` if there is no live session.
@@ -67,16 +75,24 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` on the state (after lazy expiry) and returns a ready future.
+    /// Runs `f` on the sessions of `store` (after lazy expiry) and returns a
+    /// ready future.
     fn with<'a, T: Send + 'a>(
         &'a self,
-        f: impl FnOnce(&mut State, Instant) -> Result<T, SessionError>,
+        store: StoreInfo<'_>,
+        f: impl FnOnce(&mut Space, Instant) -> Result<T, SessionError>,
     ) -> BoxFuture<'a, Result<T, SessionError>> {
         let result = {
             let now = Instant::now();
             let mut st = self.lock();
             st.sweep(now, false);
-            f(&mut st, now)
+            if !st.spaces.contains_key(store.cookie_name) {
+                st.spaces.insert(store.cookie_name.to_owned(), Space::default());
+            }
+            match st.spaces.get_mut(store.cookie_name) {
+                Some(space) => f(space, now),
+                None => Err(SessionError::Backend("memory store space vanished".to_owned())),
+            }
         };
         Box::pin(std::future::ready(result))
     }
@@ -88,13 +104,17 @@ impl State {
             return;
         }
         self.last_sweep = Some(now);
-        let expired: Vec<String> =
-            self.sessions.iter().filter(|(_, e)| e.expires_at <= now).map(|(id, _)| id.clone()).collect();
-        for id in expired {
-            self.remove(&id);
+        for space in self.spaces.values_mut() {
+            let expired: Vec<String> =
+                space.sessions.iter().filter(|(_, e)| e.expires_at <= now).map(|(id, _)| id.clone()).collect();
+            for id in expired {
+                space.remove(&id);
+            }
         }
     }
+}
 
+impl Space {
     /// The live entry for `id`; an expired one is removed on the spot.
     fn live(&mut self, id: &str, now: Instant) -> Option<&mut Entry> {
         if self.sessions.get(id).is_some_and(|e| e.expires_at <= now) {
@@ -140,8 +160,12 @@ fn max_age_at(now: Instant, max_age: Duration) -> Instant {
 }
 
 impl SessionBackend for MemoryStore {
-    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
-        self.with(move |st, now| {
+    fn load<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+        self.with(store, move |st, now| {
             Ok(st.live(id.as_str(), now).map(|e| LoadedSession {
                 data: e.data.clone(),
                 namespace: e.namespace.clone(),
@@ -151,7 +175,7 @@ impl SessionBackend for MemoryStore {
     }
 
     fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>> {
-        self.with(move |st, now| {
+        self.with(req.store, move |st, now| {
             check_request(&req)?;
             let id = req.id.as_str();
             let entry = match st.live(id, now) {
@@ -180,8 +204,8 @@ impl SessionBackend for MemoryStore {
         })
     }
 
-    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.with(move |st, _| {
+    fn delete<'a>(&'a self, store: StoreInfo<'a>, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.with(store, move |st, _| {
             st.remove(id.as_str());
             Ok(())
         })
@@ -189,13 +213,14 @@ impl SessionBackend for MemoryStore {
 
     fn rotate<'a>(
         &'a self,
+        store: StoreInfo<'a>,
         old: Option<&'a SessionId>,
         new: &'a SessionId,
         data: &'a HashMap<String, String>,
         namespace: Option<&'a str>,
         max_age: Duration,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.with(move |st, now| {
+        self.with(store, move |st, now| {
             check_fields(data.keys().map(String::as_str))?;
             if let Some(old) = old {
                 st.remove(old.as_str());
@@ -212,8 +237,13 @@ impl SessionBackend for MemoryStore {
         })
     }
 
-    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.with(move |st, now| {
+    fn touch<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.with(store, move |st, now| {
             if let Some(entry) = st.live(id.as_str(), now) {
                 entry.expires_at = max_age_at(now, max_age);
             }
@@ -221,8 +251,12 @@ impl SessionBackend for MemoryStore {
         })
     }
 
-    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>> {
-        self.with(move |st, now| {
+    fn remove_namespace<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<u64, SessionError>> {
+        self.with(store, move |st, now| {
             let ids = st.namespaces.remove(namespace).unwrap_or_default();
             let mut count = 0;
             for id in ids {

@@ -31,7 +31,9 @@ pub struct SessionOptions {
     pub max_age: Duration,
     /// The cookie holding the session id (default `session_id`).
     pub cookie_name: String,
-    /// The cookie's attributes (default `HttpOnly`, `Secure`, `SameSite=Lax`, `Path=/`).
+    /// The cookie's attributes (default `HttpOnly`, `Secure`, `SameSite=Lax`,
+    /// `Path=/`). Its `max_age` is not used: the session cookie's `Max-Age` is
+    /// always [`Self::max_age`], so the cookie and the session end together.
     pub cookie_settings: CookieSettings,
     /// The parameter name the session is injected as (default `session`).
     pub session_arg_param_name: Cow<'static, str>,

@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions};
+use super::{
+    LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions, StoreInfo,
+};
 use crate::{CookieSettings, Headers, ResponseHeaders};
 
 /// What a store's sessions share: the backend, the options, and the session
@@ -18,6 +20,11 @@ impl Shared {
     pub(crate) fn new(backend: Arc<dyn SessionBackend>, options: SessionOptions) -> Shared {
         let cookie = options.cookie_settings.clone().max_age(options.max_age);
         Shared { backend, options, cookie }
+    }
+
+    /// Which store this is, for every call to the backend.
+    pub(crate) fn store(&self) -> StoreInfo<'_> {
+        StoreInfo::new(&self.options.cookie_name, self.options.rolling)
     }
 
     /// The `Set-Cookie` for a session id.
@@ -254,6 +261,7 @@ impl AsyncSession {
                 return Ok(Headers::new());
             }
             let req = SaveRequest {
+                store: store.store(),
                 id,
                 existed: true,
                 upserts: &upserts,
@@ -290,6 +298,7 @@ impl AsyncSession {
         let store = &self.inner.store;
         let id = SessionId::generate()?;
         let req = SaveRequest {
+            store: store.store(),
             id: &id,
             existed: false,
             upserts: &[],
@@ -334,7 +343,7 @@ impl AsyncSession {
             }
             (s.id, s.data.clone(), s.namespace.clone())
         });
-        store.backend.rotate(old.as_ref(), &new, &data, ns.as_deref(), store.options.max_age).await?;
+        store.backend.rotate(store.store(), old.as_ref(), &new, &data, ns.as_deref(), store.options.max_age).await?;
         self.with(|s| {
             s.changed.clear();
             s.removed.clear();
@@ -353,7 +362,7 @@ impl AsyncSession {
         let store = &self.inner.store;
         let id = self.with(|s| s.id);
         if let Some(id) = &id {
-            store.backend.delete(id).await?;
+            store.backend.delete(store.store(), id).await?;
         }
         self.with(|s| *s = State::default());
         let headers = crate::expire_cookie(&store.options.cookie_name, &store.options.cookie_settings);

@@ -1,14 +1,14 @@
 //! [`SessionStore`] and [`configure_sessions`]: how a session backend becomes
 //! the `session: AsyncSession` parameter. Every backend, Redis and memory
-//! alike, is configured through [`configure_sessions`]; it tells the backend
-//! which store it serves ([`SessionBackend::attach`]), so what a backend
-//! derives from the store's options is never skipped.
+//! alike, is configured through [`configure_sessions`], and every call a
+//! store makes to its backend names the store ([`StoreInfo`](super::StoreInfo)), so stores
+//! side by side on one backend never share sessions.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use super::session::Shared;
-use super::{AsyncSession, SessionBackend, SessionError, SessionId, SessionOptions, StoreInfo};
+use super::{AsyncSession, SessionBackend, SessionError, SessionId, SessionOptions};
 use crate::addon::{HandlerInfo, Injectable, ParamPlan, RequestCtx};
 use crate::status::{InternalServerError, ServiceUnavailable};
 use crate::{App, Cookies, IntoResponse, Response};
@@ -49,7 +49,7 @@ impl SessionStore {
     ///
     /// [`SessionError`] when the store is down or slow.
     pub async fn remove_namespace(&self, namespace: &str) -> Result<u64, SessionError> {
-        self.shared.backend.remove_namespace(namespace).await
+        self.shared.backend.remove_namespace(self.shared.store(), namespace).await
     }
 
     /// The options it was configured with.
@@ -84,8 +84,7 @@ impl SessionStore {
 /// app.get("/", both);
 /// assert!(app.build().is_ok());
 /// ```
-pub fn configure_sessions(app: &mut App, mut backend: impl SessionBackend, options: SessionOptions) -> SessionStore {
-    backend.attach(&StoreInfo { cookie_name: &options.cookie_name, rolling: options.rolling });
+pub fn configure_sessions(app: &mut App, backend: impl SessionBackend, options: SessionOptions) -> SessionStore {
     let name = options.session_arg_param_name.clone();
     let shared = Arc::new(Shared::new(Arc::new(backend), options));
     app.register_by_name_and_type(name, SessionProvider { shared: shared.clone() });
@@ -121,14 +120,18 @@ impl Injectable for SessionProvider {
             let Some(id) = id else {
                 return Ok(AsyncSession::new(shared, response, None));
             };
-            let loaded = shared.backend.load(&id).await.map_err(IntoResponse::into_response)?;
+            let loaded = shared.backend.load(shared.store(), &id).await.map_err(IntoResponse::into_response)?;
             let Some(loaded) = loaded else {
                 return Ok(AsyncSession::new(shared, response, None));
             };
             let extend = shared.options.rolling && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2);
             let session = AsyncSession::new(shared.clone(), response, Some((id, loaded)));
             if extend {
-                shared.backend.touch(&id, shared.options.max_age).await.map_err(IntoResponse::into_response)?;
+                shared
+                    .backend
+                    .touch(shared.store(), &id, shared.options.max_age)
+                    .await
+                    .map_err(IntoResponse::into_response)?;
                 session.refresh_cookie();
             }
             Ok(session)

@@ -11,8 +11,7 @@ use super::transport::{RedisConnection, Transport};
 use super::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::{check_fields, check_request};
 use crate::sessions::{
-    BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions,
-    StoreInfo,
+    BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
 };
 
 /// Max session deletions per pipeline in `remove_namespace`.
@@ -51,8 +50,6 @@ const DELETE_CHUNK: usize = 256;
 pub struct RedisBackend {
     transport: Transport,
     prefix: String,
-    /// Whether `load` also reads the time to live (only rolling expiry needs it).
-    ttl_on_load: bool,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -74,11 +71,7 @@ impl<C: Into<RedisConnection>> From<C> for RedisBackend {
 impl RedisBackend {
     /// A backend on `conn`, with no key prefix and a 2 s command timeout.
     pub fn new(conn: impl Into<RedisConnection>) -> Self {
-        RedisBackend {
-            transport: Transport::new(conn.into(), Duration::from_secs(2)),
-            prefix: String::new(),
-            ttl_on_load: true,
-        }
+        RedisBackend { transport: Transport::new(conn.into(), Duration::from_secs(2)), prefix: String::new() }
     }
 
     /// Prefix for every key this backend reads, writes or deletes (e.g.
@@ -96,14 +89,14 @@ impl RedisBackend {
         RedisBackend { transport: self.transport.with_timeout(timeout), ..self }
     }
 
-    fn session_key(&self, id: &str) -> String {
-        format!("{}uapi:session:{id}", self.prefix)
-    }
-
-    /// [`Self::session_key`] without a heap allocation (for short prefixes).
-    fn session_key_bytes(&self, id: &SessionId) -> KeyBytes {
+    /// The key of a session: only a validated [`SessionId`] builds one. On
+    /// the stack for short prefixes (no heap allocation).
+    fn session_key(&self, store: StoreInfo<'_>, id: &SessionId) -> KeyBytes {
         let mut key = KeyBytes::new();
         key.extend_from_slice(self.prefix.as_bytes());
+        for part in store.scope() {
+            key.extend_from_slice(part.as_bytes());
+        }
         key.extend_from_slice(b"uapi:session:");
         key.extend_from_slice(id.as_bytes());
         key
@@ -111,8 +104,9 @@ impl RedisBackend {
 
     /// Namespaces are arbitrary user text; hex-encoding makes the key part
     /// injective and inert: no glob chars, `:`, CRLF, `..` or `{hash tags}`.
-    fn ns_key(&self, ns: &str) -> String {
-        let mut key = format!("{}uapi:ns:", self.prefix);
+    fn ns_key(&self, store: StoreInfo<'_>, ns: &str) -> String {
+        let [scope, colon] = store.scope();
+        let mut key = format!("{}{scope}{colon}uapi:ns:", self.prefix);
         for b in ns.bytes() {
             key.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
             key.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
@@ -120,8 +114,8 @@ impl RedisBackend {
         key
     }
 
-    fn index_add(&self, pipe: &mut Pipeline, ns: &str, id: &str, ttl_ms: i64) {
-        pipe.invoke_script(INDEX_ADD.key(self.ns_key(ns)).arg(id).arg(ttl_ms));
+    fn index_add(&self, store: StoreInfo<'_>, pipe: &mut Pipeline, ns: &str, id: &str, ttl_ms: i64) {
+        pipe.invoke_script(INDEX_ADD.key(self.ns_key(store, ns)).arg(id).arg(ttl_ms));
     }
 
     /// A save of an existing session that leaves its namespace alone, in one
@@ -202,7 +196,7 @@ impl RedisBackend {
                 // in the same round trip (separate command: other hash slot).
                 let (mut save, mut index) = (redis::pipe(), redis::pipe());
                 save.add_command(evalsha());
-                self.index_add(&mut index, ns, id, max_age);
+                self.index_add(req.store, &mut index, ns, id, max_age);
                 let mut r = self.transport.run(&[save, index]).await?;
                 group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
             }
@@ -220,11 +214,11 @@ impl RedisBackend {
         if let (true, 1, Some(ns)) = (req.existed, changed, req.namespace) {
             // The namespace of a live session changed: move its index entry.
             let mut add = redis::pipe();
-            self.index_add(&mut add, ns, id, pttl.max(1));
+            self.index_add(req.store, &mut add, ns, id, pttl.max(1));
             let mut groups = vec![add];
             if had_old == 1 {
                 let mut rem = redis::pipe();
-                rem.zrem(self.ns_key(&old), id);
+                rem.zrem(self.ns_key(req.store, &old), id);
                 groups.push(rem);
             }
             self.transport.run(&groups).await?;
@@ -238,19 +232,18 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl SessionBackend for RedisBackend {
-    fn attach(&mut self, store: &StoreInfo<'_>) {
-        if store.cookie_name != SessionOptions::default().cookie_name {
-            self.prefix = format!("{}{}:", self.prefix, store.cookie_name);
-        }
-        self.ttl_on_load = store.rolling;
-    }
-
-    fn load<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+    fn load<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
-            let key = self.session_key_bytes(id);
+            let key = self.session_key(store, id);
             let reply;
             let mut pttl = -1;
-            if self.ttl_on_load {
+            // Only rolling expiry needs the time to live: without it, a load
+            // is a single `HGETALL`.
+            if store.rolling {
                 let (mut all, mut ttl) = (redis::pipe(), redis::pipe());
                 all.hgetall(&key[..]);
                 ttl.pttl(&key[..]);
@@ -277,7 +270,7 @@ impl SessionBackend for RedisBackend {
         Box::pin(async move {
             check_request(&req)?;
             let max_age = ms(req.max_age);
-            let key = self.session_key_bytes(req.id);
+            let key = self.session_key(req.store, req.id);
             if !req.existed && req.namespace.is_none() && !self.transport.is_cluster() {
                 // A new session (a fresh random id: nothing to check) in one
                 // transaction: no script to run, and never a key without a TTL.
@@ -305,16 +298,16 @@ impl SessionBackend for RedisBackend {
         })
     }
 
-    fn delete<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
+    fn delete<'a>(&'a self, store: StoreInfo<'a>, id: &'a SessionId) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(async move {
-            let key = self.session_key(id.as_str());
+            let key = self.session_key(store, id);
             let mut p = redis::pipe();
-            p.hget(&key, NS_FIELD).del(&key);
+            p.hget(&key[..], NS_FIELD).del(&key[..]);
             let mut r = self.transport.run(&[p]).await?;
             let ns: Option<String> = take(group(&mut r, 0), 0)?;
             if let Some(ns) = ns {
                 let mut p = redis::pipe();
-                p.zrem(self.ns_key(&ns), id.as_str());
+                p.zrem(self.ns_key(store, &ns), id.as_str());
                 self.transport.run(&[p]).await?;
             }
             Ok(())
@@ -323,6 +316,7 @@ impl SessionBackend for RedisBackend {
 
     fn rotate<'a>(
         &'a self,
+        store: StoreInfo<'a>,
         old: Option<&'a SessionId>,
         new: &'a SessionId,
         data: &'a HashMap<String, String>,
@@ -332,30 +326,30 @@ impl SessionBackend for RedisBackend {
         Box::pin(async move {
             check_fields(data.keys().map(String::as_str))?;
             let old = old.filter(|o| *o != new);
-            let (new_key, max_age) = (self.session_key(new.as_str()), ms(max_age));
+            let (new_key, max_age) = (self.session_key(store, new), ms(max_age));
             // Group 0: the new session, written from scratch.
-            let mut inv = SAVE.key(&new_key);
+            let mut inv = SAVE.key(&new_key[..]);
             inv.arg("0").arg(max_age).arg(if namespace.is_some() { "1" } else { "0" });
             inv.arg(namespace.unwrap_or("")).arg(data.len());
             for (k, v) in data {
                 inv.arg(k).arg(v);
             }
             let mut fresh = redis::pipe();
-            fresh.del(&new_key).invoke_script(&inv);
+            fresh.del(&new_key[..]).invoke_script(&inv);
             let mut groups = vec![fresh];
             // Group 1: the old session (read its namespace, delete it).
             if let Some(old) = old {
-                let old_key = self.session_key(old.as_str());
+                let old_key = self.session_key(store, old);
                 let mut p = redis::pipe();
-                p.hget(&old_key, NS_FIELD).del(&old_key);
+                p.hget(&old_key[..], NS_FIELD).del(&old_key[..]);
                 groups.push(p);
             }
             // Group 2: the namespace index: add new, drop old (re-login case).
             if let Some(ns) = namespace {
                 let mut p = redis::pipe();
-                self.index_add(&mut p, ns, new.as_str(), max_age);
+                self.index_add(store, &mut p, ns, new.as_str(), max_age);
                 if let Some(old) = old {
-                    p.zrem(self.ns_key(ns), old.as_str());
+                    p.zrem(self.ns_key(store, ns), old.as_str());
                 }
                 groups.push(p);
             }
@@ -364,7 +358,7 @@ impl SessionBackend for RedisBackend {
                 let old_ns: Option<String> = take(group(&mut r, 1), 0)?;
                 if let Some(o) = old_ns.filter(|o| Some(o.as_str()) != namespace) {
                     let mut p = redis::pipe();
-                    p.zrem(self.ns_key(&o), old.as_str());
+                    p.zrem(self.ns_key(store, &o), old.as_str());
                     self.transport.run(&[p]).await?;
                 }
             }
@@ -372,12 +366,17 @@ impl SessionBackend for RedisBackend {
         })
     }
 
-    fn touch<'a>(&'a self, id: &'a SessionId, max_age: Duration) -> BoxFuture<'a, Result<(), SessionError>> {
+    fn touch<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+        max_age: Duration,
+    ) -> BoxFuture<'a, Result<(), SessionError>> {
         Box::pin(async move {
-            let (key, max_age) = (self.session_key(id.as_str()), ms(max_age));
+            let (key, max_age) = (self.session_key(store, id), ms(max_age));
             let mut p = redis::pipe();
             // PEXPIRE never creates a key, so touching a dead session is a no-op.
-            p.hget(&key, NS_FIELD).pexpire(&key, max_age);
+            p.hget(&key[..], NS_FIELD).pexpire(&key[..], max_age);
             let mut r = self.transport.run(&[p]).await?;
             let vals = group(&mut r, 0);
             let (ns, applied): (Option<String>, bool) = (take(vals, 0)?, take(vals, 1)?);
@@ -385,19 +384,23 @@ impl SessionBackend for RedisBackend {
                 // The index score must follow the new expiry, or pruning would
                 // drop a live session from "log out everywhere".
                 let mut p = redis::pipe();
-                self.index_add(&mut p, &ns, id.as_str(), max_age);
+                self.index_add(store, &mut p, &ns, id.as_str(), max_age);
                 self.transport.run(&[p]).await?;
             }
             Ok(())
         })
     }
 
-    fn remove_namespace<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<u64, SessionError>> {
+    fn remove_namespace<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        namespace: &'a str,
+    ) -> BoxFuture<'a, Result<u64, SessionError>> {
         Box::pin(async move {
             // Read and drop the index atomically (one key, one script), so a
             // session added concurrently lands in a fresh index, not in limbo.
             let mut p = redis::pipe();
-            p.invoke_script(&TAKE_INDEX.key(self.ns_key(namespace)));
+            p.invoke_script(&TAKE_INDEX.key(self.ns_key(store, namespace)));
             let members: Vec<String> = take(group(&mut self.transport.run(&[p]).await?, 0), 0)?;
             // Index entries are only ever written by us, but re-validate them as
             // ids anyway before building keys from them.
@@ -408,7 +411,7 @@ impl SessionBackend for RedisBackend {
                     .iter()
                     .map(|id| {
                         let mut p = redis::pipe();
-                        p.invoke_script(DELETE_IF_NS.key(self.session_key(id.as_str())).arg(namespace));
+                        p.invoke_script(DELETE_IF_NS.key(&self.session_key(store, id)[..]).arg(namespace));
                         p
                     })
                     .collect();

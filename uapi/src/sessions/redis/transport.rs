@@ -131,6 +131,10 @@ impl ConnectionLike for DynConnection {
     }
 }
 
+/// What a CROSSSLOT refusal on a single-node transport means.
+const MISCONFIGURED: &str = "the session store's Redis connection talks to a Redis Cluster but was given as a single \
+     node's: give the store a redis::cluster_async::ClusterConnection, or RedisConnection::cluster(..)";
+
 /// A connection and the way it is sent on, with the command timeout.
 pub(super) struct Transport {
     kind: Kind,
@@ -348,6 +352,12 @@ impl Transport {
     fn fail(&self, a: Attempt) -> SessionError {
         match a {
             Attempt::Timeout => SessionError::Timeout(self.timeout),
+            Attempt::Redis(e) if !self.is_cluster() && is_kind(&e, ServerErrorKind::CrossSlot, "CROSSSLOT") => {
+                // A cluster connection given as a single node's: its batches
+                // mix hash slots, so this is no passing fault but a setup to fix.
+                tracing::error!(error = %e, "{MISCONFIGURED}");
+                SessionError::Backend(format!("{MISCONFIGURED} ({e})"))
+            }
             Attempt::Redis(e) => e.into(),
         }
     }

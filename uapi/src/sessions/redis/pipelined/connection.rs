@@ -35,8 +35,8 @@ use crate::sessions::redis::wire::{self, Replies, Unit};
 /// Sentinel. For those, use [`redis::aio::ConnectionManager`] or
 /// [`redis::cluster_async::ClusterConnection`], the default. Measured on the
 /// load benchmark (bench/README.md, 2026-11-29): the same req/s as a
-/// `ConnectionManager`, 5-14% less server CPU per session request, a worse
-/// read p99 (2.0-2.3 ms against 1.1 ms).
+/// `ConnectionManager`, 10-14% less server CPU on writes and logins (-5% to
+/// +2% on reads), and a worse read p99 (2.0-2.3 ms against 1.1 ms).
 ///
 /// # Examples
 ///
