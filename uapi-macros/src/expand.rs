@@ -31,6 +31,10 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
     let is_async = item.sig.asyncness.is_some();
     let attrs = &item.attrs;
     let block = &item.block;
+    // The body's statements, spliced into the generated block rather than
+    // nested as a block of their own: a one-line body `{ expr }` in another
+    // block's tail position would trip `unused_braces` in the user's code.
+    let stmts = &block.stmts;
 
     let idents: Vec<_> = h.params.iter().map(|p| &p.ident).collect();
     let pats: Vec<_> = h.params.iter().map(|p| &p.pat).collect();
@@ -39,6 +43,7 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
 
     let function = if is_async {
         quote! {
+            #[cfg(not(doc))]
             #(#attrs)*
             #[allow(clippy::redundant_locals)]
             #vis fn #name(#(#idents: #tys),*)
@@ -46,12 +51,13 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
             {
                 ::uapi::addon::Handled::new(async move {
                     #(let #pats = #idents;)*
-                    #block
+                    #(#stmts)*
                 })
             }
         }
     } else {
         quote! {
+            #[cfg(not(doc))]
             #(#attrs)*
             #[allow(clippy::redundant_locals, clippy::redundant_closure_call)]
             #vis fn #name(#(#idents: #tys),*)
@@ -61,6 +67,16 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
                 ::uapi::addon::Handled::new(::core::future::ready((move || -> #output #block)()))
             }
         }
+    };
+    // What rustdoc shows: the function as the user wrote it (without the
+    // `#[header]`/`#[cookie]` attributes), not the glue type it returns.
+    // Documentation only: rustdoc does not check bodies, and every build
+    // compiles the function above.
+    let asyncness = &item.sig.asyncness;
+    let documented = quote! {
+        #[cfg(doc)]
+        #(#attrs)*
+        #vis #asyncness fn #name(#(#pats: #tys),*) -> #output #block
     };
 
     let param_infos = h.params.iter().map(|p| {
@@ -115,6 +131,7 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
         #vis struct #marker;
 
         #function
+        #documented
 
         const _: () = {
             impl ::uapi::addon::Injectable for #marker {

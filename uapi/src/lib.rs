@@ -110,6 +110,15 @@ pub use workers::{RunningWorkers, Workers};
 ///
 /// Mistakes are compile errors on the offending tokens: a `self` receiver, a
 /// pattern instead of a name, a borrowed or `impl Trait` parameter, generics.
+///
+/// What the function compiles to: the same name and parameters, returning
+/// [`addon::Handled`]`<glue, impl Future<Output = R>>` (for a plain `fn`, a
+/// ready future with `into_inner()`), the future of the body tagged with the
+/// generated glue type through which `app.get(..)` finds its injection code.
+/// Awaiting it gives exactly what the body returns. rustdoc shows the function
+/// as written (`pub async fn get_user(user_id: i64) -> R`), not that return
+/// type. The expansion adds no warning to your code (a UI test compiles every
+/// usual body shape with `#![deny(warnings)]`).
 pub use uapi_macros::handler;
 
 /// The `http` crate, whose types (`Method`, `HeaderMap`, `StatusCode`, ...) appear in uapi's API.
