@@ -426,3 +426,54 @@ fn rename_attribute_on_provided_param_is_a_build_error() {
     let e = build_error(&app);
     assert_problem(&e, &["handler `renamed_provided`", "`user: routing::User`", "#[header]", "provider `child_user`"]);
 }
+
+#[handler]
+async fn get_user(user_id: i64) -> String {
+    user_id.to_string()
+}
+
+#[handler]
+async fn owner(id: i64) -> String {
+    format!("owner of {id}")
+}
+
+#[handler]
+async fn show_owner(owner: String) -> String {
+    owner
+}
+
+#[handler]
+async fn file(rest: String) -> String {
+    rest
+}
+
+/// A path parameter no parameter reads would make every request a 400 (the
+/// handler's parameter reads the query instead): `build()` refuses it, names
+/// the route and the parameter, and suggests the query parameter it meant.
+#[test]
+fn a_path_parameter_nothing_reads_is_a_build_error_with_a_suggestion() {
+    let mut app = App::new();
+    app.get("/users/{id}", get_user);
+    let e = build_error(&app);
+    assert_problem(
+        &e,
+        &["route `GET /users/{id}`", "path parameter `id` is not used by `get_user`", "(did you mean `user_id`?)"],
+    );
+    // A catch-all counts too; with nothing alike, no suggestion.
+    let mut app = App::new();
+    app.get("/files/{*path}", hello);
+    let e = build_error(&app);
+    assert_problem(&e, &["route `GET /files/{*path}`", "path parameter `path` is not used by `hello`"]);
+    assert!(!e.problems.iter().any(|p| p.contains("did you mean")), "{:?}", e.problems);
+}
+
+/// A path parameter read by a provider the handler needs is used: no error,
+/// and the provider gets it.
+#[tokio::test]
+async fn a_path_parameter_a_provider_reads_is_used() {
+    let mut app = App::new();
+    app.register_by_name("owner", owner).get("/items/{id}/owner", show_owner).get("/files/{*rest}", file);
+    let c = client(&app);
+    assert_eq!(c.get("/items/7/owner").send().await.text(), "owner of 7");
+    assert_eq!(c.get("/files/a/b").send().await.text(), "a/b");
+}

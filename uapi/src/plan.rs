@@ -16,7 +16,7 @@ use crate::ctx::{ParamPlan, ProviderNode, Source};
 use crate::erased::ErasedHandler;
 use crate::error::BuildError;
 use crate::handler::{ExtractorKind, ParamInfo, ParamKind, Rename};
-use crate::registry::{ProviderKey, Registry};
+use crate::registry::{ProviderKey, Registry, RouteDef};
 use crate::router::{template_params, Router};
 
 /// A route, ready to serve: its handler and the plan of its parameters.
@@ -82,6 +82,7 @@ pub(crate) fn build(app: &Registry, body: BodyLimits) -> Result<Compiled, BuildE
         let mut resolver = Resolver { app, path_names: &path_names, problems: &mut problems, stack: Vec::new() };
         let label = format!("handler `{}` ({} {})", r.info.name, r.method, r.path);
         let plan = resolver.params(&label, &r.info.params);
+        check_path_params_used(&mut problems, r, &path_names, &plan);
         routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: r.name });
     }
 
@@ -96,6 +97,57 @@ pub(crate) fn build(app: &Registry, body: BodyLimits) -> Result<Compiled, BuildE
             Err(BuildError { problems })
         }
     }
+}
+
+/// A path parameter that no parameter reads (the handler's, or a provider's it
+/// reaches) is a mistake: the parameter meant for it reads the query instead,
+/// and every request would be a 400. Says which query parameter it probably is.
+fn check_path_params_used(problems: &mut Vec<String>, route: &RouteDef, path_names: &[String], plan: &[ParamPlan]) {
+    let (mut used, mut query) = (Vec::new(), Vec::new());
+    collect_sources(plan, &mut used, &mut query);
+    for (i, name) in path_names.iter().enumerate() {
+        if used.contains(&i) {
+            continue;
+        }
+        let hint = closest(name, &query).map(|q| format!(" (did you mean `{q}`?)")).unwrap_or_default();
+        problems.push(format!(
+            "route `{} {}`: path parameter `{name}` is not used by `{}` or the providers it needs{hint}; \
+             name a parameter `{name}` to read it",
+            route.method, route.path, route.info.name
+        ));
+    }
+}
+
+/// The path parameters `plan` reads (by index) and the names of the
+/// parameters it reads from the query, through providers too.
+fn collect_sources(plan: &[ParamPlan], used: &mut Vec<usize>, query: &mut Vec<&'static str>) {
+    for p in plan {
+        match &p.source {
+            Source::Path(i) => used.push(*i),
+            Source::Query => query.push(p.name),
+            Source::Provider(node) => collect_sources(&node.plan, used, query),
+            _ => {}
+        }
+    }
+}
+
+/// The query parameter most like `name`: one containing it (or contained in
+/// it), else the most similar (Jaro-Winkler, as clap's suggestions).
+fn closest(name: &str, candidates: &[&'static str]) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    let contains = |c: &&&str| {
+        let c = c.to_ascii_lowercase();
+        c.contains(&lower) || lower.contains(&c)
+    };
+    if let Some(c) = candidates.iter().find(contains) {
+        return Some(c);
+    }
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 struct Resolver<'a> {
