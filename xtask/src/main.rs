@@ -7,9 +7,13 @@
 //! - an addon module reaches the rest of the crate other than through its public API.
 //!
 //! Exit status: 0 clean, 1 findings, 2 the check could not run (bad arguments, unreadable source).
+//!
+//! `xtask newcomer README OUT UAPI_DIR` writes a crate outside the workspace that holds the
+//! README's Rust snippets as examples (see `newcomer`), for CI to build as a new user would.
 
 mod graph;
 mod model;
+mod newcomer;
 mod refs;
 mod resolve;
 mod seam;
@@ -112,6 +116,24 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("newcomer") {
+        let rest: Vec<String> = args.skip(1).collect();
+        let [readme, out, uapi] = rest.as_slice() else {
+            eprintln!("usage: xtask newcomer README.md OUT_DIR UAPI_CRATE_DIR");
+            return ExitCode::from(2);
+        };
+        return match newcomer::write(Path::new(readme), Path::new(out), Path::new(uapi)) {
+            Ok(n) => {
+                println!("newcomer crate in {out}: {n} README snippets as examples");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let started = Instant::now();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,

@@ -230,3 +230,17 @@ fn arguments() {
     assert!(args("graph src").is_err());
     assert!(args("modules src --bogus").is_err());
 }
+
+/// The README's Rust blocks are found as rustdoc finds them: `rust` (with
+/// `no_run`) and bare fences; `text`, `sh`, `ignore` left out; hidden lines
+/// compiled; a snippet without `main` wrapped in one.
+#[test]
+fn newcomer_takes_the_rust_snippets_as_rustdoc_would() {
+    let md = "intro\n```rust\nlet a = 1;\n# let b = a;\n```\n```sh\ncargo run\n```\n```rust,no_run\nfn main() {}\n```\n```\n#\nx();\n```\n```rust,ignore\nnope\n```\n```text\nplain\n```\n";
+    let found = crate::newcomer::snippets(md);
+    let codes: Vec<&str> = found.iter().map(|s| s.code.as_str()).collect();
+    assert_eq!(codes, ["let a = 1;\nlet b = a;\n", "fn main() {}\n", "\nx();\n"]);
+    assert_eq!(found[0].line, 2);
+    assert!(crate::newcomer::program(&found[0]).contains("fn main() {\nlet a = 1;"));
+    assert!(!crate::newcomer::program(&found[1]).contains("fn main() {\nfn main"));
+}
