@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use http::Method;
 
+use crate::body::{BoxError, RequestBody};
 use crate::config::Config;
 use crate::error::{BuildError, ServeError};
 use crate::handler::{Injectable, IntoInjectable};
+use crate::layers::{LayerFn, Routes};
+use crate::refusal::Refusal;
 use crate::registry::{ProviderKey, Registry};
-use crate::response::IntoResponse;
+use crate::response::{IntoResponse, Response};
 use crate::server::{Listener, Server};
 use crate::service::AppService;
 use crate::value::Value;
@@ -38,6 +41,8 @@ use crate::value::Value;
 pub struct App {
     registry: Registry,
     config: Config,
+    /// Tower layers around the routes, innermost first.
+    layers: Vec<LayerFn>,
 }
 
 impl Default for App {
@@ -62,7 +67,7 @@ macro_rules! method_fns {
 impl App {
     /// An app with no routes, a 2 MiB body limit and a 10 s header-read timeout.
     pub fn new() -> App {
-        App { registry: Registry::default(), config: Config::default() }
+        App { registry: Registry::default(), config: Config::default(), layers: Vec::new() }
     }
 
     method_fns! {
@@ -288,6 +293,74 @@ impl App {
         self.register_by_name_and_type(name, Value(value))
     }
 
+    /// Wraps every route in a tower `layer` (tower-http's `TraceLayer`,
+    /// `CorsLayer`, `CompressionLayer`, `TimeoutLayer`, ...), wherever the app is
+    /// served: [`App::serve`], [`App::bind`], `Workers`, [`App::build`] and the
+    /// test client, with uapi's own timeouts and graceful shutdown kept. As
+    /// axum's `Router::layer`: each call wraps what is there, so the last layer
+    /// added sees a request first. An app without layers pays nothing for
+    /// them; with layers, each request costs a boxed future.
+    ///
+    /// The layer's service must answer with an `http::Response` of any body
+    /// and never fail (`Error: Into<Infallible>`), as axum requires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    ///
+    /// #[handler]
+    /// async fn hello() -> &'static str { "hello" }
+    ///
+    /// let mut app = App::new();
+    /// app.get("/", hello).layer(tower_http::cors::CorsLayer::permissive());
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn layer<L, B>(&mut self, layer: L) -> &mut Self
+    where
+        L: tower::Layer<Routes> + Clone + Send + Sync + 'static,
+        L::Service:
+            tower::Service<http::Request<RequestBody>, Response = http::Response<B>> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<http::Request<RequestBody>>>::Error: Into<std::convert::Infallible>,
+        <L::Service as tower::Service<http::Request<RequestBody>>>::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(crate::layers::erase(layer));
+        self
+    }
+
+    /// Gives every refusal of this app's routes (a parameter that could not be
+    /// read: 400, 413, 415, 408; a missing login: 403; a store down: 503) and
+    /// of the app itself (404, 405) the app's own shape: `hook` gets the
+    /// [`Refusal`] (status, message, parameter, route) and answers instead.
+    /// [`problem_json`] makes RFC 9457 problem documents. The refusal's own
+    /// headers (`Allow`, a challenge) are kept unless the hook sets them. A
+    /// mounted app keeps its own hook for its routes, so the hook is per app
+    /// and, by `Refusal::route`, per route. Without a hook, refusals are plain
+    /// text naming the parameter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, problem_json, testing::TestClient, App};
+    ///
+    /// #[handler]
+    /// async fn page(page: u32) -> String { page.to_string() }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut app = App::new();
+    /// app.get("/", page).on_rejection(problem_json);
+    /// let r = TestClient::new(&app).unwrap().get("/?page=x").send().await;
+    /// assert_eq!(r.status, 400);
+    /// assert_eq!(r.headers["content-type"], "application/problem+json");
+    /// # }
+    /// ```
+    pub fn on_rejection(&mut self, hook: impl Fn(&Refusal) -> Response + Send + Sync + 'static) -> &mut Self {
+        self.registry.on_rejection = Some(std::sync::Arc::new(hook));
+        self
+    }
+
     /// Sets the request body limit in bytes (default 2 MiB); larger bodies get a 413.
     pub fn body_limit(&mut self, bytes: usize) -> &mut Self {
         self.config.body.max = bytes;
@@ -321,7 +394,8 @@ impl App {
     /// A [`BuildError`] listing every problem: unresolvable parameters (naming
     /// route, handler, parameter and type), bad or duplicate routes, provider cycles.
     pub fn build(&self) -> Result<AppService, BuildError> {
-        crate::plan::build(&self.registry, self.config.body).map(AppService::new)
+        let compiled = crate::plan::build(&self.registry, self.config.body)?;
+        Ok(AppService::new(compiled, &self.layers))
     }
 
     /// Builds the app and binds `addr`, ready to serve (see [`Server`]).

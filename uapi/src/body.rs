@@ -22,13 +22,32 @@ pub enum RequestBody {
 }
 
 impl RequestBody {
-    /// Boxes any body.
+    /// Boxes any body; a `RequestBody` stays as it is (no box around a box,
+    /// e.g. for a request a tower layer hands on unchanged).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use http_body_util::Full;
+    /// let body = uapi::RequestBody::new(Full::new(bytes::Bytes::from_static(b"hi")));
+    /// assert!(matches!(uapi::RequestBody::new(body), uapi::RequestBody::Boxed(_)));
+    /// assert!(matches!(uapi::RequestBody::new(uapi::RequestBody::Empty), uapi::RequestBody::Empty));
+    /// ```
     pub fn new<B>(body: B) -> RequestBody
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        RequestBody::Boxed(UnsyncBoxBody::new(http_body_util::BodyExt::map_err(body, Into::into)))
+        let mut slot = Some(body);
+        if let Some(ours) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<RequestBody>>() {
+            if let Some(ours) = ours.take() {
+                return ours;
+            }
+        }
+        match slot {
+            Some(body) => RequestBody::Boxed(UnsyncBoxBody::new(http_body_util::BodyExt::map_err(body, Into::into))),
+            None => RequestBody::Empty,
+        }
     }
 }
 

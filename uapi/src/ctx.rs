@@ -20,6 +20,7 @@ use http_body_util::BodyExt;
 use crate::body::RequestBody;
 use crate::config::BodyLimits;
 use crate::error::Rejection;
+use crate::refusal::Refusal;
 use crate::response::{IntoResponse, Response, ResponseHeaders};
 use crate::router::PathRanges;
 
@@ -225,10 +226,8 @@ impl RequestCtx {
             None => tokio::time::timeout(read_timeout, collect).await,
         };
         let Ok(read) = read else {
-            return Err(Rejection::Response(crate::response::text(
-                http::StatusCode::REQUEST_TIMEOUT,
-                format!("the request body did not arrive within {read_timeout:?}"),
-            )));
+            let message = format!("the request body did not arrive within {read_timeout:?}");
+            return Err(Rejection::Response(Refusal::new(http::StatusCode::REQUEST_TIMEOUT, message).into_response()));
         };
         match read {
             Ok(collected) => {

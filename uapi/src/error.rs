@@ -5,7 +5,8 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::response::{text, IntoResponse, Response};
+use crate::refusal::Refusal;
+use crate::response::{IntoResponse, Response};
 
 /// Why a parameter could not be taken from the request: each becomes a 4xx that
 /// names the parameter.
@@ -96,7 +97,18 @@ impl IntoResponse for Rejection {
             Rejection::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         };
         tracing::debug!(%status, "request refused: {self}");
-        text(status, self.to_string())
+        let parameter = match &self {
+            Rejection::Missing { name, .. }
+            | Rejection::Invalid { name, .. }
+            | Rejection::UnsupportedMediaType { name, .. } => Some(name.to_string()),
+            _ => None,
+        };
+        let refusal = Refusal::new(status, self.to_string());
+        match parameter {
+            Some(name) => refusal.parameter(name),
+            None => refusal,
+        }
+        .into_response()
     }
 }
 

@@ -34,15 +34,17 @@
 //!
 //! Layers, each using only the ones listed before it (checked in CI):
 //!
-//! - leaves: `config` (limits, timeouts), `body` ([`RequestBody`]), `error`
-//!   ([`Rejection`], [`BuildError`], [`ServeError`]), `response`
-//!   ([`IntoResponse`], [`Headers`], [`ResponseHeaders`], cookies), [`status`]
-//!   (typed responses), `router` (matchit);
+//! - leaves: `config` (limits, timeouts), `body` ([`RequestBody`]), `response`
+//!   ([`IntoResponse`], [`Body`], [`Headers`], [`ResponseHeaders`], cookies),
+//!   `refusal` ([`Refusal`], [`problem_json`]), `error` ([`Rejection`],
+//!   [`BuildError`], [`ServeError`]), [`status`] (typed responses), `router`
+//!   (matchit);
 //! - `ctx`: the per-request context ([`addon::RequestCtx`]) and parameter plans;
 //! - `handler` ([`addon::Injectable`], [`addon::HandlerInfo`]), `erased`, `value`,
 //!   and `extract`: the built-in sources ([`Header`], [`Cookie`], [`ReqBody`], ...);
 //! - `registry` and `plan`: routes and providers, resolved once at [`App::build`];
-//! - `service` ([`AppService`], a `tower::Service`), `server` ([`Server`], hyper);
+//! - `layers` (tower layers on an app: [`Routes`]), `service` ([`AppService`], a
+//!   `tower::Service`), `server` ([`Server`], hyper);
 //! - `app` ([`App`]);
 //! - addons, on the public seam [`addon`] only: [`sessions`], [`login`],
 //!   [`testing`], and `Workers` (feature `workers`).
@@ -55,7 +57,9 @@ mod erased;
 mod error;
 mod extract;
 mod handler;
+mod layers;
 mod plan;
+mod refusal;
 mod registry;
 mod response;
 mod router;
@@ -76,6 +80,8 @@ pub use body::{BoxError, RequestBody};
 pub use config::DEFAULT_BODY_LIMIT;
 pub use error::{BuildError, Rejection, ServeError};
 pub use extract::{Cookie, Cookies, FormBody, Header, ReqBody, ReqBytes, RequestParts, RouteName};
+pub use layers::Routes;
+pub use refusal::{problem_json, Refusal};
 pub use response::{
     expire_cookie, set_cookie, Body, CookieSettings, Headers, IntoResponse, Json, Response, ResponseBody,
     ResponseHeaders, SameSite,

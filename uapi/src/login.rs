@@ -21,8 +21,7 @@ use std::sync::Arc;
 
 use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx};
 use crate::sessions::{AsyncSession, SessionError, SessionStore};
-use crate::status::Forbidden;
-use crate::{App, Headers, IntoResponse, Response};
+use crate::{App, Headers, IntoResponse, Refusal, Response};
 
 /// The session key holding the logged-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
@@ -39,7 +38,7 @@ pub struct LoginOptions {
 
 impl Default for LoginOptions {
     fn default() -> Self {
-        LoginOptions { forbidden: Arc::new(|| Forbidden::new("forbidden").into_response()) }
+        LoginOptions { forbidden: Arc::new(|| Refusal::new(http::StatusCode::FORBIDDEN, "forbidden").into_response()) }
     }
 }
 

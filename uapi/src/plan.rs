@@ -16,6 +16,7 @@ use crate::ctx::{ParamPlan, ProviderNode, Source};
 use crate::erased::ErasedHandler;
 use crate::error::BuildError;
 use crate::handler::{ExtractorKind, ParamInfo, ParamKind, Rename};
+use crate::refusal::RefusalHook;
 use crate::registry::{ProviderKey, Registry, RouteDef};
 use crate::router::{template_params, Router};
 
@@ -24,6 +25,8 @@ pub(crate) struct Route {
     pub(crate) handler: Arc<dyn ErasedHandler>,
     pub(crate) plan: Box<[ParamPlan]>,
     pub(crate) name: &'static str,
+    /// What reshapes this route's refusals (its app's hook).
+    pub(crate) on_rejection: Option<RefusalHook>,
 }
 
 /// A built app: what [`crate::AppService`] serves.
@@ -32,6 +35,8 @@ pub(crate) struct Compiled {
     pub(crate) routes: Vec<Route>,
     pub(crate) body: BodyLimits,
     pub(crate) provider_slots: usize,
+    /// The app's hook for refusals outside any route (404, 405).
+    pub(crate) on_rejection: Option<RefusalHook>,
 }
 
 /// Checks every route of `app` and resolves every parameter.
@@ -83,12 +88,14 @@ pub(crate) fn build(app: &Registry, body: BodyLimits) -> Result<Compiled, BuildE
         let label = format!("handler `{}` ({} {})", r.info.name, r.method, r.path);
         let plan = resolver.params(&label, &r.info.params);
         check_path_params_used(&mut problems, r, &path_names, &plan);
-        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: r.name });
+        let on_rejection = r.on_rejection.clone().or_else(|| app.on_rejection.clone());
+        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: r.name, on_rejection });
     }
 
     match router {
         Some(router) if problems.is_empty() => {
-            Ok(Compiled { router, routes, body, provider_slots: app.providers.len() })
+            let on_rejection = app.on_rejection.clone();
+            Ok(Compiled { router, routes, body, provider_slots: app.providers.len(), on_rejection })
         }
         _ => {
             for p in &problems {

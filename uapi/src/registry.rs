@@ -11,6 +11,7 @@ use http::Method;
 use crate::ctx::ErasedProvider;
 use crate::erased::{ErasedHandler, HandlerOf, ProviderOf};
 use crate::handler::{HandlerInfo, Injectable};
+use crate::refusal::RefusalHook;
 use crate::response::IntoResponse;
 
 pub(crate) struct RouteDef {
@@ -19,6 +20,8 @@ pub(crate) struct RouteDef {
     pub(crate) name: &'static str,
     pub(crate) info: HandlerInfo,
     pub(crate) handler: Arc<dyn ErasedHandler>,
+    /// The hook of the app the route was mounted from, if it had its own.
+    pub(crate) on_rejection: Option<RefusalHook>,
 }
 
 /// How a provider is matched to parameters.
@@ -44,6 +47,8 @@ pub(crate) struct Registry {
     pub(crate) providers: Vec<ProviderDef>,
     /// Problems found while adding (reported, with the rest, by `build`).
     pub(crate) problems: Vec<String>,
+    /// The app's hook for refusals (its routes', and 404/405).
+    pub(crate) on_rejection: Option<RefusalHook>,
 }
 
 impl Registry {
@@ -72,6 +77,7 @@ impl Registry {
                 name,
                 info: info.clone(),
                 handler: handler.clone(),
+                on_rejection: None,
             });
         }
     }
@@ -99,6 +105,8 @@ impl Registry {
             self.problems.push(format!("mount prefix `{prefix}` must start with `/`"));
         }
         for mut route in other.routes {
+            // A mounted app's routes keep its hook; ours applies to the rest.
+            route.on_rejection = route.on_rejection.or_else(|| other.on_rejection.clone());
             route.path = if route.path == "/" && !prefix.is_empty() {
                 prefix.to_owned()
             } else {

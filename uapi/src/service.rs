@@ -11,12 +11,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::{header, Method, Request, StatusCode};
-use http_body_util::Full;
 
 use crate::body::{BoxError, RequestBody};
 use crate::ctx::RequestCtx;
+use crate::layers::{LayerFn, Routes};
 use crate::plan::Compiled;
-use crate::response::{text, Response};
+use crate::refusal::{Refusal, RefusalHook};
+use crate::response::{text, Body, Response};
 
 /// A built [`crate::App`]: cheap to clone, and a `tower::Service`, so tower-http
 /// layers (tracing, compression, CORS, timeouts) can wrap it.
@@ -41,6 +42,9 @@ use crate::response::{text, Response};
 #[derive(Clone)]
 pub struct AppService {
     inner: Arc<Compiled>,
+    /// The app's tower layers around its routes; `None` without layers, so an
+    /// app that has none dispatches directly.
+    layered: Option<Routes>,
 }
 
 impl std::fmt::Debug for AppService {
@@ -50,49 +54,103 @@ impl std::fmt::Debug for AppService {
 }
 
 impl AppService {
-    pub(crate) fn new(inner: Compiled) -> AppService {
-        AppService { inner: Arc::new(inner) }
+    /// The built routes, inside `layers` (the first added innermost).
+    pub(crate) fn new(inner: Compiled, layers: &[LayerFn]) -> AppService {
+        let inner = Arc::new(inner);
+        let layered = match layers {
+            [] => None,
+            _ => Some(layers.iter().fold(Routes::new(Dispatch(inner.clone())), |routes, layer| layer(routes))),
+        };
+        AppService { inner, layered }
     }
 
-    /// Answers one request.
+    /// Answers one request (through the app's layers, if it has any).
     pub async fn handle(&self, request: Request<RequestBody>) -> Response {
-        let inner = &self.inner;
-        let (parts, body) = request.into_parts();
-        let Some(found) = inner.router.find(parts.uri.path()) else {
-            return text(StatusCode::NOT_FOUND, "not found");
-        };
-        let Some(route_index) = found.entry.route_for(&parts.method) else {
-            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
-            r.headers_mut().insert(header::ALLOW, found.entry.allow().clone());
-            return r;
-        };
-        let route = &inner.routes[route_index];
-        let is_head = parts.method == Method::HEAD;
-        let mut ctx = RequestCtx::new(parts, body, inner.body, found.params, route.name, inner.provider_slots);
-        let call = route.handler.call(&mut ctx, &route.plan);
-        let mut response = match AssertUnwindSafe(call).catch_unwind().await {
-            Ok(r) => r,
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a non-string payload".to_owned());
-                tracing::error!(route = %route.name, panic = %message, "handler panicked");
-                return text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
-            }
-        };
-        if let Some(extra) = ctx.take_response_headers() {
-            extra.apply(response.headers_mut());
+        match &self.layered {
+            Some(layered) => layered.call_once(request).await,
+            None => dispatch(&self.inner, request).await,
         }
-        if response.status().is_server_error() {
-            tracing::error!(route = %route.name, status = %response.status(), "request failed");
-        }
-        if is_head {
-            strip_body(&mut response);
-        }
-        response
     }
+}
+
+/// The routes as a tower service: what the innermost layer wraps.
+#[derive(Clone)]
+struct Dispatch(Arc<Compiled>);
+
+impl tower_service::Service<Request<RequestBody>> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<RequestBody>) -> Self::Future {
+        let inner = self.0.clone();
+        Box::pin(async move { Ok(dispatch(&inner, request).await) })
+    }
+}
+
+/// Routes one request and answers it: 404, 405 with `Allow`, or the route's
+/// handler (a panic is a 500), HEAD answered by GET without the body.
+async fn dispatch(inner: &Compiled, request: Request<RequestBody>) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(found) = inner.router.find(parts.uri.path()) else {
+        let refusal = Refusal::new(StatusCode::NOT_FOUND, "not found").into_response();
+        return reshape(refusal, inner.on_rejection.as_ref(), None);
+    };
+    let Some(route_index) = found.entry.route_for(&parts.method) else {
+        let mut r = Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response();
+        r.headers_mut().insert(header::ALLOW, found.entry.allow().clone());
+        return reshape(r, inner.on_rejection.as_ref(), None);
+    };
+    let route = &inner.routes[route_index];
+    let is_head = parts.method == Method::HEAD;
+    let mut ctx = RequestCtx::new(parts, body, inner.body, found.params, route.name, inner.provider_slots);
+    let call = route.handler.call(&mut ctx, &route.plan);
+    let mut response = match AssertUnwindSafe(call).catch_unwind().await {
+        Ok(r) => r,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-string payload".to_owned());
+            tracing::error!(route = %route.name, panic = %message, "handler panicked");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+        }
+    };
+    response = reshape(response, route.on_rejection.as_ref(), Some(route.name));
+    if let Some(extra) = ctx.take_response_headers() {
+        extra.apply(response.headers_mut());
+    }
+    if response.status().is_server_error() {
+        tracing::error!(route = %route.name, status = %response.status(), "request failed");
+    }
+    if is_head {
+        strip_body(&mut response);
+    }
+    response
+}
+
+/// A refusal given the app's shape by its hook, if it has one. The refusal's
+/// own headers (`Allow`, a challenge) stay unless the hook sets them; its
+/// body's content type and length go with its body.
+fn reshape(response: Response, hook: Option<&RefusalHook>, route: Option<&'static str>) -> Response {
+    let Some(hook) = hook else { return response };
+    let Some(refusal) = response.extensions().get::<Refusal>() else { return response };
+    let mut refusal = refusal.clone();
+    refusal.route = route;
+    let mut reshaped = hook(&refusal);
+    let (parts, _) = response.into_parts();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !reshaped.headers().contains_key(name) {
+            reshaped.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    reshaped.extensions_mut().insert(refusal);
+    reshaped
 }
 
 /// A HEAD answer: the GET's headers, with its length, and no body.
@@ -101,7 +159,7 @@ fn strip_body(response: &mut Response) {
     if let Some(len) = response.body().size_hint().exact() {
         response.headers_mut().entry(header::CONTENT_LENGTH).or_insert_with(|| header::HeaderValue::from(len));
     }
-    *response.body_mut() = Full::new(Bytes::new());
+    *response.body_mut() = Body::empty();
 }
 
 impl<B> tower_service::Service<Request<B>> for AppService

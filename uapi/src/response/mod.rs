@@ -2,28 +2,34 @@
 //! bodies, extra [`Headers`] (and the per-request [`ResponseHeaders`] sink), and
 //! cookies ([`set_cookie`], [`CookieSettings`]).
 
+mod body;
 mod cookie;
 mod headers;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
-use http_body_util::Full;
 
+pub use self::body::Body;
 pub use self::cookie::{expire_cookie, set_cookie, CookieSettings, SameSite};
 pub use self::headers::{Headers, ResponseHeaders};
-
-/// The body of every response uapi produces: one buffer, sent as is.
-pub type Body = Full<Bytes>;
+use crate::body::BoxError;
 
 /// The response type handlers produce in the end.
 pub type Response = http::Response<Body>;
 
-/// Anything a handler may return.
+/// Anything a handler may return: what it answers, as uapi's shorthands do.
 ///
-/// Implemented for the typed responses in [`crate::status`], for bare bodies
-/// (`()`, `String`, `&'static str`, [`Json`], `Bytes`, `Vec<u8>`: a 200), for
-/// `Result<A, B>` of two responses, and for [`Response`] itself.
+/// | returned | answers |
+/// | --- | --- |
+/// | `()` | 204 No Content, no body, no content type (uapi's `None`) |
+/// | `Option<T>` | `T`'s response for `Some`, 204 for `None` (uapi's `T \| None`) |
+/// | `String`, `&'static str` | 200, `text/plain; charset=utf-8` |
+/// | `Bytes`, `Vec<u8>` | 200, `application/octet-stream` |
+/// | [`Json<T>`] | 200, `application/json` |
+/// | a [`crate::status`] type, e.g. `Created<B>` | its status, with `B` as above (`()`: no body) and its [`Headers`] |
+/// | `Result<A, B>` | `A`'s or `B`'s response |
+/// | [`Response`], `http::Response<B>` | itself |
 ///
 /// # Examples
 ///
@@ -38,9 +44,30 @@ pub trait IntoResponse {
     fn into_response(self) -> Response;
 }
 
-impl IntoResponse for Response {
+impl<B> IntoResponse for http::Response<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
     fn into_response(self) -> Response {
-        self
+        self.map(Body::from_body)
+    }
+}
+
+/// 204 No Content: a handler with nothing to say (uapi answers `None` so).
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        respond(StatusCode::NO_CONTENT, (), Headers::new())
+    }
+}
+
+/// `T`'s response, or 204 No Content for `None` (uapi's `T | None`).
+impl<T: IntoResponse> IntoResponse for Option<T> {
+    fn into_response(self) -> Response {
+        match self {
+            Some(t) => t.into_response(),
+            None => ().into_response(),
+        }
     }
 }
 
@@ -137,7 +164,7 @@ macro_rules! bare_body {
         }
     )*};
 }
-bare_body!((), String, &'static str, Bytes, Vec<u8>);
+bare_body!(String, &'static str, Bytes, Vec<u8>);
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -148,7 +175,7 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 /// Builds a response from a status, a body and extra headers.
 pub(crate) fn respond(status: StatusCode, body: impl ResponseBody, headers: Headers) -> Response {
     let (content_type, bytes) = body.into_body();
-    let mut response = http::Response::new(Full::new(bytes));
+    let mut response = http::Response::new(Body::new(bytes));
     *response.status_mut() = status;
     let map = response.headers_mut();
     if let Some(ct) = content_type {

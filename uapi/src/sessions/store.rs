@@ -10,8 +10,8 @@ use std::sync::Arc;
 use super::session::Shared;
 use super::{AsyncSession, SessionBackend, SessionError, SessionId, SessionOptions};
 use crate::addon::{HandlerInfo, Injectable, ParamPlan, RequestCtx};
-use crate::status::{InternalServerError, ServiceUnavailable};
-use crate::{App, Cookies, IntoResponse, Response};
+use crate::http::StatusCode;
+use crate::{App, Cookies, IntoResponse, Refusal, Response};
 
 /// A configured session store: what [`configure_sessions`] returns. Use it for
 /// work outside requests ([`Self::remove_namespace`]) and for the login addon.
@@ -148,10 +148,11 @@ impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         if self.is_transient() {
             tracing::error!(error = %self, "session store unavailable");
-            ServiceUnavailable::new("session store unavailable; try again shortly").into_response()
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "session store unavailable; try again shortly")
+                .into_response()
         } else {
             tracing::error!(error = %self, "session store error");
-            InternalServerError::new("internal server error").into_response()
+            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
         }
     }
 }
