@@ -56,12 +56,31 @@ async fn touch(session: AsyncSession) -> Result<String, SessionError> {
     Ok(n.to_string())
 }
 
+/// The bench server's settings: flags, or the environment bench/run.sh sets.
+#[derive(clap::Parser, Debug)]
+#[command(about = "uapi's load-benchmark server")]
+struct Args {
+    /// Port on 127.0.0.1.
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    port: u16,
+    /// The Redis sessions live in.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    redis_url: String,
+    /// How to serve: `workers` (one runtime per core) or `multi-thread` (`app.bind`).
+    #[arg(long, env = "UAPI_RUNTIME", default_value = "workers", value_parser = ["workers", "multi-thread"])]
+    runtime: String,
+    /// The Redis connection: `manager` (redis-rs) or `pipelined` (uapi's own).
+    #[arg(long, env = "UAPI_REDIS", default_value = "manager", value_parser = ["manager", "pipelined"])]
+    redis: String,
+}
+
 fn main() {
-    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8000);
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let served = match std::env::var("UAPI_RUNTIME").as_deref() {
-        Ok("multi-thread") => serve_multi_thread(port, &url),
-        _ => serve_workers(port, url),
+    let args = <Args as clap::Parser>::parse();
+    let (port, url) = (args.port, args.redis_url.clone());
+    let pipelined = args.redis == "pipelined";
+    let served = match args.runtime.as_str() {
+        "multi-thread" => serve_multi_thread(port, &url, pipelined),
+        _ => serve_workers(port, url, pipelined),
     };
     if let Err(e) = served {
         eprintln!("bench_server: {e}");
@@ -79,10 +98,10 @@ fn app(redis: RedisConnection) -> App {
 }
 
 /// One worker per core, each with its own runtime, app and Redis connection.
-fn serve_workers(port: u16, url: String) -> Result<(), Box<dyn std::error::Error>> {
+fn serve_workers(port: u16, url: String, pipelined: bool) -> Result<(), Box<dyn std::error::Error>> {
     let running = Workers::new(("127.0.0.1", port)).start(move |_worker| {
         let url = url.clone();
-        async move { Ok::<_, redis::RedisError>(app(connect(&url).await?)) }
+        async move { Ok::<_, redis::RedisError>(app(connect(&url, pipelined).await?)) }
     })?;
     eprintln!("bench_server listening on http://{} (workers)", running.local_addr());
     Ok(running.wait()?)
@@ -90,18 +109,18 @@ fn serve_workers(port: u16, url: String) -> Result<(), Box<dyn std::error::Error
 
 /// `UAPI_RUNTIME=multi-thread`: `app.bind` on tokio's multi-thread runtime
 /// (a thread per core, work stealing), one Redis connection for all.
-fn serve_multi_thread(port: u16, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+fn serve_multi_thread(port: u16, url: &str, pipelined: bool) -> Result<(), Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
-        let server = app(connect(url).await?).bind(("127.0.0.1", port)).await?;
+        let server = app(connect(url, pipelined).await?).bind(("127.0.0.1", port)).await?;
         eprintln!("bench_server listening on http://{} (multi-thread runtime)", server.local_addr());
         Ok(server.run().await?)
     })
 }
 
-/// A connection of the kind `UAPI_REDIS` names, with 2 s bounds.
-async fn connect(url: &str) -> redis::RedisResult<RedisConnection> {
+/// A redis-rs `ConnectionManager`, or uapi's own connection, with 2 s bounds.
+async fn connect(url: &str, pipelined: bool) -> redis::RedisResult<RedisConnection> {
     let timeout = Duration::from_secs(2);
-    if std::env::var("UAPI_REDIS").as_deref() == Ok("pipelined") {
+    if pipelined {
         return Ok(PipelinedConnection::connect_with_timeouts(url, timeout, timeout).await?.into());
     }
     let config = redis::aio::ConnectionManagerConfig::new()

@@ -1,7 +1,7 @@
 //! Every kind of injection in one small app.
 //!
 //! ```text
-//! cargo run --example hello
+//! cargo run --example hello [-- --bind ADDR]
 //! curl 'localhost:8001/hello/ann?excited=true'
 //! curl -H 'x-api-key: k1' -H 'content-type: application/json' -d '{"title":"hi"}' localhost:8001/articles
 //! ```
@@ -62,8 +62,18 @@ async fn echo(body: ReqBytes, method: uapi::http::Method) -> String {
     format!("{method} {} bytes", body.0.len())
 }
 
+/// Every kind of injection in one small app.
+#[derive(clap::Parser, Debug)]
+#[command(about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    bind: String,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), uapi::ServeError> {
+    let args = <Args as clap::Parser>::parse();
     tracing_subscriber::fmt().init();
     let mut app = App::new();
     app.provide_value(Counter::default())
@@ -72,5 +82,5 @@ async fn main() -> Result<(), uapi::ServeError> {
         .post("/articles", create_article)
         .post("/search", search)
         .route("/echo", [uapi::http::Method::POST, uapi::http::Method::PUT], echo);
-    app.serve("127.0.0.1:8001").await
+    app.serve(&args.bind).await
 }
