@@ -114,7 +114,7 @@ tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
 serde = {{ version = "1", features = ["derive"] }}
 http = "1"
 tower = {{ version = "0.5", features = ["util"] }}
-tower-http = {{ version = "0.6", features = ["cors"] }}
+tower-http = {{ version = "0.6", features = ["cors", "compression-gzip", "timeout"] }}
 "#,
         uapi_dir.display().to_string().replace('\\', "/")
     );
