@@ -334,7 +334,7 @@ impl App {
     /// read: 400, 413, 415, 408; a missing login: 403; a store down: 503) and
     /// of the app itself (404, 405) the app's own shape: `hook` gets the
     /// [`Refusal`] (status, message, parameter, route) and answers instead.
-    /// [`problem_json`] makes RFC 9457 problem documents. The refusal's own
+    /// [`problem_json`](crate::problem_json) makes RFC 9457 problem documents. The refusal's own
     /// headers (`Allow`, a challenge) are kept unless the hook sets them. A
     /// mounted app keeps its own hook for its routes, so the hook is per app
     /// and, by `Refusal::route`, per route. Without a hook, refusals are plain
