@@ -276,6 +276,82 @@ fn session_cookies(r: &Reply) -> Vec<SetCookie> {
     r.set_cookies.iter().map(|h| SetCookie::parse(h)).filter(|c| c.name == "session_id").collect()
 }
 
+/// Base64url (RFC 4648 §5, no padding) decoding; `None` unless every char
+/// is in the alphabet and the spare low bits of the last char are zero (the
+/// canonical encoding of whole bytes).
+fn decode_base64url(s: &str) -> Option<Vec<u8>> {
+    let (mut acc, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from(acc >> bits).ok()?);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (acc == 0).then_some(out)
+}
+
+/// Base64 of `data` in `alphabet` (64 chars), no padding.
+fn encode_base64(data: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(alphabet[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The binary forms of a user id: the u32 and the i64, big- and little-endian,
+/// and its decimal text.
+fn user_id_bytes(user: u32) -> Vec<Vec<u8>> {
+    let wide = i64::from(user);
+    vec![
+        user.to_be_bytes().to_vec(),
+        user.to_le_bytes().to_vec(),
+        wide.to_be_bytes().to_vec(),
+        wide.to_le_bytes().to_vec(),
+        user.to_string().into_bytes(),
+    ]
+}
+
+/// Text encodings of a user id: decimal, hex (both cases), and base64 and
+/// base64url of each of its binary forms at each of the 3 alignments (only
+/// the chars that the data alone decides, 5 or more of them: shorter runs
+/// turn up in random ids by chance).
+fn user_id_encodings(user: u32) -> Vec<String> {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut encodings = vec![user.to_string(), format!("{user:x}"), format!("{user:X}")];
+    for bytes in user_id_bytes(user) {
+        for alphabet in [STANDARD, URL_SAFE] {
+            for shift in 0..3 {
+                let mut shifted = vec![0u8; shift];
+                shifted.extend_from_slice(&bytes);
+                let text = encode_base64(&shifted, alphabet);
+                // Char i holds bits 6i..6i+6: keep those within the data's bits.
+                let (first, last) = ((8 * shift).div_ceil(6), (8 * (shift + bytes.len()) - 6) / 6);
+                if last + 1 >= first + 5 {
+                    encodings.push(text[first..=last].to_owned());
+                }
+            }
+        }
+    }
+    encodings
+}
+
 /// `old` (an id that must be dead) reads no session: anonymous, no `note`;
 /// a write to the session store through it is a 200 that issues a fresh id,
 /// and `old` still reads nothing after that write.
@@ -536,21 +612,40 @@ mod scenarios {
         assert_eq!(c.me().await.as_deref(), Some("4"));
     }
 
-    /// The session cookie is an opaque 43-char base64url id: it does not
-    /// contain the user id, and two logins of one user get unrelated ids.
+    /// The session cookie is the random id and nothing else: exactly 43
+    /// chars of `[A-Za-z0-9_-]` that base64url-decode to 32 bytes; two
+    /// logins of the same user get unrelated values; and neither the cookie
+    /// nor its bytes hold the user id in decimal, hex, base64 or binary.
     pub(crate) async fn the_cookie_reveals_no_user_id(backend: Backend) {
         let site = Site::start(backend, &settings(HOUR)).await;
-        let user = "918273645";
+        let user: u32 = 918_273_645;
         let (a, b) = (site.client(), site.client());
-        a.login(user).await;
-        b.login(user).await;
+        a.login(&user.to_string()).await;
+        b.login(&user.to_string()).await;
         let (ca, cb) = (a.cookie("session_id").expect("cookie"), b.cookie("session_id").expect("cookie"));
+        let mut raws = Vec::new();
         for c in [&ca, &cb] {
             assert_eq!(c.len(), 43, "{c}");
             assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{c}");
-            assert!(!c.contains(user), "{c}");
+            let raw = decode_base64url(c).unwrap_or_else(|| panic!("{c} is not canonical base64url"));
+            assert_eq!(raw.len(), 32, "{c}");
+            for encoding in user_id_encodings(user) {
+                assert!(!c.contains(&encoding), "{c} contains {encoding:?}, an encoding of user id {user}");
+            }
+            for bytes in user_id_bytes(user) {
+                assert!(
+                    !raw.windows(bytes.len()).any(|w| w == bytes),
+                    "{c} holds the bytes {bytes:02x?} of user id {user}"
+                );
+            }
+            raws.push(raw);
         }
-        assert_ne!(ca, cb);
+        // Unrelated: 256 random bits differ in 128 ± 8 of them (±8 sd here),
+        // and share no telling prefix.
+        let distance: u32 = raws[0].iter().zip(&raws[1]).map(|(x, y)| (x ^ y).count_ones()).sum();
+        assert!((64..=192).contains(&distance), "{ca} and {cb} differ in {distance} of 256 bits");
+        let common = ca.bytes().zip(cb.bytes()).take_while(|(x, y)| x == y).count();
+        assert!(common < 6, "{ca} and {cb} share a {common}-char prefix");
     }
 
     /// The cart (`cart_session`) is its own session: it works anonymously,
