@@ -59,6 +59,84 @@ fn nasty() -> impl Strategy<Value = String> {
     prop_oneof!["\\PC{0,40}", "[%:*?{}/\\\\.\r\n\t =;,\"'&#+\\x00-\\x1f]{0,40}", "(%[0-9a-fA-F]{2}|%|[a-z]){0,30}",]
 }
 
+/// Which kind of candidate session id a case is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// 43 chars of `[A-Za-z0-9_-]`: must be accepted.
+    Valid,
+    /// A valid id with one char replaced by one outside the alphabet.
+    ForeignChar,
+    /// A valid id with one char replaced by standard base64's `+` or `/`.
+    StandardBase64,
+    /// Alphabet chars, but 42 or 44 of them, or any other length.
+    WrongLength,
+    /// `=` padding: 43 chars then `=`, or 42 then `=`.
+    Padded,
+    /// 43 chars, one of them non-ASCII (so more than 43 bytes).
+    NonAsciiAt43Chars,
+    /// 43 bytes, one char of them non-ASCII (so fewer than 43 chars).
+    NonAsciiAt43Bytes,
+    /// Arbitrary text that is not 43 alphabet bytes.
+    Other,
+}
+
+fn valid_id() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_-]{43}"
+}
+
+fn in_alphabet(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// `s` (ASCII) with the char at `at` replaced by `c`.
+fn replaced(mut s: String, at: usize, c: char) -> String {
+    s.replace_range(at..=at, c.encode_utf8(&mut [0; 4]));
+    s
+}
+
+/// Candidate ids, each with its kind: valid ones and near misses on purpose.
+fn id_case() -> impl Strategy<Value = (String, Kind)> {
+    let foreign = prop_oneof![
+        prop::sample::select(vec![
+            '=', '.', ':', '*', '?', '[', ']', '{', '}', ' ', '%', '\0', '\r', '\n', '~', '"', ';', ',', '\\',
+            '\u{7f}', '!', '$', '@'
+        ]),
+        any::<char>().prop_filter("outside the alphabet", |c| !in_alphabet(*c)),
+    ];
+    let non_ascii = any::<char>().prop_filter("non-ASCII", |c| !c.is_ascii());
+    prop_oneof![
+        3 => valid_id().prop_map(|s| (s, Kind::Valid)),
+        1 => (valid_id(), 0..43usize, foreign).prop_map(|(s, at, c)| (replaced(s, at, c), Kind::ForeignChar)),
+        1 => (valid_id(), 0..43usize, prop::sample::select(vec!['+', '/']))
+            .prop_map(|(s, at, c)| (replaced(s, at, c), Kind::StandardBase64)),
+        1 => prop_oneof!["[A-Za-z0-9_-]{42}", "[A-Za-z0-9_-]{44}", "[A-Za-z0-9_-]{0,41}", "[A-Za-z0-9_-]{45,100}"]
+            .prop_map(|s| (s, Kind::WrongLength)),
+        1 => prop_oneof![valid_id().prop_map(|s| s + "="), "[A-Za-z0-9_-]{42}".prop_map(|s| s + "=")]
+            .prop_map(|s| (s, Kind::Padded)),
+        1 => (valid_id(), 0..43usize, non_ascii.clone())
+            .prop_map(|(s, at, c)| (replaced(s, at, c), Kind::NonAsciiAt43Chars)),
+        1 => (valid_id(), 0..40usize, non_ascii).prop_map(|(s, at, c)| {
+            let mut s: String = s.chars().take(43 - c.len_utf8()).collect();
+            s.insert(at, c);
+            (s, Kind::NonAsciiAt43Bytes)
+        }),
+        1 => "\\PC{0,60}".prop_map(|s| (s, Kind::Other)),
+    ]
+    .prop_map(|(s, kind)| {
+        // Arbitrary text may be a valid id by chance; every other kind is
+        // what its construction says (checked here, not assumed).
+        let valid = s.len() == 43 && s.chars().all(in_alphabet);
+        match kind {
+            Kind::Other if valid => (s, Kind::Valid),
+            Kind::Other => (s, kind),
+            _ => {
+                assert_eq!(valid, kind == Kind::Valid, "the generator made a {kind:?} that is not one: {s:?}");
+                (s, kind)
+            }
+        }
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -106,10 +184,18 @@ proptest! {
         }
     }
 
-    /// Only exactly 43 characters of base64url are a session id; everything else is refused before any key is built.
+    /// Only exactly 43 characters of base64url are a session id: valid ids
+    /// are accepted as they are, and every near miss of one (a char swapped
+    /// for one outside the alphabet, 42 or 44 chars, `=` padding, standard
+    /// base64's `+` or `/`, non-ASCII at 43 chars or at 43 bytes) is refused,
+    /// as is any other text that is not exactly 43 alphabet bytes.
     #[test]
-    fn session_ids_accept_only_43_base64url_characters(s in "\\PC{0,60}") {
-        let valid = s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        prop_assert_eq!(SessionId::parse(&s).is_some(), valid);
+    fn session_ids_accept_only_43_base64url_characters((s, kind) in id_case()) {
+        let expected = kind == Kind::Valid;
+        let parsed = SessionId::parse(&s);
+        prop_assert_eq!(parsed.is_some(), expected, "{:?} ({:?})", s, kind);
+        if let Some(id) = parsed {
+            prop_assert_eq!(id.as_str(), s.as_str());
+        }
     }
 }

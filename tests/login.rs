@@ -1,5 +1,6 @@
 //! Specification of login on sessions, ported from uapi's login tests and run
-//! on the flagship example app (`examples/login/app.rs`) three times: over
+//! on the flagship example app (`examples/login/app.rs`, plus two test routes
+//! on its `session` store: `POST /note` and `GET /note`) three times: over
 //! real HTTP on a bound server with sessions in Redis (a real `redis-server`),
 //! the same on a real 3-master Redis Cluster, and in-process through
 //! `TestClient` with sessions in memory. Each client keeps its own cookies,
@@ -24,9 +25,9 @@ use hyper_util::rt::TokioExecutor;
 use support::redis_cluster::{unique_prefix, RedisCluster};
 use support::redis_server::RedisServer;
 use tokio::sync::oneshot;
-use uapi::sessions::SessionId;
+use uapi::sessions::{AsyncSession, SessionError, SessionId};
 use uapi::testing::TestClient;
-use uapi::AppService;
+use uapi::{handler, App, AppService};
 
 /// The upper bound on anything a test waits for; never reached when things work.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -76,6 +77,28 @@ impl Target {
     }
 }
 
+/// `POST /note?text=X` (test route): writes `note` in the login store's own
+/// session (`session_id`) and saves it, so an anonymous visitor gets a session
+/// the store really holds, and a replayed id meets a real write.
+#[handler]
+async fn write_note(session: AsyncSession, text: String) -> Result<String, SessionError> {
+    session.insert("note", text.clone());
+    session.update_session().await?;
+    Ok(text)
+}
+
+/// `GET /note` (test route): the session's `note`, or an empty body.
+#[handler]
+async fn read_note(session: AsyncSession) -> String {
+    session.get("note").unwrap_or_default()
+}
+
+/// The example app with the test routes on its `session` store.
+fn with_test_routes(mut app: App) -> App {
+    app.post("/note", write_note).get("/note", read_note);
+    app
+}
+
 fn settings(max_age: Duration) -> login_app::Settings {
     login_app::Settings { max_age, insecure_cookies: true }
 }
@@ -86,32 +109,32 @@ impl Site {
             Backend::RedisOverHttp => {
                 let redis = RedisServer::start();
                 let conn = redis.connection_manager().await;
-                let app = login_app::build(
+                let app = with_test_routes(login_app::build(
                     login_app::Store::Redis {
                         conn: conn.into(),
                         key_prefix: String::new(),
                         command_timeout: Duration::from_secs(2),
                     },
                     settings,
-                );
+                ));
                 Site { target: Target::serve(app).await, _redis: Some(redis), _cluster: None }
             }
             Backend::RedisClusterOverHttp => {
                 let cluster = RedisCluster::shared();
                 let conn = cluster.connection().await;
                 let prefix = unique_prefix("login");
-                let app = login_app::build(
+                let app = with_test_routes(login_app::build(
                     login_app::Store::Redis {
                         conn: conn.into(),
                         key_prefix: prefix,
                         command_timeout: Duration::from_secs(2),
                     },
                     settings,
-                );
+                ));
                 Site { target: Target::serve(app).await, _redis: None, _cluster: Some(cluster) }
             }
             Backend::MemoryInProcess => {
-                let app = login_app::build(login_app::Store::Memory, settings);
+                let app = with_test_routes(login_app::build(login_app::Store::Memory, settings));
                 Site { target: Target::InProcess(app.build().expect("builds")), _redis: None, _cluster: None }
             }
         }
@@ -253,6 +276,104 @@ fn session_cookies(r: &Reply) -> Vec<SetCookie> {
     r.set_cookies.iter().map(|h| SetCookie::parse(h)).filter(|c| c.name == "session_id").collect()
 }
 
+/// Base64url (RFC 4648 §5, no padding) decoding; `None` unless every char
+/// is in the alphabet and the spare low bits of the last char are zero (the
+/// canonical encoding of whole bytes).
+fn decode_base64url(s: &str) -> Option<Vec<u8>> {
+    let (mut acc, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from(acc >> bits).ok()?);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (acc == 0).then_some(out)
+}
+
+/// Base64 of `data` in `alphabet` (64 chars), no padding.
+fn encode_base64(data: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(alphabet[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The binary forms of a user id: the u32 and the i64, big- and little-endian,
+/// and its decimal text.
+fn user_id_bytes(user: u32) -> Vec<Vec<u8>> {
+    let wide = i64::from(user);
+    vec![
+        user.to_be_bytes().to_vec(),
+        user.to_le_bytes().to_vec(),
+        wide.to_be_bytes().to_vec(),
+        wide.to_le_bytes().to_vec(),
+        user.to_string().into_bytes(),
+    ]
+}
+
+/// Text encodings of a user id: decimal, hex (both cases), and base64 and
+/// base64url of each of its binary forms at each of the 3 alignments (only
+/// the chars that the data alone decides, 5 or more of them: shorter runs
+/// turn up in random ids by chance).
+fn user_id_encodings(user: u32) -> Vec<String> {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut encodings = vec![user.to_string(), format!("{user:x}"), format!("{user:X}")];
+    for bytes in user_id_bytes(user) {
+        for alphabet in [STANDARD, URL_SAFE] {
+            for shift in 0..3 {
+                let mut shifted = vec![0u8; shift];
+                shifted.extend_from_slice(&bytes);
+                let text = encode_base64(&shifted, alphabet);
+                // Char i holds bits 6i..6i+6: keep those within the data's bits.
+                let (first, last) = ((8 * shift).div_ceil(6), (8 * (shift + bytes.len()) - 6) / 6);
+                if last + 1 >= first + 5 {
+                    encodings.push(text[first..=last].to_owned());
+                }
+            }
+        }
+    }
+    encodings
+}
+
+/// `old` (an id that must be dead) reads no session: anonymous, no `note`;
+/// a write to the session store through it is a 200 that issues a fresh id,
+/// and `old` still reads nothing after that write.
+async fn assert_old_id_reads_nothing(site: &Site, label: &str, old: &str) {
+    let replay = site.client();
+    replay.set_cookie("session_id", old);
+    assert_eq!(replay.me().await, None, "{label} id is logged in");
+    assert_eq!(replay.get("/").await.body, "no user", "{label}");
+    assert_eq!(replay.get("/note").await.body, "", "{label} id still reads its session");
+    let r = replay.post("/note?text=revived").await;
+    assert_eq!(r.status, 200, "{label}: {}", r.body);
+    let set: Vec<String> = session_cookies(&r).into_iter().map(|c| c.value).collect();
+    assert_eq!(set.len(), 1, "{label}: a write through a dead id issues one new cookie: {:?}", r.set_cookies);
+    assert_ne!(set[0], old, "{label}: the write revived the old id");
+    assert!(SessionId::parse(&set[0]).is_some(), "{label}: {:?}", set[0]);
+    assert_eq!(replay.get("/note").await.body, "revived", "{label}: the fresh session holds the write");
+    let again = site.client();
+    again.set_cookie("session_id", old);
+    assert_eq!(again.get("/note").await.body, "", "{label} id reads a session after a write through it");
+    assert_eq!(again.me().await, None, "{label}");
+}
+
 /// The scenarios, each on a fresh app.
 mod scenarios {
     use super::*;
@@ -297,8 +418,7 @@ mod scenarios {
     }
 
     /// Login always moves the session to a new id: logging in as B over A's
-    /// session changes the cookie and A's old id is then anonymous; an id
-    /// planted in the browser before login is never the one logged in.
+    /// session changes the cookie, and A's old id is then anonymous.
     pub(crate) async fn login_rotates_the_session_id(backend: Backend) {
         let site = Site::start(backend, &settings(HOUR)).await;
         let c = site.client();
@@ -312,24 +432,96 @@ mod scenarios {
         replay.set_cookie("session_id", &first);
         assert_eq!(replay.me().await, None, "the pre-login id still works");
         assert_eq!(replay.get("/").await.body, "no user");
-
-        // Fixation: an attacker plants an id in the victim's browser.
-        let planted = SessionId::generate().expect("rng").to_string();
-        let victim = site.client();
-        victim.set_cookie("session_id", &planted);
-        victim.login("3").await;
-        assert_ne!(victim.cookie("session_id"), Some(planted.clone()));
-        assert_eq!(victim.me().await.as_deref(), Some("3"));
-        let attacker = site.client();
-        attacker.set_cookie("session_id", &planted);
-        assert_eq!(attacker.me().await, None);
     }
 
-    /// A copy of the cookie taken before logout is anonymous after it.
+    /// Fixation: the attacker's own anonymous visit saves a session (the
+    /// store holds it), its id is planted in the victim's browser, which uses
+    /// that session, and the victim logs in over it. The victim's id changes;
+    /// the planted id then reads no session (anonymous, none of the victim's
+    /// data nor the attacker's), and replayed to `/me`, `DELETE /sessions/..`,
+    /// `/logout` and a write route it cannot act as the victim.
+    pub(crate) async fn a_planted_session_id_is_useless_after_the_victim_logs_in(backend: Backend) {
+        let site = Site::start(backend, &settings(HOUR)).await;
+        let attacker = site.client();
+        assert_eq!(attacker.post("/note?text=planted-by-attacker").await.body, "planted-by-attacker");
+        let planted = attacker.cookie("session_id").expect("the attacker's anonymous session");
+        assert_eq!(attacker.get("/note").await.body, "planted-by-attacker", "the store holds the planted session");
+
+        let victim = site.client();
+        victim.set_cookie("session_id", &planted);
+        assert_eq!(
+            victim.get("/note").await.body,
+            "planted-by-attacker",
+            "the victim's browser uses the planted session"
+        );
+        let r = victim.login("3").await;
+        let rotated = victim.cookie("session_id").expect("a session cookie");
+        assert_ne!(rotated, planted, "login kept the planted id");
+        let set: Vec<String> = session_cookies(&r).into_iter().map(|c| c.value).collect();
+        assert_eq!(set, std::slice::from_ref(&rotated), "login sets exactly the new id");
+        assert_eq!(victim.me().await.as_deref(), Some("3"));
+        assert_eq!(victim.post("/note?text=victim-secret").await.body, "victim-secret");
+        assert_eq!(victim.cookie("session_id"), Some(rotated.clone()), "a save of a live session keeps its id");
+
+        // The planted id reads no session.
+        assert_eq!(attacker.me().await, None, "the planted id is logged in as the victim");
+        assert_eq!(attacker.get("/").await.body, "no user");
+        assert_eq!(attacker.get("/note").await.body, "", "the planted id still reads a session");
+        // Nor can it act as the victim.
+        assert_eq!(attacker.delete("/sessions/4").await.status, 403, "the planted id passed as logged in");
+        assert_eq!(attacker.post("/logout").await.status, 204);
+        assert_eq!(victim.me().await.as_deref(), Some("3"), "a logout through the planted id logged the victim out");
+        attacker.set_cookie("session_id", &planted);
+        let r = attacker.post("/note?text=written-by-attacker").await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let fresh = attacker.cookie("session_id").expect("a session cookie");
+        assert_ne!(fresh, planted, "a write through the planted id revived it");
+        assert_ne!(fresh, rotated);
+        assert_eq!(victim.get("/note").await.body, "victim-secret", "the attacker's write reached the victim");
+        assert_eq!(victim.me().await.as_deref(), Some("3"));
+        assert_old_id_reads_nothing(&site, "planted", &planted).await;
+    }
+
+    /// Every id a browser leaves behind (the anonymous id before login, the
+    /// id before a re-login as another user, the id live at logout) replayed
+    /// later is anonymous and reads none of its data; a write through it
+    /// starts a fresh session under a new id instead of reviving the old one.
+    pub(crate) async fn every_old_session_id_replayed_later_is_anonymous(backend: Backend) {
+        let site = Site::start(backend, &settings(HOUR)).await;
+        let c = site.client();
+        assert_eq!(c.post("/note?text=anonymous").await.status, 200);
+        let anonymous = c.cookie("session_id").expect("an anonymous session");
+        c.login("1").await;
+        let first = c.cookie("session_id").expect("cookie");
+        assert_ne!(first, anonymous, "login kept the anonymous id");
+        assert_eq!(c.post("/note?text=user-1").await.status, 200);
+        c.login("2").await;
+        let second = c.cookie("session_id").expect("cookie");
+        assert_ne!(second, first, "a re-login as another user kept the id");
+        assert_eq!(c.post("/note?text=user-2").await.status, 200);
+        assert_eq!(c.post("/logout").await.status, 204);
+        assert_eq!(c.cookie("session_id"), None);
+        let later = site.client();
+        later.login("5").await;
+        assert_eq!(later.post("/note?text=user-5").await.status, 200);
+        for (label, old) in [("pre-login", &anonymous), ("before re-login", &first), ("at logout", &second)] {
+            let replay = site.client();
+            replay.set_cookie("session_id", old);
+            assert_eq!(replay.me().await, None, "{label} id is logged in");
+            assert_eq!(replay.post("/logout").await.status, 204, "{label}");
+            assert_old_id_reads_nothing(&site, label, old).await;
+        }
+        assert_eq!(later.me().await.as_deref(), Some("5"), "a replayed id ended another session");
+        assert_eq!(later.get("/note").await.body, "user-5");
+    }
+
+    /// A copy of the cookie taken before logout is anonymous after it, and a
+    /// write through the copy does not revive it.
     pub(crate) async fn a_cookie_replayed_after_logout_is_anonymous(backend: Backend) {
         let site = Site::start(backend, &settings(HOUR)).await;
         let c = site.client();
         c.login("5").await;
+        assert_eq!(c.post("/note?text=before-logout").await.status, 200);
         let stolen = c.cookie("session_id").expect("cookie");
         let thief = site.client();
         thief.set_cookie("session_id", &stolen);
@@ -337,9 +529,7 @@ mod scenarios {
         assert_eq!(c.post("/logout").await.status, 204);
         assert_eq!(thief.me().await, None);
         assert_eq!(thief.get("/").await.body, "no user");
-        // Nor can the copy be revived by using it.
-        assert_eq!(thief.post("/cart?item=x").await.status, 200);
-        assert_eq!(thief.me().await, None);
+        assert_old_id_reads_nothing(&site, "logged out", &stolen).await;
     }
 
     /// `DELETE /sessions/{id}` needs a logged-in caller (403 before), then
@@ -422,21 +612,40 @@ mod scenarios {
         assert_eq!(c.me().await.as_deref(), Some("4"));
     }
 
-    /// The session cookie is an opaque 43-char base64url id: it does not
-    /// contain the user id, and two logins of one user get unrelated ids.
+    /// The session cookie is the random id and nothing else: exactly 43
+    /// chars of `[A-Za-z0-9_-]` that base64url-decode to 32 bytes; two
+    /// logins of the same user get unrelated values; and neither the cookie
+    /// nor its bytes hold the user id in decimal, hex, base64 or binary.
     pub(crate) async fn the_cookie_reveals_no_user_id(backend: Backend) {
         let site = Site::start(backend, &settings(HOUR)).await;
-        let user = "918273645";
+        let user: u32 = 918_273_645;
         let (a, b) = (site.client(), site.client());
-        a.login(user).await;
-        b.login(user).await;
+        a.login(&user.to_string()).await;
+        b.login(&user.to_string()).await;
         let (ca, cb) = (a.cookie("session_id").expect("cookie"), b.cookie("session_id").expect("cookie"));
+        let mut raws = Vec::new();
         for c in [&ca, &cb] {
             assert_eq!(c.len(), 43, "{c}");
             assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{c}");
-            assert!(!c.contains(user), "{c}");
+            let raw = decode_base64url(c).unwrap_or_else(|| panic!("{c} is not canonical base64url"));
+            assert_eq!(raw.len(), 32, "{c}");
+            for encoding in user_id_encodings(user) {
+                assert!(!c.contains(&encoding), "{c} contains {encoding:?}, an encoding of user id {user}");
+            }
+            for bytes in user_id_bytes(user) {
+                assert!(
+                    !raw.windows(bytes.len()).any(|w| w == bytes),
+                    "{c} holds the bytes {bytes:02x?} of user id {user}"
+                );
+            }
+            raws.push(raw);
         }
-        assert_ne!(ca, cb);
+        // Unrelated: 256 random bits differ in 128 ± 8 of them (±8 sd here),
+        // and share no telling prefix.
+        let distance: u32 = raws[0].iter().zip(&raws[1]).map(|(x, y)| (x ^ y).count_ones()).sum();
+        assert!((64..=192).contains(&distance), "{ca} and {cb} differ in {distance} of 256 bits");
+        let common = ca.bytes().zip(cb.bytes()).take_while(|(x, y)| x == y).count();
+        assert!(common < 6, "{ca} and {cb} share a {common}-char prefix");
     }
 
     /// The cart (`cart_session`) is its own session: it works anonymously,
@@ -534,6 +743,8 @@ macro_rules! all_backends {
 all_backends!(
     login_and_logout_workflow,
     login_rotates_the_session_id,
+    a_planted_session_id_is_useless_after_the_victim_logs_in,
+    every_old_session_id_replayed_later_is_anonymous,
     a_cookie_replayed_after_logout_is_anonymous,
     an_admin_logs_another_user_out,
     logout_everywhere_ends_every_session_of_that_user_only,

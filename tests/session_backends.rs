@@ -194,12 +194,42 @@ mod scenarios {
         assert_eq!(got, want);
     }
 
+    /// Same field, 32 concurrent writers: every save is `Saved`; the final
+    /// `x` is one of the written values, and it is the value of one whole
+    /// save, the one applied last: each save also sets `y` to its value
+    /// (so `x == y`: no save lands in part, none lands over another half-way)
+    /// and a field of its own (all there: none is lost). A save made after
+    /// all of them then wins over every one.
     pub(crate) async fn same_field_last_writer_wins(h: &Harness) {
+        const WRITERS: usize = 32;
         let id = new_id();
-        create(&*h.backend, &id, &[("x", "0")], None, HOUR).await;
-        update(&*h.backend, &id, &[("x", "1")], &[]).await;
-        update(&*h.backend, &id, &[("x", "2")], &[]).await;
-        assert_eq!(data(&*h.backend, &id).await, Some(map(&[("x", "2")])));
+        create(&*h.backend, &id, &[("x", "0"), ("y", "0")], None, HOUR).await;
+        let start = Arc::new(tokio::sync::Barrier::new(WRITERS));
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|i| {
+                let (b, id, start) = (h.backend.clone(), id, start.clone());
+                tokio::spawn(async move {
+                    let (value, own) = (format!("v{i}"), format!("w{i}"));
+                    start.wait().await;
+                    update(&*b, &id, &[("x", &value), ("y", &value), (&own, "1")], &[]).await
+                })
+            })
+            .collect();
+        for (i, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.expect("join"), SaveOutcome::Saved, "writer {i}");
+        }
+        let got = data(&*h.backend, &id).await.expect("exists");
+        let written: Vec<String> = (0..WRITERS).map(|i| format!("v{i}")).collect();
+        let x = got.get("x").expect("x");
+        assert!(written.contains(x), "x = {x:?} was never written: {got:?}");
+        assert_eq!(got.get("y"), Some(x), "x and y come from different saves: {got:?}");
+        for i in 0..WRITERS {
+            assert_eq!(got.get(&format!("w{i}")).map(String::as_str), Some("1"), "writer {i}'s save is lost");
+        }
+        assert_eq!(got.len(), 2 + WRITERS, "{got:?}");
+        assert_eq!(update(&*h.backend, &id, &[("x", "last"), ("y", "last")], &[]).await, SaveOutcome::Saved);
+        let got = data(&*h.backend, &id).await.expect("exists");
+        assert_eq!((got["x"].as_str(), got["y"].as_str()), ("last", "last"));
     }
 
     pub(crate) async fn removal(h: &Harness) {

@@ -170,17 +170,35 @@ mod tests {
         }
     }
 
+    /// Every byte 0..=255 at every position of a generated id, through the
+    /// parsers themselves: accepted exactly when it is one of the 64 chars
+    /// (then as it is), refused otherwise, bytes >= 0x80 included (which as
+    /// chars U+0080..=U+00FF make 43 chars of 44 bytes, refused too).
     #[test]
     fn every_single_byte_outside_the_alphabet_is_rejected() {
+        let base = SessionId::generate().expect("rng");
+        let mut accepted = 0;
         for b in 0u8..=255 {
             let allowed = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-            let mut bytes = vec![b'A'; 43];
-            bytes[17] = b;
-            match String::from_utf8(bytes) {
-                Ok(s) => assert_eq!(SessionId::parse(&s).is_some(), allowed, "byte {b}"),
-                Err(_) => assert!(!allowed),
+            for pos in 0..ENCODED_LEN {
+                let mut bytes: [u8; ENCODED_LEN] = base.as_bytes().try_into().expect("43 bytes");
+                bytes[pos] = b;
+                let parsed = SessionId::parse_bytes(&bytes);
+                assert_eq!(parsed.is_some(), allowed, "byte {b:#04x} at {pos}");
+                if let Some(id) = parsed {
+                    assert_eq!(id.as_bytes(), bytes, "byte {b:#04x} at {pos}");
+                    accepted += 1;
+                }
+                match std::str::from_utf8(&bytes) {
+                    Ok(text) => assert_eq!(SessionId::parse(text), parsed, "byte {b:#04x} at {pos}"),
+                    Err(_) => assert!(b >= 0x80, "byte {b:#04x} is ASCII but not UTF-8?"),
+                }
             }
+            let as_char: String = base.as_str()[..ENCODED_LEN - 1].chars().chain([char::from(b)]).collect();
+            assert_eq!(as_char.chars().count(), ENCODED_LEN);
+            assert_eq!(SessionId::parse(&as_char).is_some(), allowed, "char U+{b:04X} last");
         }
+        assert_eq!(accepted, 64 * ENCODED_LEN);
     }
 
     #[test]
