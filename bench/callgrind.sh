@@ -30,8 +30,10 @@ if [[ "${BUILD:-0}" == 1 ]]; then
 fi
 MAIN_TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+# SERVER_BIN=PATH measures another build of uapi's bench server (e.g. an
+# older commit's, for an A/B).
 case $TARGET in
-    uapi) BIN="$MAIN_TARGET/release/examples/bench_server" ;;
+    uapi) BIN="${SERVER_BIN:-$MAIN_TARGET/release/examples/bench_server}" ;;
     *) BIN="$ROOT/bench/peers/target/release/${TARGET}_peer" ;;
 esac
 [[ -x "$BIN" ]] || { echo "$BIN is not built (bash bench/run.sh builds it)" >&2; exit 1; }

@@ -1,7 +1,12 @@
 //! [`Body`]: what every response carries. uapi's own responses are one
 //! buffer, sent as is; a tower layer that streams or transforms the body
 //! (compression, say) hands over a body of its own, kept boxed. An enum, not
-//! always a box: an app without layers pays no allocation for it.
+//! always a box: an app without layers pays no allocation for it. The buffer
+//! is a bare `Bytes` (emptied once sent) rather than http-body-util's `Full`
+//! (an `Option<Bytes>`): so the enum stays 32 bytes, a response 144, and
+//! moving one costs what it did before layers existed (callgrind: a `Full`
+//! variant made every response 8 bytes larger, past the size the compiler
+//! moves inline, about 100 instructions of `memcpy` per request).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,7 +14,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 
 use crate::body::BoxError;
 
@@ -25,14 +30,15 @@ use crate::body::BoxError;
 pub struct Body(Inner);
 
 enum Inner {
-    Full(Full<Bytes>),
+    /// What is left to send: all of it, or nothing once sent.
+    Full(Bytes),
     Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
 
 impl Body {
     /// A body of `bytes`, sent as is.
     pub fn new(bytes: impl Into<Bytes>) -> Body {
-        Body(Inner::Full(Full::new(bytes.into())))
+        Body(Inner::Full(bytes.into()))
     }
 
     /// No body.
@@ -92,22 +98,46 @@ impl http_body::Body for Body {
 
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().0 {
-            Inner::Full(b) => Pin::new(b).poll_frame(cx).map_err(|never| match never {}),
+            Inner::Full(b) if b.is_empty() => Poll::Ready(None),
+            Inner::Full(b) => Poll::Ready(Some(Ok(Frame::data(std::mem::take(b))))),
             Inner::Boxed(b) => Pin::new(b).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
-            Inner::Full(b) => b.is_end_stream(),
+            Inner::Full(b) => b.is_empty(),
             Inner::Boxed(b) => b.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            Inner::Full(b) => b.size_hint(),
+            Inner::Full(b) => SizeHint::with_exact(b.len() as u64),
             Inner::Boxed(b) => b.size_hint(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body as _;
+
+    #[test]
+    fn a_buffer_is_one_frame_then_the_end_and_the_type_stays_32_bytes() {
+        assert_eq!(std::mem::size_of::<Body>(), 32);
+        let mut body = Body::from("hi");
+        assert_eq!((body.size_hint().exact(), body.is_end_stream()), (Some(2), false));
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let frame = match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => frame.into_data().ok(),
+            _ => None,
+        };
+        assert_eq!(frame.as_deref(), Some(&b"hi"[..]));
+        assert!(body.is_end_stream());
+        assert!(matches!(Pin::new(&mut body).poll_frame(&mut cx), Poll::Ready(None)));
+        assert!(Body::empty().is_end_stream());
     }
 }
