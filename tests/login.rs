@@ -413,8 +413,24 @@ mod scenarios {
         assert_eq!(c.cookie("session_id"), None);
         assert_eq!(c.me().await, None);
         assert_eq!(c.get("/").await.body, "no user");
-        // Logging out again, anonymous, is harmless.
-        assert_eq!(c.post("/logout").await.status, 204);
+        // Logging out again, anonymous, is harmless and changes no cookie.
+        let r = c.post("/logout").await;
+        assert_eq!(r.status, 204);
+        assert!(r.set_cookies.is_empty(), "an anonymous logout set {:?}", r.set_cookies);
+    }
+
+    /// A `POST /logout` that carries no session cookie (what a cross-site form
+    /// sends under SameSite=Lax) answers with no `Set-Cookie`: it cannot make
+    /// the browser delete the cookie it kept off the request.
+    pub(crate) async fn a_cookieless_logout_sets_no_cookie(backend: Backend) {
+        let site = Site::start(backend, &settings(HOUR)).await;
+        let victim = site.client();
+        victim.login("42").await;
+        let forged = site.client();
+        let r = forged.post("/logout").await;
+        assert_eq!(r.status, 204);
+        assert!(r.set_cookies.is_empty(), "{:?}", r.set_cookies);
+        assert_eq!(victim.me().await.as_deref(), Some("42"));
     }
 
     /// Login always moves the session to a new id: logging in as B over A's
@@ -742,6 +758,7 @@ macro_rules! all_backends {
 
 all_backends!(
     login_and_logout_workflow,
+    a_cookieless_logout_sets_no_cookie,
     login_rotates_the_session_id,
     a_planted_session_id_is_useless_after_the_victim_logs_in,
     every_old_session_id_replayed_later_is_anonymous,

@@ -67,6 +67,15 @@ async fn clear(session: AsyncSession) -> Result<&'static str, SessionError> {
     Ok("cleared")
 }
 
+/// `POST /set_and_clear`: makes a session, then ends it, in one request.
+#[handler]
+async fn set_and_clear(session: AsyncSession) -> Result<&'static str, SessionError> {
+    session.insert("brief", "1");
+    session.update_session().await?;
+    session.clear_session().await?;
+    Ok("gone")
+}
+
 /// `POST /set_attached?key&value`: saves and ALSO attaches the returned
 /// headers to its response, as uapi handlers do; the body lists them.
 #[handler]
@@ -240,6 +249,7 @@ impl Harness {
             .post("/clear", clear)
             .post("/set_attached", set_attached)
             .post("/clear_attached", clear_attached)
+            .post("/set_and_clear", set_and_clear)
             .get("/both", both)
             .post("/both", both_set)
             .post("/concurrent", concurrent)
@@ -442,6 +452,31 @@ mod scenarios {
         assert_eq!(read_map(&replay).await, map(&[("b", "2")]));
         replay.set_cookie("session_id", &old);
         assert_eq!(read_map(&replay).await, Map::new());
+    }
+
+    /// Ending a session that is not there changes no cookie: no cookie sent,
+    /// a cookie naming no live session, or a session made and ended in the
+    /// same request all get no `Set-Cookie` (a cross-site form posting to a
+    /// logout route, which SameSite=Lax sends without the cookie, must not get
+    /// an answer that deletes it).
+    pub(crate) async fn ending_no_session_sends_no_cookie(h: &Harness) {
+        let app = h.app(SessionOptions::default());
+        let anonymous = app.client();
+        let r = anonymous.post("/clear").send().await;
+        assert_eq!((r.status.as_u16(), r.set_cookies()), (200, Vec::<String>::new()));
+        let r = anonymous.post("/clear_attached").send().await;
+        assert_eq!((r.status.as_u16(), r.text()), (200, String::new()), "no headers returned either");
+        assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
+
+        let stale = app.client();
+        stale.set_cookie("session_id", &"A".repeat(43));
+        let r = stale.post("/clear").send().await;
+        assert!(r.set_cookies().is_empty(), "a cookie naming no session: {:?}", r.set_cookies());
+
+        let r = anonymous.post("/set_and_clear").send().await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.set_cookies().is_empty(), "made and ended in one request: {:?}", r.set_cookies());
+        assert_eq!(anonymous.cookie("session_id"), None);
     }
 
     fn client_cookie_from(r: &TestResponse) -> String {
@@ -697,6 +732,7 @@ all_backends!(
     a_second_client_does_not_see_the_first_clients_session,
     two_stores_side_by_side_have_independent_cookies,
     clear_session_deletes_server_side_and_expires_the_cookie,
+    ending_no_session_sends_no_cookie,
     remove_namespace_ends_only_that_namespaces_sessions,
     malformed_cookies_give_a_fresh_empty_session,
     session_is_empty_after_max_age,

@@ -121,6 +121,13 @@ impl ResponseHeaders {
         });
     }
 
+    /// Takes back a queued `Set-Cookie` for `cookie_name`, if any (e.g. a
+    /// session created and ended in the same request: the browser never had
+    /// its cookie, so it gets none).
+    pub fn remove_cookie(&self, cookie_name: &str) {
+        self.lock(|p| p.headers.retain(|(_, _, c)| c.as_deref() != Some(cookie_name)));
+    }
+
     /// Whether a `Set-Cookie` for `cookie_name` is queued.
     pub fn has_cookie(&self, cookie_name: &str) -> bool {
         self.lock(|p| p.headers.iter().any(|(_, _, c)| c.as_deref() == Some(cookie_name)))

@@ -81,6 +81,8 @@ struct State {
     id: Option<SessionId>,
     /// It was loaded from the store (so saves must not resurrect it).
     existed: bool,
+    /// It came from the request's cookie (the browser holds its id).
+    from_request: bool,
     data: HashMap<String, String>,
     changed: HashSet<String>,
     removed: HashSet<String>,
@@ -104,9 +106,14 @@ impl AsyncSession {
         loaded: Option<(SessionId, LoadedSession)>,
     ) -> Self {
         let state = match loaded {
-            Some((id, l)) => {
-                State { id: Some(id), existed: true, data: l.data, namespace: l.namespace, ..State::default() }
-            }
+            Some((id, l)) => State {
+                id: Some(id),
+                existed: true,
+                from_request: true,
+                data: l.data,
+                namespace: l.namespace,
+                ..State::default()
+            },
             None => State::default(),
         };
         AsyncSession { inner: Arc::new(Inner { store, response, state: Mutex::new(state) }) }
@@ -353,18 +360,31 @@ impl AsyncSession {
     }
 
     /// Deletes the session server-side, expires its cookie, and leaves this
-    /// object empty (a later `update_session` starts a new session).
+    /// object empty (a later `update_session` starts a new session). A
+    /// request with no live session (no cookie, or one that names none)
+    /// changes nothing and gets no `Set-Cookie`: a cross-site form posted
+    /// without the cookie (`SameSite=Lax` keeps it off) cannot delete it.
     ///
     /// # Errors
     ///
     /// [`SessionError`] when the store is down or slow.
     pub async fn clear_session(&self) -> Result<Headers, SessionError> {
         let store = &self.inner.store;
-        let id = self.with(|s| s.id);
-        if let Some(id) = &id {
-            store.backend.delete(store.store(), id).await?;
-        }
+        let (id, from_request) = self.with(|s| (s.id, s.from_request));
+        let Some(id) = id else {
+            // No live session (no cookie, or one naming none): nothing to
+            // delete, and no cookie to change (a cross-site form posting here
+            // must not get a cookie-deleting answer).
+            self.with(|s| *s = State::default());
+            return Ok(Headers::new());
+        };
+        store.backend.delete(store.store(), &id).await?;
         self.with(|s| *s = State::default());
+        if !from_request {
+            // Made in this request: the browser never had it.
+            self.inner.response.remove_cookie(&store.options.cookie_name);
+            return Ok(Headers::new());
+        }
         let headers = crate::expire_cookie(&store.options.cookie_name, &store.options.cookie_settings);
         self.queue(&headers);
         Ok(headers)
