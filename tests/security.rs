@@ -196,3 +196,61 @@ async fn a_cookie_from_the_same_store_under_another_prefix_reads_no_session() {
     one.shutdown().await;
     two.shutdown().await;
 }
+
+/// One request with `headers`, as a browser on `origin`'s page would send it.
+async fn post_with(
+    addr: std::net::SocketAddr,
+    path: &str,
+    cookie: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut request = http::Request::post(format!("http://{addr}{path}")).header("cookie", cookie);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = http1_client()
+        .request(request.body(http_body_util::Full::default()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The login example's cross-site guard: a POST carrying the session cookie
+/// from another site's page (its `Origin`, or `Sec-Fetch-Site`) is a 403 that
+/// says why, and the session lives on; same-origin pages and clients that send
+/// neither header (curl, servers) pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_example_refuses_cross_site_writes_that_carry_the_cookie() {
+    let settings = login_app::Settings { max_age: Duration::from_secs(3600), insecure_cookies: true };
+    let server = Running::start(&login_app::build(login_app::Store::Memory, &settings)).await;
+    let alice = Browser::new(server.addr);
+    assert_eq!(alice.post("/login?user_id=7").await.0, StatusCode::CREATED);
+    let cookie = format!("session_id={}", alice.cookie("session_id").expect("logged in"));
+    let host = server.addr.to_string();
+    let own_origin = format!("http://{host}");
+
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+    ] {
+        let (status, body) = post_with(server.addr, "/logout", &cookie, &headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(body.starts_with("cross-site request refused"), "{body}");
+    }
+    assert_eq!(alice.get("/me").await, (StatusCode::OK, "7".to_owned()), "refused writes changed nothing");
+
+    // Same-origin writes on the session store pass (logging in again as the
+    // same user reads and keeps the session).
+    let (status, _) = post_with(server.addr, "/login?user_id=7", &cookie, &[("origin", own_origin.as_str())]).await;
+    assert_eq!(status, StatusCode::CREATED, "a same-origin page");
+    let (status, _) = post_with(server.addr, "/login?user_id=7", &cookie, &[("sec-fetch-site", "same-origin")]).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = post_with(server.addr, "/logout", &cookie, &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "a client that sends neither header");
+    assert_eq!(alice.get("/me").await.0, StatusCode::FORBIDDEN, "logged out");
+    server.shutdown().await;
+}

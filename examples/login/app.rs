@@ -90,7 +90,9 @@ pub(crate) enum Store {
 pub(crate) fn build(store: Store, settings: &Settings) -> App {
     let cookies = CookieSettings::default().secure(!settings.insecure_cookies);
     let mut app = App::new();
-    let options = SessionOptions::default().max_age(settings.max_age).cookie_settings(cookies);
+    // The cross-site guard: a write that carries a session cookie from another
+    // site's page is a 403 (SameSite=Lax does not cover same-site subdomains).
+    let options = SessionOptions::default().max_age(settings.max_age).cookie_settings(cookies).refuse_cross_site(true);
     let cart_options = options.clone().cookie_name("cart_session").session_arg_param_name("cart");
     let sessions = match store {
         Store::Memory => {

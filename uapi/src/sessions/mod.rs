@@ -14,6 +14,7 @@
 //! `options`, `session`, `store`; then the backends, `memory` and `redis`.
 
 mod backend;
+mod cross_site;
 mod error;
 mod id;
 pub mod memory;

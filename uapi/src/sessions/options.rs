@@ -40,6 +40,12 @@ pub struct SessionOptions {
     /// Rolling expiry: a session read with less than half its lifetime left is
     /// extended to a full `max_age` (one extra write then, not on every request).
     pub rolling: bool,
+    /// Refuse (403) a POST, PUT, PATCH or DELETE that carries this store's
+    /// cookie when its `Origin` (else its `Sec-Fetch-Site`) says it comes from
+    /// another site; same-origin requests and clients that send neither pass.
+    /// Off by default; `SameSite=Lax` already keeps the cookie off cross-site
+    /// forms, but not off same-site subdomains.
+    pub refuse_cross_site: bool,
 }
 
 impl Default for SessionOptions {
@@ -50,6 +56,7 @@ impl Default for SessionOptions {
             cookie_settings: CookieSettings::default(),
             session_arg_param_name: Cow::Borrowed("session"),
             rolling: false,
+            refuse_cross_site: false,
         }
     }
 }
@@ -78,6 +85,19 @@ impl SessionOptions {
     /// Turns rolling expiry on or off.
     pub fn rolling(mut self, on: bool) -> Self {
         self.rolling = on;
+        self
+    }
+
+    /// Turns the cross-site guard ([`Self::refuse_cross_site`]) on or off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = uapi::sessions::SessionOptions::default().refuse_cross_site(true);
+    /// assert!(options.refuse_cross_site);
+    /// ```
+    pub fn refuse_cross_site(mut self, on: bool) -> Self {
+        self.refuse_cross_site = on;
         self
     }
 }

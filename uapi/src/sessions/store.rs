@@ -113,10 +113,18 @@ impl Injectable for SessionProvider {
         let shared = self.shared.clone();
         // Anything that is not a well-formed id is no session at all: never an
         // error, and never used to build a key.
-        let id =
-            Cookies::find_raw(ctx.headers(), &shared.options.cookie_name).and_then(|raw| SessionId::parse_bytes(&raw));
+        let raw = Cookies::find_raw(ctx.headers(), &shared.options.cookie_name);
+        // A state-changing request carrying the cookie, from another site.
+        let refused = match &raw {
+            Some(_) if shared.options.refuse_cross_site => super::cross_site::refusal(ctx.parts()),
+            _ => None,
+        };
+        let id = raw.and_then(|raw| SessionId::parse_bytes(&raw));
         let response = ctx.response_headers();
         async move {
+            if let Some(refusal) = refused {
+                return Err(refusal.into_response());
+            }
             let Some(id) = id else {
                 return Ok(AsyncSession::new(shared, response, None));
             };
