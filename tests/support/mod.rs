@@ -6,3 +6,4 @@ pub mod redis_cluster;
 pub mod redis_server;
 pub mod set_cookie;
 pub mod tls;
+pub mod watchdog;
