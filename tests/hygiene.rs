@@ -1,6 +1,7 @@
 //! The test helpers clean up after themselves: no `redis-server` outlives the
 //! test process that started it, however that process ends (here: SIGKILL,
-//! which runs no destructor). Needs `redis-server` on PATH.
+//! which runs no destructor), and `restart()` gets its port back even when
+//! another process holds it for a while. Needs `redis-server` on PATH.
 
 mod support;
 
@@ -137,4 +138,25 @@ impl Drop for Leftovers {
             }
         }
     }
+}
+
+/// `restart()` reuses its port (clients keep their URL) and, when another
+/// process holds that port meanwhile, retries until it is free again.
+#[test]
+fn restart_retries_until_its_port_is_free_again() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    redis.kill();
+    let mut squatter = Some(std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free after the kill"));
+    let mut failures = Vec::new();
+    redis.restart_observed(|failure| {
+        failures.push(failure.to_owned());
+        // The squatter lets go once the restart has been refused the port.
+        squatter = None;
+    });
+    assert!(squatter.is_none() && !failures.is_empty(), "the first attempt should have found the port taken");
+    assert_eq!(redis.port(), port, "restarted on another port");
+    let mut con = redis.client().get_connection_with_timeout(PATIENCE).expect("connects after the restart");
+    let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
+    assert_eq!(pong, "PONG");
 }

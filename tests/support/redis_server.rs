@@ -23,6 +23,8 @@ use super::watchdog::GuardedChild;
 
 const READY_LINE: &str = "Ready to accept connections";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`RedisServer::restart`] keeps trying to get its port back.
+const RESTART_PATIENCE: Duration = Duration::from_secs(10);
 
 /// A running `redis-server` child process, killed on drop (or by its
 /// watchdog if this process dies first).
@@ -223,11 +225,26 @@ impl RedisServer {
         }
     }
 
-    /// Kills (if running) and starts again on the same port; waits for ready.
+    /// Kills (if running) and starts again on the same port (clients keep
+    /// their URL); waits for ready. The port may be taken meanwhile (another
+    /// test's connection or server got it): retries for a while.
     pub fn restart(&mut self) {
+        self.restart_observed(|failure| eprintln!("{failure}; retrying"));
+    }
+
+    /// [`Self::restart`], calling `on_retry` with each failed attempt's error.
+    pub fn restart_observed(&mut self, mut on_retry: impl FnMut(&str)) {
         self.kill();
-        if let Err(e) = self.try_spawn() {
-            panic!("{e}");
+        let deadline = std::time::Instant::now() + RESTART_PATIENCE;
+        loop {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(e) if std::time::Instant::now() < deadline => on_retry(&e),
+                Err(e) => panic!("{e} (gave up retrying after {RESTART_PATIENCE:?})"),
+            }
+            // No event tells when another process lets go of a port: retry
+            // at a modest pace.
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
