@@ -132,8 +132,17 @@ impl Server {
     ///
     /// Never in practice: accept errors are logged and retried.
     pub async fn run(self) -> Result<(), ServeError> {
-        self.run_until(async {
-            if tokio::signal::ctrl_c().await.is_err() {
+        // Listen for Ctrl-C before serving: tokio installs its handler on the
+        // first poll of `ctrl_c()`, and until then a SIGINT ends the process
+        // at once, requests in flight and all.
+        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        let early = std::future::poll_fn(|cx| Poll::Ready(ctrl_c.as_mut().poll(cx))).await;
+        self.run_until(async move {
+            let received = match early {
+                Poll::Ready(received) => received,
+                Poll::Pending => ctrl_c.await,
+            };
+            if received.is_err() {
                 // No signal handler could be installed: serve until killed.
                 std::future::pending::<()>().await;
             }
