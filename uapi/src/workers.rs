@@ -101,8 +101,9 @@ impl Workers {
         // is installed ends the process at once, requests in flight and all).
         let signal = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let ctrl_c = signal.block_on(ctrl_c_from_now());
+        let workers = self.threads;
         let running = self.start(make)?;
-        tracing::info!(addr = %running.local_addr(), workers = running.threads.len(), "serving");
+        tracing::info!(addr = %running.local_addr(), workers, "serving");
         running.wait_on(&signal, ctrl_c)
     }
 
