@@ -5,5 +5,6 @@ pub mod counting;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod set_cookie;
+pub mod spawned;
 pub mod tls;
 pub mod watchdog;
