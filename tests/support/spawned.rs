@@ -147,7 +147,7 @@ impl Spawned {
     pub async fn addr_after(&mut self, prefix: &str) -> std::net::SocketAddr {
         let line = self.line(prefix).await;
         let rest = &line[line.find(prefix).expect("the prefix") + prefix.len()..];
-        let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+        let addr: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c)).collect();
         addr.parse().unwrap_or_else(|e| panic!("no address in {line:?}: {e}"))
     }
 
