@@ -20,20 +20,43 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// of this test binary that starts servers and is then killed.
 const VICTIM: &str = "UAPI_HYGIENE_VICTIM";
 
-/// Waits until the server on `port` is gone: a connection made while it ran
-/// sees the end of the stream (its process died and the kernel closed the
-/// socket), then a new connection is refused.
-fn assert_gone(mut conn: TcpStream, port: u16, what: &str) {
+/// Waits until the server `pid` on `port` is gone: a connection made while
+/// it ran sees the end of the stream (the kernel closes a dying process's
+/// sockets), then the process is no more (or a zombie awaiting its reaper).
+/// (Not "the port refuses connections": another test's server may get it.)
+fn assert_gone(mut conn: TcpStream, port: u16, pid: u32, what: &str) {
     conn.set_read_timeout(Some(PATIENCE)).expect("read timeout");
     let mut buf = [0u8; 64];
     match conn.read(&mut buf) {
         Ok(0) => {}
         Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-        Ok(n) => panic!("{what} on port {port} sent {n} bytes instead of dying"),
-        Err(e) => panic!("{what} on port {port} is still running after {PATIENCE:?} ({e})"),
+        Ok(n) => panic!("{what} (pid {pid}, port {port}) sent {n} bytes instead of dying"),
+        Err(e) => panic!("{what} (pid {pid}, port {port}) is still running after {PATIENCE:?} ({e})"),
     }
-    let again = TcpStream::connect(("127.0.0.1", port));
-    assert!(again.is_err(), "{what} on port {port} still accepts connections");
+    // Its sockets are closed as it exits; the rest of the exit follows. No
+    // event tells this process when another one's exit is complete: look.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while is_running(pid) {
+        assert!(std::time::Instant::now() < deadline, "{what} (pid {pid}) still running after {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) state ...`: the state follows the last `)`.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
+}
+
+/// The pid of the (plain) Redis server on `port`, as it tells.
+fn pid_on(port: u16) -> u32 {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("url");
+    let mut con = client.get_connection_with_timeout(PATIENCE).expect("connects");
+    let info: redis::InfoDict = redis::cmd("INFO").arg("server").query(&mut con).expect("INFO");
+    info.get("process_id").expect("a process_id")
 }
 
 /// A connection to each port, made while the servers run.
@@ -51,9 +74,12 @@ fn dropped_servers_and_clusters_are_gone() {
     let cluster = RedisCluster::start();
     let mut ports = vec![plain.port(), tls.port()];
     ports.extend(cluster.ports());
+    let mut pids = vec![plain.pid(), tls.pid()];
+    pids.extend(cluster.ports().into_iter().map(pid_on));
     if std::env::var_os(VICTIM).is_some() {
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-        println!("victim ports {} pids {} {}", ports.join(" "), plain.pid(), tls.pid());
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        println!("victim ports {} pids {}", ports.join(" "), pids.join(" "));
         // Killed meanwhile; should the killer go first, stdin ends and the
         // servers are dropped as usual.
         let _ = std::io::stdin().read_to_end(&mut Vec::new());
@@ -63,8 +89,8 @@ fn dropped_servers_and_clusters_are_gone() {
     drop(plain);
     drop(tls);
     drop(cluster);
-    for (conn, port) in conns.into_iter().zip(ports) {
-        assert_gone(conn, port, "a dropped redis-server");
+    for ((conn, port), pid) in conns.into_iter().zip(ports).zip(pids) {
+        assert_gone(conn, port, pid, "a dropped redis-server");
     }
 }
 
@@ -105,21 +131,21 @@ fn redis_servers_die_with_a_sigkilled_test_process() {
         }
     };
     assert_eq!(ports.len(), 5, "2 standalone servers and 3 cluster nodes: {ports:?}");
-    let _leftovers = Leftovers { ports: ports.clone(), pids };
+    assert_eq!(pids.len(), 5, "{pids:?}");
+    let _leftovers = Leftovers { pids: pids.clone() };
     let conns = connect_all(&ports);
     victim.kill().expect("SIGKILL the victim");
     let status = victim.wait().expect("reaps the victim");
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status:?}");
-    for (conn, port) in conns.into_iter().zip(ports) {
-        assert_gone(conn, port, "a redis-server of the SIGKILLed test process");
+    for ((conn, port), pid) in conns.into_iter().zip(ports).zip(pids) {
+        assert_gone(conn, port, pid, "a redis-server of the SIGKILLed test process");
     }
 }
 
-/// Should the test fail, the servers that outlived the victim are ended
-/// here, so a failing run leaks nothing either: the standalone ones by pid,
-/// the cluster nodes by `SHUTDOWN NOSAVE`.
+/// Should the test fail, the servers that outlived the victim are killed
+/// here (by pid, each still running: its pid is its own), so a failing run
+/// leaks nothing either.
 struct Leftovers {
-    ports: Vec<u16>,
     pids: Vec<u32>,
 }
 
@@ -128,14 +154,12 @@ impl Drop for Leftovers {
         if !std::thread::panicking() {
             return;
         }
-        for pid in &self.pids {
+        let ours = |pid: &&u32| {
+            is_running(**pid)
+                && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.starts_with(b"redis-server"))
+        };
+        for pid in self.pids.iter().filter(ours) {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        for port in &self.ports {
-            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"));
-            if let Ok(mut con) = client.and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1))) {
-                let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut con);
-            }
         }
     }
 }
