@@ -8,8 +8,10 @@
 //! awaits a fresh 8 KiB read buffer, which hyper's check for the client's
 //! end of stream allocated while the request still held the old one.)
 //! The price: a handler whose client left keeps its connection (a file
-//! descriptor) and a graceful shutdown waiting until it ends, so a handler
-//! that may wait long (a long poll) should bound its wait with a timeout.
+//! descriptor) until it ends, and holds a graceful shutdown for up to the
+//! shutdown grace ([`crate::App::shutdown_grace`], 10 s by default), after
+//! which `run_until` returns without it; so a handler that may wait long (a
+//! long poll) should bound its wait with a timeout.
 
 use std::future::Future;
 use std::io;
