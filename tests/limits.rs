@@ -115,6 +115,8 @@ async fn an_oversized_http2_header_list_is_refused_without_a_5xx() {
 /// meanwhile, and the header-read timeout closes every one of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_idle_connections_are_closed_and_others_are_served_meanwhile() {
+    // Timed: not side by side with the 500 idle connections (or them with it).
+    let _turn = hardening::one_at_a_time().await;
     let timeout = Duration::from_millis(1500);
     let server = Running::start(&app(timeout)).await;
     let opened = Instant::now();
@@ -151,6 +153,8 @@ async fn five_hundred_idle_connections_are_closed_and_others_are_served_meanwhil
 /// by the header-read timeout too (it waits for the next head).
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_read_timeout() {
+    // Timed: not side by side with the 500 idle connections (or them with it).
+    let _turn = hardening::one_at_a_time().await;
     let timeout = Duration::from_millis(500);
     let server = Running::start(&app(timeout)).await;
     let mut stream = TcpStream::connect(server.addr).await.expect("connects");
@@ -179,6 +183,8 @@ async fn upload(body: uapi::ReqBytes) -> String {
 /// once the body-read timeout passes, and the server keeps serving.
 #[tokio::test]
 async fn a_body_that_stops_arriving_is_408_after_the_body_read_timeout() {
+    // Timed: not side by side with the 500 idle connections (or them with it).
+    let _turn = hardening::one_at_a_time().await;
     let mut app = app(Duration::from_secs(5));
     app.post("/upload", upload).body_read_timeout(Duration::from_millis(300));
     let server = Running::start(&app).await;

@@ -3,7 +3,8 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::redis_server::RedisServer;
@@ -14,7 +15,8 @@ use uapi::CookieSettings;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use uapi::{handler, App, ServeError, Workers};
+use tokio::sync::watch;
+use uapi::{handler, App, Json, ReqBytes, RunningWorkers, ServeError, Workers};
 
 /// Which worker built the app that answered.
 #[derive(Clone)]
@@ -184,5 +186,290 @@ fn workers_with_their_own_redis_connections_share_the_sessions() {
     });
     // Fresh connections go to the workers in turn: both served the session.
     assert_eq!(workers_seen, BTreeSet::from(["0".to_owned(), "1".to_owned()]));
+    running.shutdown().expect("clean shutdown");
+}
+
+/// The whole answer on `stream` after sending `bytes`, until the server
+/// closes the connection.
+async fn exchange(stream: &mut TcpStream, bytes: &[u8]) -> String {
+    exchange_within(stream, bytes, PATIENCE).await.unwrap_or_else(|| panic!("still open after {PATIENCE:?}"))
+}
+
+/// [`exchange`], or `None` if the connection is still open after `limit`.
+async fn exchange_within(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> Option<String> {
+    stream.write_all(bytes).await.expect("writes");
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut raw)).await.ok()?;
+    read.expect("reads");
+    Some(String::from_utf8_lossy(&raw).into_owned())
+}
+
+/// The upper bound on anything a test waits for; never reached when things work.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Where the requests of the concurrency test meet: each has loaded the
+/// session before either saves.
+#[derive(Clone)]
+struct Meet(Arc<tokio::sync::Barrier>);
+
+/// `POST /set?key=K`: loads the session, waits for the other request to have
+/// loaded it too, sets `K` to this worker's index and saves.
+#[handler]
+async fn set_when_both_loaded(
+    session: AsyncSession,
+    meet: Meet,
+    worker: WorkerIndex,
+    key: String,
+) -> Result<String, SessionError> {
+    meet.0.wait().await;
+    session.insert(key, worker.0.to_string());
+    session.update_session().await?;
+    Ok(worker.0.to_string())
+}
+
+/// `POST /own`: starts a session with `owner=me`.
+#[handler]
+async fn own(session: AsyncSession) -> Result<&'static str, SessionError> {
+    session.insert("owner", "me");
+    session.update_session().await?;
+    Ok("owned")
+}
+
+/// `GET /dump`: the whole session.
+#[handler]
+async fn dump(session: AsyncSession) -> Json<BTreeMap<String, String>> {
+    Json(session.iter().collect())
+}
+
+/// Two requests on one session, each on its own worker (and so its own Redis
+/// connection) and truly at once (both loaded the session before either
+/// saved), each writing its own key: both keys persist.
+#[test]
+fn two_workers_writing_one_session_at_once_both_persist() {
+    let redis = RedisServer::start();
+    let client = redis.client();
+    let meet = Meet(Arc::new(tokio::sync::Barrier::new(2)));
+    let running = Workers::new("127.0.0.1:0")
+        .threads(2)
+        .start(move |index| {
+            let (client, meet) = (client.clone(), meet.clone());
+            async move {
+                let conn = redis::aio::ConnectionManager::new(client).await?;
+                let mut app = App::new();
+                let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
+                configure_async_sessions(&mut app, conn, options);
+                app.provide_value(WorkerIndex(index)).provide_value(meet);
+                app.post("/own", own).post("/set", set_when_both_loaded).get("/dump", dump);
+                Ok::<_, redis::RedisError>(app)
+            }
+        })
+        .expect("starts");
+    let addr = running.local_addr();
+    let rt = tokio::runtime::Runtime::new().expect("a client runtime");
+    rt.block_on(async {
+        let (status, cookie, _) = request(addr, "POST /own HTTP/1.1").await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let cookie = cookie.expect("a session cookie");
+        // Consecutive connections go to the workers in turn.
+        let set = |key: &str| format!("POST /set?key={key} HTTP/1.1\r\ncookie: session_id={cookie}");
+        let (set_a, set_b) = (set("a"), set("b"));
+        let (a, b) = tokio::join!(request(addr, &set_a), request(addr, &set_b));
+        assert!(a.0.starts_with("HTTP/1.1 200") && b.0.starts_with("HTTP/1.1 200"), "{a:?} {b:?}");
+        let workers = BTreeSet::from([a.2.clone(), b.2.clone()]);
+        assert_eq!(workers, BTreeSet::from(["0".to_owned(), "1".to_owned()]), "both on one worker");
+        let (status, _, body) = request(addr, &format!("GET /dump HTTP/1.1\r\ncookie: session_id={cookie}")).await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let session: BTreeMap<String, String> = serde_json::from_str(&body).expect("json");
+        let expected = BTreeMap::from([("owner", "me"), ("a", a.2.as_str()), ("b", b.2.as_str())]);
+        let expected: BTreeMap<String, String> = expected.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        assert_eq!(session, expected, "a write was lost");
+    });
+    running.shutdown().expect("clean shutdown");
+}
+
+/// Requests held in flight: how many started, and the release.
+#[derive(Clone)]
+struct Gate {
+    started: Arc<watch::Sender<usize>>,
+    release: watch::Receiver<bool>,
+}
+
+/// `GET /slow`: answers once released, saying which worker it ran on.
+#[handler]
+async fn slow(gate: Gate, worker: WorkerIndex) -> String {
+    gate.started.send_modify(|n| *n += 1);
+    let _ = gate.release.clone().wait_for(|go| *go).await;
+    format!("finished on {}", worker.0)
+}
+
+/// `GET /boom`: panics.
+#[handler]
+async fn boom() -> String {
+    panic!("boom")
+}
+
+/// An app for the serving tests: `/` says its worker, `/slow`, `/boom`,
+/// `POST /upload`, with a 300 ms header-read and body-read timeout (the body
+/// limit is the default 2 MiB).
+fn serving_app(index: usize, gate: Gate) -> App {
+    let mut app = App::new();
+    app.provide_value(WorkerIndex(index)).provide_value(gate);
+    app.get("/", who).get("/slow", slow).get("/boom", boom).post("/upload", upload);
+    app.header_read_timeout(Duration::from_millis(300)).body_read_timeout(Duration::from_millis(300));
+    app
+}
+
+#[handler]
+async fn upload(body: ReqBytes) -> String {
+    format!("{} bytes", body.0.len())
+}
+
+/// Two workers serving [`serving_app`], the gate's release, and how many
+/// `/slow` requests started.
+fn serving_workers() -> (RunningWorkers, watch::Sender<bool>, watch::Receiver<usize>) {
+    let (release, released) = watch::channel(false);
+    let started = Arc::new(watch::Sender::new(0));
+    let progress = started.subscribe();
+    let gate = Gate { started, release: released };
+    let running = Workers::new("127.0.0.1:0")
+        .threads(2)
+        .start(move |index| {
+            let gate = gate.clone();
+            async move { Ok::<_, std::convert::Infallible>(serving_app(index, gate)) }
+        })
+        .expect("starts");
+    (running, release, progress)
+}
+
+/// Shutdown with a request in flight on each worker: new connections are
+/// refused at once, `shutdown` waits for the requests, they complete with a
+/// 200, then it returns `Ok`.
+#[test]
+fn shutdown_lets_the_requests_in_flight_on_every_worker_finish() {
+    let (running, release, mut started) = serving_workers();
+    let addr = running.local_addr();
+    let rt = tokio::runtime::Runtime::new().expect("a client runtime");
+    let in_flight: Vec<_> = (0..2)
+        .map(|_| {
+            let mut stream = rt.block_on(async {
+                let mut stream = TcpStream::connect(addr).await.expect("connects");
+                stream.write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.expect("writes");
+                stream
+            });
+            rt.spawn(async move {
+                let mut raw = String::new();
+                let _ = stream.read_to_string(&mut raw).await;
+                raw
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        tokio::time::timeout(PATIENCE, started.wait_for(|n| *n == 2)).await.expect("both started").expect("sender");
+    });
+    let (done, shut_down) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(running.shutdown());
+    });
+    // The acceptor stops at the shutdown signal; no sign tells when: try
+    // until a connection is refused (one accepted meanwhile is served).
+    rt.block_on(async {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while TcpStream::connect(addr).await.is_ok() {
+            assert!(std::time::Instant::now() < deadline, "still accepting {PATIENCE:?} after shutdown");
+            tokio::task::yield_now().await;
+        }
+    });
+    assert!(shut_down.try_recv().is_err(), "shutdown returned with requests in flight");
+    release.send_replace(true);
+    let answers: BTreeSet<String> = in_flight
+        .into_iter()
+        .map(|task| {
+            let raw =
+                rt.block_on(async { tokio::time::timeout(PATIENCE, task).await }).expect("answered").expect("task");
+            assert!(raw.starts_with("HTTP/1.1 200"), "a request in flight got {raw:?}");
+            raw.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(answers, BTreeSet::from(["finished on 0".to_owned(), "finished on 1".to_owned()]));
+    let result = shut_down.recv_timeout(PATIENCE).expect("shutdown returns once they finished");
+    assert!(result.is_ok(), "{result:?}");
+}
+
+/// A handler that panics is a 500 on its worker, and that worker keeps
+/// serving: the next request on the same connection (so the same worker)
+/// and fresh connections to both workers are answered.
+#[test]
+fn a_panicking_handler_is_a_500_and_its_worker_keeps_serving() {
+    let (running, _release, _) = serving_workers();
+    let addr = running.local_addr();
+    let rt = tokio::runtime::Runtime::new().expect("a client runtime");
+    rt.block_on(async {
+        let mut stream = TcpStream::connect(addr).await.expect("connects");
+        let raw = exchange(
+            &mut stream,
+            b"GET /boom HTTP/1.1\r\nhost: x\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        let (first, second) = raw.split_once("HTTP/1.1 200").unwrap_or_else(|| panic!("no 200 after the 500: {raw:?}"));
+        assert!(first.starts_with("HTTP/1.1 500") && first.contains("internal server error"), "{raw:?}");
+        assert!(second.contains("uapi-worker-"), "{raw:?}");
+        let mut answers = BTreeSet::new();
+        for _ in 0..4 {
+            answers.insert(get_once(addr).await);
+        }
+        assert_eq!(answers.len(), 2, "both workers answer: {answers:?}");
+    });
+    running.shutdown().expect("clean shutdown");
+}
+
+/// Limits and timeouts hold on each worker: a 2 MiB body is read and one
+/// byte more is a 413 (the default limit), a partial head is closed by the
+/// header-read timeout and a stalled body is a 408 by the body-read timeout
+/// (both set to 300 ms by the factory).
+#[test]
+fn limits_and_timeouts_hold_on_every_worker() {
+    let (running, _release, _) = serving_workers();
+    let addr = running.local_addr();
+    let rt = tokio::runtime::Runtime::new().expect("a client runtime");
+    rt.block_on(async {
+        // Twice each, on consecutive connections: once per worker.
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(addr).await.expect("connects");
+            let mut upload =
+                b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 2097152\r\nconnection: close\r\n\r\n".to_vec();
+            upload.extend(std::iter::repeat_n(b'x', 2 * 1024 * 1024));
+            let raw = exchange(&mut stream, &upload).await;
+            assert!(raw.starts_with("HTTP/1.1 200") && raw.ends_with("2097152 bytes"), "{raw:?}");
+        }
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(addr).await.expect("connects");
+            let head = b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 2097153\r\nconnection: close\r\n\r\n";
+            let raw = exchange(&mut stream, head).await;
+            assert!(raw.starts_with("HTTP/1.1 413"), "{raw:?}");
+        }
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(addr).await.expect("connects");
+            let started = std::time::Instant::now();
+            let raw =
+                exchange_within(&mut stream, b"GET / HTTP/1.1\r\nhost: x\r\nx-slow: ", Duration::from_secs(3)).await;
+            let took = started.elapsed();
+            let raw = raw.unwrap_or_else(|| panic!("a partial head still open after {took:?}"));
+            assert!(!raw.contains("200"), "{raw:?}");
+            assert!(took >= Duration::from_millis(300), "closed after {took:?}");
+        }
+        for _ in 0..2 {
+            let mut stream = TcpStream::connect(addr).await.expect("connects");
+            let started = std::time::Instant::now();
+            let head = b"POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nconnection: close\r\n\r\nab";
+            let raw = exchange_within(&mut stream, head, Duration::from_secs(3)).await;
+            let took = started.elapsed();
+            let raw = raw.unwrap_or_else(|| panic!("a stalled body got no answer in {took:?}"));
+            assert!(raw.starts_with("HTTP/1.1 408"), "{raw:?}");
+            assert!(took >= Duration::from_millis(300), "a 408 after {took:?}");
+        }
+        // And both workers still serve.
+        let answers: BTreeSet<String> = [get_once(addr).await, get_once(addr).await].into();
+        assert_eq!(answers.len(), 2, "{answers:?}");
+    });
     running.shutdown().expect("clean shutdown");
 }

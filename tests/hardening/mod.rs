@@ -23,6 +23,17 @@ use uapi::{App, ServeError};
 /// The upper bound on anything a test waits for; never reached when things work.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// A turn for a timing-sensitive scenario: the scenarios of one test binary
+/// that hold it run one after another, not side by side. Each asserts
+/// bounds of a second or less on its requests while it runs its own
+/// redis-server and dozens of clients; side by side on a loaded 2-core
+/// machine, a neighbour's load could eat those margins. (Test binaries
+/// themselves run one at a time under `cargo test`.)
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// A server bound to 127.0.0.1:0 and serving on its own task.

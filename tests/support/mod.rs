@@ -6,4 +6,6 @@ pub mod fault_proxy;
 pub mod redis_cluster;
 pub mod redis_server;
 pub mod set_cookie;
+pub mod spawned;
 pub mod tls;
+pub mod watchdog;

@@ -5,23 +5,31 @@
 //!
 //! [`RedisServer::builder`] adds TLS (TLS only: the plain port is off, with
 //! certificates from a fresh test CA) and ACL users.
+//!
+//! Every server (plain or TLS) has a [`Watchdog`]: it is SIGKILLed, and its
+//! temp dir removed, when the test process ends without dropping it (a
+//! timeout, Ctrl-C, `kill -9`), as the cluster nodes are by their guard.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use super::tls::TestCa;
+use super::watchdog::GuardedChild;
 
 const READY_LINE: &str = "Ready to accept connections";
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long [`RedisServer::restart`] keeps trying to get its port back.
+const RESTART_PATIENCE: Duration = Duration::from_secs(10);
 
-/// A running `redis-server` child process, killed on drop.
+/// A running `redis-server` child process, killed on drop (or by its
+/// watchdog if this process dies first).
 pub struct RedisServer {
-    child: Option<Child>,
+    child: Option<GuardedChild>,
     port: u16,
     dir: PathBuf,
     tls: Option<ServerTls>,
@@ -116,12 +124,6 @@ impl RedisServer {
         panic!("could not start redis-server");
     }
 
-    fn spawn(&mut self) {
-        if let Err(e) = self.try_spawn() {
-            panic!("{e}");
-        }
-    }
-
     fn try_spawn(&mut self) -> Result<(), String> {
         let mut command = Command::new("redis-server");
         command.args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--protected-mode", "yes"]);
@@ -163,14 +165,16 @@ impl RedisServer {
                 }
             }
         });
+        // Guarded from here on: a test process killed while the server
+        // starts leaves nothing behind either.
+        let mut child = GuardedChild::new(child, Some(&self.dir));
         match rx.recv_timeout(START_TIMEOUT) {
             Ok(()) => {
                 self.child = Some(child);
                 Ok(())
             }
             Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                child.kill();
                 Err(format!("redis-server on port {} not ready: {e}", self.port))
             }
         }
@@ -209,18 +213,39 @@ impl RedisServer {
         self.port
     }
 
+    /// The server process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running server").id()
+    }
+
     /// SIGKILLs the server and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            child.kill();
         }
     }
 
-    /// Kills (if running) and starts again on the same port; waits for ready.
+    /// Kills (if running) and starts again on the same port (clients keep
+    /// their URL); waits for ready. The port may be taken meanwhile (another
+    /// test's connection or server got it): retries for a while.
     pub fn restart(&mut self) {
+        self.restart_observed(|failure| eprintln!("{failure}; retrying"));
+    }
+
+    /// [`Self::restart`], calling `on_retry` with each failed attempt's error.
+    pub fn restart_observed(&mut self, mut on_retry: impl FnMut(&str)) {
         self.kill();
-        self.spawn();
+        let deadline = std::time::Instant::now() + RESTART_PATIENCE;
+        loop {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(e) if std::time::Instant::now() < deadline => on_retry(&e),
+                Err(e) => panic!("{e} (gave up retrying after {RESTART_PATIENCE:?})"),
+            }
+            // No event tells when another process lets go of a port: retry
+            // at a modest pace.
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// A plain client for assertions and inspection.

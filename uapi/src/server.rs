@@ -8,8 +8,10 @@
 //! awaits a fresh 8 KiB read buffer, which hyper's check for the client's
 //! end of stream allocated while the request still held the old one.)
 //! The price: a handler whose client left keeps its connection (a file
-//! descriptor) and a graceful shutdown waiting until it ends, so a handler
-//! that may wait long (a long poll) should bound its wait with a timeout.
+//! descriptor) until it ends, and holds a graceful shutdown for up to the
+//! shutdown grace ([`crate::App::shutdown_grace`], 10 s by default), after
+//! which `run_until` returns without it; so a handler that may wait long (a
+//! long poll) should bound its wait with a timeout.
 
 use std::future::Future;
 use std::io;
@@ -132,8 +134,17 @@ impl Server {
     ///
     /// Never in practice: accept errors are logged and retried.
     pub async fn run(self) -> Result<(), ServeError> {
-        self.run_until(async {
-            if tokio::signal::ctrl_c().await.is_err() {
+        // Listen for Ctrl-C before serving: tokio installs its handler on the
+        // first poll of `ctrl_c()`, and until then a SIGINT ends the process
+        // at once, requests in flight and all.
+        let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+        let early = std::future::poll_fn(|cx| Poll::Ready(ctrl_c.as_mut().poll(cx))).await;
+        self.run_until(async move {
+            let received = match early {
+                Poll::Ready(received) => received,
+                Poll::Pending => ctrl_c.await,
+            };
+            if received.is_err() {
                 // No signal handler could be installed: serve until killed.
                 std::future::pending::<()>().await;
             }

@@ -97,9 +97,14 @@ impl Workers {
         Fut: Future<Output = Result<App, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
+        // Listen for Ctrl-C before serving (a SIGINT before tokio's handler
+        // is installed ends the process at once, requests in flight and all).
+        let signal = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let ctrl_c = signal.block_on(ctrl_c_from_now());
+        let workers = self.threads;
         let running = self.start(make)?;
-        tracing::info!(addr = %running.local_addr(), workers = running.threads.len(), "serving");
-        running.wait()
+        tracing::info!(addr = %running.local_addr(), workers, "serving");
+        running.wait_on(&signal, ctrl_c)
     }
 
     /// Starts the workers: binds the address, then each worker builds its app
@@ -173,12 +178,13 @@ impl RunningWorkers {
     /// As [`Self::shutdown`].
     pub fn wait(self) -> Result<(), ServeError> {
         let signal = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        signal.block_on(async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                // No signal handler could be installed: serve until killed.
-                std::future::pending::<()>().await;
-            }
-        });
+        let ctrl_c = signal.block_on(ctrl_c_from_now());
+        self.wait_on(&signal, ctrl_c)
+    }
+
+    /// Waits on `signal` for `ctrl_c`, then shuts down.
+    fn wait_on(self, signal: &tokio::runtime::Runtime, ctrl_c: impl Future<Output = ()>) -> Result<(), ServeError> {
+        signal.block_on(ctrl_c);
         tracing::info!("Ctrl-C received, shutting down");
         self.shutdown()
     }
@@ -247,6 +253,25 @@ where
             })
             .await
     })
+}
+
+/// Ctrl-C, listened for from now on: resolves once one arrives (never, if
+/// no handler could be installed). tokio installs its handler on the first
+/// poll of `ctrl_c()`, so that poll happens here, before the returned future
+/// is awaited.
+async fn ctrl_c_from_now() -> impl Future<Output = ()> {
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let early = std::future::poll_fn(|cx| Poll::Ready(ctrl_c.as_mut().poll(cx))).await;
+    async move {
+        let received = match early {
+            Poll::Ready(received) => received,
+            Poll::Pending => ctrl_c.await,
+        };
+        if received.is_err() {
+            // No signal handler could be installed: serve until killed.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The acceptor: takes every connection and hands them to the workers in
