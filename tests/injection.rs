@@ -11,7 +11,9 @@ use http::{Method, Uri};
 use serde::{Deserialize, Serialize};
 use uapi::status::Forbidden;
 use uapi::testing::TestClient;
-use uapi::{handler, App, Cookie, Cookies, FormBody, Header, Json, ReqBody, ReqBytes, RequestParts, RouteName};
+use uapi::{
+    handler, App, ClientAddr, Cookie, Cookies, FormBody, Header, Json, ReqBody, ReqBytes, RequestParts, RouteName,
+};
 
 fn client(app: &App) -> TestClient {
     match TestClient::new(app) {
@@ -529,4 +531,31 @@ async fn plain_fn_handler_is_callable_and_routable() {
     let r = client(&app).get("/plain/5").send().await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "plain 5");
+}
+
+#[handler]
+async fn client_ip(client: ClientAddr) -> String {
+    client.0.to_string()
+}
+
+/// `ClientAddr` is the peer's address; the test client sends `127.0.0.1:40000`
+/// unless a request says `from_addr`. The tower `Service` called directly has
+/// none: a 400 naming the parameter.
+#[tokio::test]
+async fn client_addr_param_is_the_peer_address() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut app = App::new();
+    app.get("/ip", client_ip);
+    let c = client(&app);
+    assert_eq!(c.get("/ip").send().await.text(), "127.0.0.1:40000");
+    let r = c.get("/ip").from_addr("[2001:db8::7]:443".parse().expect("an address")).send().await;
+    assert_eq!(r.text(), "[2001:db8::7]:443");
+
+    let service = app.build().expect("builds");
+    let request = http::Request::get("/ip").body(http_body_util::Empty::<bytes::Bytes>::new()).expect("a request");
+    let response = service.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 400);
+    let body = response.into_body().collect().await.expect("a body").to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("client"), "{body:?}");
 }

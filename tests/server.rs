@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
-use uapi::{handler, App, ReqBytes, RequestParts, ServeError};
+use uapi::{handler, App, ClientAddr, ReqBytes, RequestParts, ServeError};
 
 /// The upper bound on anything a test waits for; never reached when things work.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -292,6 +292,28 @@ async fn raw_http1_request_is_answered() {
     let text = String::from_utf8_lossy(&seen);
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.ends_with("hello raw"), "{text}");
+    server.shutdown().await.expect("clean shutdown");
+}
+
+#[handler]
+async fn peer(client: ClientAddr) -> String {
+    client.0.to_string()
+}
+
+/// A `ClientAddr` parameter is the connection's peer: the client's own socket
+/// address, port included.
+#[tokio::test]
+async fn client_addr_is_the_connections_peer() {
+    let mut app = App::new();
+    app.get("/peer", peer);
+    let server = start(&app).await;
+    let mut stream = TcpStream::connect(server.addr).await.expect("connects");
+    let ours = stream.local_addr().expect("a local address");
+    stream.write_all(b"GET /peer HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.expect("writes");
+    let seen = timeout(PATIENCE, read_until_closed(&mut stream)).await.expect("answered");
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with(&format!("\r\n\r\n{ours}")), "{text} (we are {ours})");
     server.shutdown().await.expect("clean shutdown");
 }
 

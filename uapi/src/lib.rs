@@ -79,7 +79,7 @@ pub use app::App;
 pub use body::{BoxError, RequestBody};
 pub use config::DEFAULT_BODY_LIMIT;
 pub use error::{BuildError, Rejection, ServeError};
-pub use extract::{Cookie, Cookies, FormBody, Header, ReqBody, ReqBytes, RequestParts, RouteName};
+pub use extract::{ClientAddr, Cookie, Cookies, FormBody, Header, ReqBody, ReqBytes, RequestParts, RouteName};
 pub use layers::Routes;
 pub use refusal::{problem_json, Refusal};
 pub use response::{

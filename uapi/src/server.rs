@@ -31,6 +31,7 @@ use tokio::time::Sleep;
 use crate::body::RequestBody;
 use crate::config::Config;
 use crate::error::ServeError;
+use crate::extract::ClientAddr;
 use crate::service::AppService;
 
 /// A bound, built app, ready to serve. Get one from [`crate::App::bind`].
@@ -179,12 +180,17 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
+                    // The peer, for parameters of type `ClientAddr` (login throttling).
+                    let peer = stream.peer_addr().ok().map(ClientAddr);
                     let stream = PrefaceDeadline::new(stream, config.header_read_timeout);
                     let service = service.clone();
                     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let service = service.clone();
                         async move {
-                            let req = req.map(RequestBody::Incoming);
+                            let mut req = req.map(RequestBody::Incoming);
+                            if let Some(peer) = peer {
+                                req.extensions_mut().insert(peer);
+                            }
                             Ok::<_, std::convert::Infallible>(service.handle(req).await)
                         }
                     });

@@ -1,6 +1,7 @@
 //! An in-process test client: calls an app without sockets, keeping cookies
 //! between requests like a browser would.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -59,7 +60,14 @@ impl TestClient {
 
     /// Starts a request.
     pub fn request(&self, method: Method, uri: &str) -> TestRequest {
-        TestRequest { client: self.clone(), method, uri: uri.to_owned(), headers: HeaderMap::new(), body: Bytes::new() }
+        TestRequest {
+            client: self.clone(),
+            method,
+            uri: uri.to_owned(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            client_addr: TEST_CLIENT_ADDR,
+        }
     }
 
     /// A GET request.
@@ -134,7 +142,11 @@ pub struct TestRequest {
     uri: String,
     headers: HeaderMap,
     body: Bytes,
+    client_addr: SocketAddr,
 }
+
+/// Where test requests come from unless told otherwise.
+const TEST_CLIENT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
 
 impl TestRequest {
     /// Adds a header.
@@ -166,6 +178,29 @@ impl TestRequest {
         self
     }
 
+    /// Sends it as if from `addr` (a [`crate::ClientAddr`] parameter's
+    /// value; `127.0.0.1:40000` by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, testing::TestClient, App, ClientAddr};
+    ///
+    /// #[handler]
+    /// async fn ip(client: ClientAddr) -> String { client.0.ip().to_string() }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut app = App::new();
+    /// app.get("/", ip);
+    /// let c = TestClient::new(&app).unwrap();
+    /// assert_eq!(c.get("/").from_addr("10.0.0.7:5000".parse().unwrap()).send().await.text(), "10.0.0.7");
+    /// # }
+    /// ```
+    pub fn from_addr(mut self, addr: SocketAddr) -> TestRequest {
+        self.client_addr = addr;
+        self
+    }
+
     /// Sends it, storing any cookies the response sets.
     ///
     /// # Panics
@@ -182,7 +217,8 @@ impl TestRequest {
                 h.insert(COOKIE, HeaderValue::from_str(&cookies).expect("cookie values from the jar"));
             }
         }
-        let request = builder.body(RequestBody::new(Full::new(self.body))).expect("a valid request");
+        let mut request = builder.body(RequestBody::new(Full::new(self.body))).expect("a valid request");
+        request.extensions_mut().insert(crate::ClientAddr(self.client_addr));
         let response = self.client.service.handle(request).await;
         self.client.store_cookies(response.headers());
         let (parts, body) = response.into_parts();

@@ -82,3 +82,33 @@ impl FromRequest for ResponseHeaders {
         Ok(ctx.response_headers())
     }
 }
+
+/// The address of the client that opened the connection (the socket's peer),
+/// as uapi's server saw it: the proxy's address when one is in front. The
+/// test client sends `127.0.0.1:40000` unless told otherwise
+/// ([`crate::testing::TestRequest::from_addr`]). A request that reached the app
+/// some other way (the tower `Service` behind another server) has none unless
+/// that server inserted a `ClientAddr` into the request's extensions: a 400
+/// naming the parameter, `None` for `Option<ClientAddr>`.
+///
+/// # Examples
+///
+/// ```
+/// use uapi::{handler, ClientAddr};
+///
+/// #[handler]
+/// async fn whoami(client: ClientAddr) -> String { client.0.ip().to_string() }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+impl FromRequest for ClientAddr {
+    const KIND: ExtractorKind = ExtractorKind::Request;
+    fn from_request(ctx: &mut RequestCtx, param: &ParamPlan) -> Result<Self, Rejection> {
+        ctx.parts()
+            .extensions
+            .get::<ClientAddr>()
+            .copied()
+            .ok_or_else(|| Rejection::missing("client address", param.name().to_owned()))
+    }
+}

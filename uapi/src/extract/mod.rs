@@ -22,5 +22,5 @@ pub use self::body::{FormBody, ReqBody, ReqBytes};
 pub use self::cookie::{Cookie, Cookies};
 pub use self::from_request::FromRequest;
 pub use self::header::Header;
-pub use self::meta::{RequestParts, RouteName};
+pub use self::meta::{ClientAddr, RequestParts, RouteName};
 pub(crate) use self::scalar::{optional as optional_scalar, repeated as repeated_scalar, required as scalar};
