@@ -29,7 +29,7 @@ const BROWSER_ORIGIN: &str = "http://localhost:3000";
 /// The login app, with the layers (each wraps the ones added before it, so
 /// a request meets them from the last to the first).
 fn app() -> uapi::App {
-    let settings = app::Settings { max_age: Duration::from_secs(14 * 24 * 3600), insecure_cookies: true };
+    let settings = app::Settings { insecure_cookies: true, ..Default::default() };
     let mut app = app::build(app::Store::Memory, &settings);
     let cors = CorsLayer::new()
         .allow_origin(HeaderValue::from_static(BROWSER_ORIGIN))

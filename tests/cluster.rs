@@ -322,7 +322,8 @@ async fn login(c: &TestClient, user: &str) {
 /// The login example on `conn`: its session keys under `prefix`, each
 /// command bounded by `timeout`.
 fn login_site(conn: ClusterConnection, prefix: &str, timeout: Duration) -> uapi::AppService {
-    let settings = login_app::Settings { max_age: HOUR, insecure_cookies: true };
+    let settings =
+        login_app::Settings { max_age: HOUR, insecure_cookies: true, demo_login: true, ..Default::default() };
     let store = login_app::Store::Redis { conn: conn.into(), key_prefix: prefix.to_owned(), command_timeout: timeout };
     login_app::build(store, &settings).build().expect("app builds")
 }

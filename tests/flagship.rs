@@ -2,7 +2,10 @@
 //! process of its own, with its command-line flags. Its default cookies
 //! (`Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=1209600`), each flag
 //! (`--bind`, `--redis`, `REDIS_URL`, `--redis-cluster`, `--key-prefix`,
-//! `--redis-timeout-ms`, `--max-age`, `--insecure-cookies`), a wrong Redis
+//! `--redis-timeout-ms`, `--max-age`, `--insecure-cookies`, `--login-failures`,
+//! `--login-window`, `--trust-proxy`, `--demo-login`), the password flow
+//! (`POST /users`, `POST /login` as JSON and as a form, 401s that say the same
+//! for an unknown name and a wrong password, the throttle's 429), a wrong Redis
 //! password, `--help`, and Ctrl-C. Readiness is its own log line `listening
 //! on http://…`. Needs `redis-server` and `redis-cli` on PATH.
 
@@ -32,9 +35,17 @@ fn command(args: &[&str], redis_url: Option<&str>) -> Command {
     command
 }
 
-/// Starts the example on a free port (unless `args` bind one) and waits for
-/// its `listening on http://…` line.
+/// Starts the example with `--demo-login` (`POST /login?user_id=N`), on a
+/// free port (unless `args` bind one), and waits for its `listening on
+/// http://…` line.
 async fn start(args: &[&str], redis_url: Option<&str>) -> (Spawned, SocketAddr) {
+    let mut all = args.to_vec();
+    all.push("--demo-login");
+    start_as_given(&all, redis_url).await
+}
+
+/// [`start`] without `--demo-login`: passwords only, as by default.
+async fn start_as_given(args: &[&str], redis_url: Option<&str>) -> (Spawned, SocketAddr) {
     let mut all = args.to_vec();
     if !args.contains(&"--bind") {
         all.extend(["--bind", "127.0.0.1:0"]);
@@ -76,9 +87,26 @@ fn attributes(set_cookie: &str) -> BTreeSet<&str> {
 /// header (the example's cookies are `Secure`: a client sends them back only
 /// over HTTPS, so the test sends them by hand).
 async fn request(addr: SocketAddr, method: &str, path: &str, cookie: Option<&str>) -> Reply {
+    send(addr, method, path, cookie, None).await
+}
+
+/// `POST path` with `body` of media type `content_type`.
+async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> Reply {
+    send(addr, "POST", path, None, Some((content_type, body))).await
+}
+
+/// [`request`] with a body.
+async fn send(addr: SocketAddr, method: &str, path: &str, cookie: Option<&str>, body: Option<(&str, &str)>) -> Reply {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
     let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{cookie}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let (content_type, body) = match body {
+        Some((media, body)) => (format!("Content-Type: {media}\r\n"), body),
+        None => (String::new(), ""),
+    };
+    let length = body.len();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\n{cookie}{content_type}Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+    );
     stream.write_all(head.as_bytes()).await.expect("writes");
     let mut raw = Vec::new();
     tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw)).await.expect("answered in time").expect("reads");
@@ -291,6 +319,10 @@ async fn help_lists_every_flag() {
         "--redis-timeout-ms",
         "--max-age",
         "--insecure-cookies",
+        "--login-failures",
+        "--login-window",
+        "--trust-proxy",
+        "--demo-login",
         "--help",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}:\n{help}");
@@ -306,4 +338,83 @@ async fn ctrl_c_exits_0() {
     app.line("Ctrl-C received, shutting down").await;
     let status = app.exit_within(PATIENCE).await.expect("exits");
     assert!(status.success(), "{status:?}\n{}", app.output());
+}
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// A JSON body with `username` and `password`.
+fn credentials(username: &str, password: &str) -> String {
+    serde_json::json!({ "username": username, "password": password }).to_string()
+}
+
+/// `POST /users` makes users: 201 with the id, 409 for a taken name (any
+/// case), 400 for a short password, a missing field or no body.
+#[tokio::test]
+async fn users_are_created_with_a_password() {
+    let (_app, addr) = start_as_given(&[], None).await;
+    let ann = post(addr, "/users", JSON, &credentials("ann", "correct horse")).await;
+    assert_eq!((ann.status, ann.body.as_str()), (201, "1"), "{ann:?}");
+    let bob = post(addr, "/users", JSON, &credentials("bob", "battery staple")).await;
+    assert_eq!((bob.status, bob.body.as_str()), (201, "2"), "{bob:?}");
+    assert_eq!(post(addr, "/users", JSON, &credentials(" ANN ", "another one")).await.status, 409);
+    let short = post(addr, "/users", JSON, &credentials("cy", "1234567")).await;
+    assert_eq!(short.status, 400, "{short:?}");
+    assert!(short.body.contains("8 characters"), "{short:?}");
+    assert_eq!(post(addr, "/users", JSON, r#"{"username":"dee"}"#).await.status, 400);
+    assert_eq!(request(addr, "POST", "/users", None).await.status, 415);
+}
+
+/// `POST /login` with the right password, as JSON or as a form, is a 201
+/// with the session cookie; `/me` is then the user. A wrong password and an
+/// unknown name are the same 401; `?user_id=N` is a 400 without `--demo-login`.
+#[tokio::test]
+async fn login_checks_the_password_as_json_or_form() {
+    let (_app, addr) = start_as_given(&["--login-failures", "10"], None).await;
+    assert_eq!(post(addr, "/users", JSON, &credentials("ann", "correct horse")).await.status, 201);
+    let json = post(addr, "/login", JSON, &credentials("Ann", "correct horse")).await;
+    assert_eq!(json.status, 201, "{json:?}");
+    let me = request(addr, "GET", "/me", Some(&format!("session_id={}", json.cookie("session_id")))).await;
+    assert_eq!((me.status, me.body.as_str()), (200, "1"));
+    let form = post(addr, "/login", FORM, "username=ann&password=correct+horse").await;
+    assert_eq!(form.status, 201, "{form:?}");
+    assert_ne!(form.cookie("session_id"), json.cookie("session_id"));
+
+    let wrong = post(addr, "/login", JSON, &credentials("ann", "wrong horse")).await;
+    let unknown = post(addr, "/login", JSON, &credentials("nobody", "wrong horse")).await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(wrong.body, unknown.body);
+    assert!(wrong.set_cookies.is_empty() && unknown.set_cookies.is_empty(), "{wrong:?} {unknown:?}");
+    let demo = request(addr, "POST", "/login?user_id=1", None).await;
+    assert_eq!(demo.status, 400, "{demo:?}");
+    assert!(demo.body.contains("--demo-login"), "{demo:?}");
+}
+
+/// `--login-failures 2 --login-window 60`: the third wrong password for one
+/// name is a 429 with a `Retry-After` within the window, even with the right
+/// password; another name is still let through.
+#[tokio::test]
+async fn login_failures_and_window_throttle_guessing() {
+    let (_app, addr) = start_as_given(&["--login-failures", "2", "--login-window", "60"], None).await;
+    assert_eq!(post(addr, "/users", JSON, &credentials("ann", "correct horse")).await.status, 201);
+    for _ in 0..2 {
+        assert_eq!(post(addr, "/login", JSON, &credentials("ann", "guess")).await.status, 401);
+    }
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    let body = credentials("ann", "correct horse");
+    let head = format!(
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: {JSON}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("writes");
+    let mut raw = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut raw)).await.expect("in time").expect("reads");
+    assert!(raw.starts_with("HTTP/1.1 429"), "{raw}");
+    let retry_after: u64 = raw
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After in {raw}"));
+    assert!((1..=60).contains(&retry_after), "{raw}");
+    assert_eq!(post(addr, "/login", JSON, &credentials("bob", "guess")).await.status, 401);
 }

@@ -100,7 +100,7 @@ fn with_test_routes(mut app: App) -> App {
 }
 
 fn settings(max_age: Duration) -> login_app::Settings {
-    login_app::Settings { max_age, insecure_cookies: true }
+    login_app::Settings { max_age, insecure_cookies: true, demo_login: true, ..Default::default() }
 }
 
 impl Site {

@@ -114,7 +114,12 @@ async fn a_thousand_fresh_sessions_have_distinct_unpredictable_256_bit_ids() {
 async fn a_cookie_from_the_other_store_or_tampered_reads_no_session() {
     let redis = RedisServer::start();
     let conn = redis.connection_manager().await;
-    let settings = login_app::Settings { max_age: Duration::from_secs(3600), insecure_cookies: true };
+    let settings = login_app::Settings {
+        max_age: Duration::from_secs(3600),
+        insecure_cookies: true,
+        demo_login: true,
+        ..Default::default()
+    };
     let store = login_app::Store::Redis {
         conn: conn.into(),
         key_prefix: String::new(),
@@ -223,7 +228,12 @@ async fn post_with(
 /// neither header (curl, servers) pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_example_refuses_cross_site_writes_that_carry_the_cookie() {
-    let settings = login_app::Settings { max_age: Duration::from_secs(3600), insecure_cookies: true };
+    let settings = login_app::Settings {
+        max_age: Duration::from_secs(3600),
+        insecure_cookies: true,
+        demo_login: true,
+        ..Default::default()
+    };
     let server = Running::start(&login_app::build(login_app::Store::Memory, &settings)).await;
     let alice = Browser::new(server.addr);
     assert_eq!(alice.post("/login?user_id=7").await.0, StatusCode::CREATED);

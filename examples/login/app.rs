@@ -2,11 +2,20 @@
 
 use std::time::Duration;
 
-use uapi::login::{configure_async_login, AsyncLoginManager, AsyncLoginSession, LoginOptions};
+use uapi::login::{
+    configure_async_login, configure_login_throttle, AsyncLoginManager, AsyncLoginSession, LoginOptions, LoginThrottle,
+    LoginThrottleOptions,
+};
 use uapi::sessions::redis::{configure_async_sessions, RedisBackend, RedisConnection};
 use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SessionError, SessionOptions};
-use uapi::status::{Created, NoContent};
-use uapi::{handler, App, CookieSettings};
+use uapi::status::{BadRequest, Conflict, Created, NoContent, Unauthorized};
+use uapi::{handler, App, CookieSettings, IntoResponse, ReqBody, Response};
+
+use self::users::{CreateError, Credentials, Users, MIN_PASSWORD_CHARS};
+
+// Beside this file, wherever it is included from (the example, the tests).
+#[path = "users.rs"]
+pub(crate) mod users;
 
 /// `GET /`: the logged-in user's id, or `no user`.
 #[handler]
@@ -14,14 +23,61 @@ pub(crate) async fn index(current_user_id: Option<i64>) -> String {
     current_user_id.map_or_else(|| "no user".to_owned(), |id| id.to_string())
 }
 
-/// `POST /login?user_id=N`: logs this session in as N (a new session id).
+/// `POST /users` with JSON `{"username": "..", "password": ".."}`: 201 with
+/// the new user's id; 409 when the name is taken; 400 for a password under 8
+/// characters, a missing field or an empty name.
 #[handler]
-pub(crate) async fn login(login_session: AsyncLoginSession<i64>, user_id: i64) -> Result<Created<()>, SessionError> {
-    if login_session.user_id == Some(user_id) {
+pub(crate) async fn create_user(new_user: ReqBody<Credentials>, users: Users) -> Result<Created<String>, Response> {
+    match users.create(new_user.0).await {
+        Ok(id) => Ok(Created::new(id.to_string())),
+        Err(CreateError::Taken) => Err(Conflict::new("that username is taken").into_response()),
+        Err(CreateError::BadName) => Err(BadRequest::new("a username is 1 to 64 characters").into_response()),
+        Err(CreateError::ShortPassword) => {
+            Err(BadRequest::new(format!("a password is at least {MIN_PASSWORD_CHARS} characters")).into_response())
+        }
+    }
+}
+
+/// Whether `POST /login?user_id=N` (no password) is on: `--demo-login`.
+#[derive(Clone, Copy)]
+pub(crate) struct DemoLogin(pub(crate) bool);
+
+/// The answer to every failed login, whatever failed: the same words.
+const WRONG: &str = "wrong username or password";
+
+/// `POST /login` with the credentials as JSON or a form: 201 and the session
+/// cookie (a new session id), or 401 `wrong username or password` for a wrong
+/// password and an unknown name alike (the same Argon2 work for both). The
+/// throttle answers 429 with `Retry-After` before this runs, past the limit.
+/// `POST /login?user_id=N` logs in as N without a password: `--demo-login`
+/// only (scripts, benchmarks); a 400 otherwise.
+#[handler]
+pub(crate) async fn login(
+    credentials: Option<Credentials>,
+    user_id: Option<i64>,
+    login_throttle: LoginThrottle,
+    login_session: AsyncLoginSession<i64>,
+    users: Users,
+    demo: DemoLogin,
+) -> Result<Created<()>, Response> {
+    let user = match (credentials, user_id) {
+        (Some(credentials), _) => match users.check(credentials).await {
+            Some(user) => user,
+            // Not `succeeded`: the attempt counts against the name and the address.
+            None => return Err(Unauthorized::new(WRONG).into_response()),
+        },
+        (None, Some(user)) if demo.0 => user,
+        (None, Some(_)) => {
+            return Err(BadRequest::new("POST /login?user_id=N needs --demo-login; send a username and password")
+                .into_response())
+        }
+        (None, None) => return Err(BadRequest::new("send a username and password").into_response()),
+    };
+    login_throttle.succeeded().await.map_err(IntoResponse::into_response)?;
+    if login_session.user_id == Some(user) {
         return Ok(Created::new(()));
     }
-    // A real app checks a password or a token here.
-    let cookie = login_session.login_and_return(user_id).await?;
+    let cookie = login_session.login_and_return(user).await.map_err(IntoResponse::into_response)?;
     Ok(Created::new(()).with_headers(cookie))
 }
 
@@ -74,6 +130,23 @@ pub(crate) struct Settings {
     pub(crate) max_age: Duration,
     /// Send cookies without `Secure` (plain-http local testing).
     pub(crate) insecure_cookies: bool,
+    /// `POST /login?user_id=N` logs in without a password.
+    pub(crate) demo_login: bool,
+    /// The login throttle: failures per account and window (per address: 4×).
+    pub(crate) throttle: LoginThrottleOptions,
+}
+
+impl Default for Settings {
+    /// Sessions of 14 days, `Secure` cookies, passwords only, 5 failures
+    /// per account in 15 minutes.
+    fn default() -> Self {
+        Settings {
+            max_age: Duration::from_secs(14 * 24 * 3600),
+            insecure_cookies: false,
+            demo_login: false,
+            throttle: LoginThrottleOptions::default(),
+        }
+    }
 }
 
 /// Where the app keeps its sessions.
@@ -108,7 +181,13 @@ pub(crate) fn build(store: Store, settings: &Settings) -> App {
     };
     // Registers `current_user_id`, `login_session` and `login_manager`.
     configure_async_login::<i64>(&mut app, &sessions, LoginOptions::default());
+    // Registers `login_throttle`, counting failures where the sessions live.
+    if let Err(e) = configure_login_throttle(&mut app, &sessions, settings.throttle.clone()) {
+        unreachable!("uapi's backends keep attempt logs: {e}");
+    }
+    app.provide_value(Users::new()).provide_value(DemoLogin(settings.demo_login));
     app.get("/", index)
+        .post("/users", create_user)
         .post("/login", login)
         .post("/logout", logout)
         .get("/me", me)

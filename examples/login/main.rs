@@ -1,9 +1,11 @@
-//! The flagship example: login, logout, logout everywhere, and a second session.
+//! The flagship example: users with passwords, a throttled login, logout,
+//! logout everywhere, and a second session.
 //!
 //! ```text
 //! cargo run --release --example login -- [--bind ADDR] [--redis URL | --redis-cluster URL,URL,...]
 //!                                        [--key-prefix P] [--redis-timeout-ms MS] [--max-age SECS]
-//!                                        [--insecure-cookies]
+//!                                        [--insecure-cookies] [--login-failures N] [--login-window SECS]
+//!                                        [--trust-proxy CIDR,...] [--demo-login]
 //! ```
 //!
 //! Without `--redis` (or `REDIS_URL`) or `--redis-cluster`, sessions live in
@@ -15,6 +17,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use uapi::login::LoginThrottleOptions;
 use uapi::sessions::redis::RedisConnection;
 
 mod app;
@@ -44,6 +47,20 @@ struct Args {
     /// Send cookies without `Secure`, for plain-http local testing.
     #[arg(long)]
     insecure_cookies: bool,
+    /// Failed logins an account may have within the window; the next is a
+    /// 429 (an address may have four times as many, over all accounts).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    login_failures: u32,
+    /// How long a failed login counts, in seconds.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    login_window: u64,
+    /// Proxies (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client for the login throttle.
+    #[arg(long, value_delimiter = ',', value_parser = proxy)]
+    trust_proxy: Vec<ipnet::IpNet>,
+    /// Also accept `POST /login?user_id=N`, no password (scripts, benchmarks).
+    #[arg(long)]
+    demo_login: bool,
 }
 
 #[tokio::main]
@@ -52,8 +69,16 @@ async fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    let settings =
-        app::Settings { max_age: Duration::from_secs(args.max_age), insecure_cookies: args.insecure_cookies };
+    let throttle = LoginThrottleOptions::default()
+        .failures(args.login_failures)
+        .window(Duration::from_secs(args.login_window))
+        .trust_proxies(args.trust_proxy);
+    let settings = app::Settings {
+        max_age: Duration::from_secs(args.max_age),
+        insecure_cookies: args.insecure_cookies,
+        demo_login: args.demo_login,
+        throttle,
+    };
     let redis = args.redis.as_deref().filter(|url| !url.is_empty());
     let command_timeout = Duration::from_millis(args.redis_timeout_ms);
     let store = match (redis, &args.redis_cluster) {
@@ -84,6 +109,13 @@ async fn main() {
     if let Err(e) = server.run().await {
         fail(&format!("server error: {e}"));
     }
+}
+
+/// A network (`10.0.0.0/8`) or one address (`10.0.0.7`).
+fn proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an address nor a network (10.0.0.7, 10.0.0.0/8, fd00::/8)"))
 }
 
 fn fail(message: &str) -> ! {

@@ -79,6 +79,8 @@ pub struct Spawned {
     watchdog: Option<Watchdog>,
     stdin: Option<ChildStdin>,
     lines: watch::Receiver<Vec<String>>,
+    /// The tasks reading its stdout and stderr, until they close.
+    readers: Vec<tokio::task::JoinHandle<()>>,
     status: Option<ExitStatus>,
 }
 
@@ -98,10 +100,9 @@ impl Spawned {
         let (tx, lines) = watch::channel(Vec::new());
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        tokio::spawn(collect(stdout, tx.clone()));
-        tokio::spawn(collect(stderr, tx));
+        let readers = vec![tokio::spawn(collect(stdout, tx.clone())), tokio::spawn(collect(stderr, tx))];
         let stdin = child.stdin.take();
-        Spawned { child, pid, watchdog, stdin, lines, status: None }
+        Spawned { child, pid, watchdog, stdin, lines, readers, status: None }
     }
 
     /// The process id.
@@ -175,12 +176,17 @@ impl Spawned {
     }
 
     /// Waits (at most `limit`) for it to exit; its status, or `None` if it
-    /// still runs.
+    /// still runs. Once it has exited, everything it printed is in
+    /// [`Self::output`]: the readers are awaited to the end of its pipes (an
+    /// exit can come before the last lines are read).
     pub async fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
         if self.status.is_none() {
             if let Ok(status) = tokio::time::timeout(limit, self.child.wait()).await {
                 self.status = Some(status.expect("waits for the child"));
                 self.reaped();
+                for reader in self.readers.drain(..) {
+                    let _ = tokio::time::timeout(limit, reader).await;
+                }
             }
         }
         self.status

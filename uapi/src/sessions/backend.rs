@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{SessionError, SessionId};
+use super::{AttemptLog, SessionError, SessionId};
 pub use crate::addon::BoxFuture;
 
 /// A session as read from the store.
@@ -184,6 +184,12 @@ pub trait SessionBackend: Send + Sync + 'static {
         store: StoreInfo<'a>,
         namespace: &'a str,
     ) -> BoxFuture<'a, Result<u64, SessionError>>;
+
+    /// The backend's [`AttemptLog`], when it keeps one (both of uapi's do):
+    /// what the login throttle counts failures in. `None` by default.
+    fn attempt_log(&self) -> Option<&dyn AttemptLog> {
+        None
+    }
 }
 
 /// Prefix of field names reserved for the backends' bookkeeping. User data

@@ -10,9 +10,10 @@
 //! Storage layer: [`SessionBackend`] with two implementations,
 //! [`memory::MemoryStore`] and `redis::RedisBackend`.
 //!
-//! Modules, each using only those before it: `error`, `id`, `backend`,
+//! Modules, each using only those before it: `error`, `id`, `attempts`, `backend`,
 //! `options`, `session`, `store`; then the backends, `memory` and `redis`.
 
+mod attempts;
 mod backend;
 mod cross_site;
 mod error;
@@ -24,6 +25,7 @@ pub mod redis;
 mod session;
 mod store;
 
+pub use attempts::{AttemptLog, Reservation};
 pub use backend::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, StoreInfo};
 pub use error::SessionError;
 pub use id::SessionId;

@@ -5,6 +5,8 @@
 //!   expires through its Redis TTL.
 //! - `P uapi:ns:<hex(namespace)>`: ZSET of session ids, score = the member's
 //!   expiry in unix milliseconds (server clock); its own TTL is its max score.
+//! - `P uapi:attempts:<key>`: ZSET of attempt ids scored by when they were
+//!   made (server clock), for the login throttle; its TTL is the window.
 //!
 //! Cluster safety: every command and every script touches keys of ONE hash
 //! slot. Work on a session key and on an index key is sent as separate
@@ -27,8 +29,10 @@
 //! Modules, each using only those before it: `wire` (reserved fields, command
 //! units, replies), `error`, `scripts`, `batch` (auto-pipelining),
 //! `pipelined` (feature `pipelined`), `transport` (which way a connection is
-//! sent on), `backend` ([`RedisBackend`]), `configure`.
+//! sent on), `backend` ([`RedisBackend`]), `attempts` (its
+//! [`AttemptLog`](crate::sessions::AttemptLog)), `configure`.
 
+mod attempts;
 mod backend;
 mod batch;
 mod configure;

@@ -11,7 +11,7 @@ use super::transport::{RedisConnection, Transport};
 use super::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::{check_fields, check_request};
 use crate::sessions::{
-    BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
+    AttemptLog, BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
 };
 
 /// Max session deletions per pipeline in `remove_namespace`.
@@ -87,6 +87,16 @@ impl RedisBackend {
     /// request fails with [`SessionError::Timeout`] (a 503).
     pub fn command_timeout(self, timeout: Duration) -> Self {
         RedisBackend { transport: self.transport.with_timeout(timeout), ..self }
+    }
+
+    /// The key prefix.
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// How this backend reaches Redis.
+    pub(super) fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// The key of a session: only a validated [`SessionId`] builds one. On
@@ -421,5 +431,9 @@ impl SessionBackend for RedisBackend {
             }
             Ok(count)
         })
+    }
+
+    fn attempt_log(&self) -> Option<&dyn AttemptLog> {
+        Some(self)
     }
 }

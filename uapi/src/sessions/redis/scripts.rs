@@ -89,5 +89,28 @@ redis.call('DEL', KEYS[1])
 return members
 ";
 
+/// Reserves a place for one attempt in ONE attempt log (a ZSET of attempt ids
+/// scored by when they were made, server clock): drops the attempts older
+/// than the window; if `limit` remain, returns the milliseconds until the
+/// oldest of those that count leaves the window (at least 1) and records
+/// nothing; else records the attempt, sets the key's TTL to the window, and
+/// returns 0. KEYS[1] = log; ARGV = attempt, limit, window_ms.
+pub(super) static RESERVE: LazyLock<Script> = LazyLock::new(|| Script::new(RESERVE_SRC));
+const RESERVE_SRC: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+  if limit < 1 then return window end
+  local oldest = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+";
+
 /// Every script's source, for `SCRIPT LOAD` after a server lost its cache.
-pub(super) const ALL: [&str; 4] = [SAVE_SRC, INDEX_ADD_SRC, DELETE_IF_NS_SRC, TAKE_INDEX_SRC];
+pub(super) const ALL: [&str; 5] = [SAVE_SRC, INDEX_ADD_SRC, DELETE_IF_NS_SRC, TAKE_INDEX_SRC, RESERVE_SRC];

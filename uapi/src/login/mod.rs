@@ -13,6 +13,13 @@
 //! for `current_user_id` and `session` loads the session once. A login puts the
 //! session in the namespace of the user's id, so [`AsyncLoginManager::logout`]
 //! ends every session of a user.
+//!
+//! [`configure_login_throttle`] guards the login handler itself: failed
+//! attempts counted per account and per client address, a 429 past the limit
+//! (see [`LoginThrottle`]).
+
+mod client_ip;
+mod throttle;
 
 use std::fmt::Display;
 use std::marker::PhantomData;
@@ -22,6 +29,8 @@ use std::sync::Arc;
 use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx};
 use crate::sessions::{AsyncSession, SessionError, SessionStore};
 use crate::{App, Headers, IntoResponse, Refusal, Response};
+
+pub use self::throttle::{configure_login_throttle, LoginThrottle, LoginThrottleOptions, LoginThrottles};
 
 /// The session key holding the logged-in user's id.
 pub const USER_ID_KEY: &str = "user_id";

@@ -1,11 +1,16 @@
 //! In-process session store, for tests and single-process deployments.
 
+mod attempts;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use self::attempts::Attempts;
 use super::backend::{check_fields, check_request};
-use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo};
+use super::{
+    AttemptLog, BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
+};
 
 /// How often (at most) an operation sweeps *all* expired entries. Between
 /// sweeps, expired entries are still invisible: every access checks the one
@@ -13,7 +18,8 @@ use super::{BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// An in-memory [`SessionBackend`] with the same semantics as the Redis one
-/// (field-level saves, expiry, [`SaveOutcome::Gone`], namespaces).
+/// (field-level saves, expiry, [`SaveOutcome::Gone`], namespaces), and an
+/// [`AttemptLog`] for the login throttle.
 ///
 /// Cloning is cheap and clones share the same sessions. All work happens
 /// synchronously under a `std::sync::Mutex` that is released before the
@@ -21,6 +27,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
+    attempts: Arc<Mutex<Attempts>>,
 }
 
 struct Entry {
@@ -73,6 +80,12 @@ impl MemoryStore {
     /// since every mutation below leaves the maps consistent at each step.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Locks the attempt log (see [`AttemptLog`]), recovering a poisoned lock
+    /// likewise.
+    fn attempts(&self) -> MutexGuard<'_, Attempts> {
+        self.attempts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` on the sessions of `store` (after lazy expiry) and returns a
@@ -271,5 +284,9 @@ impl SessionBackend for MemoryStore {
             }
             Ok(count)
         })
+    }
+
+    fn attempt_log(&self) -> Option<&dyn AttemptLog> {
+        Some(self)
     }
 }
