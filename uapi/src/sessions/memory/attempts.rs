@@ -1,11 +1,10 @@
-//! The memory store's [`AttemptLog`]: per key, the times of the attempts
-//! still inside their window.
+//! The memory store's attempt log (its [`AttemptLog`](crate::sessions::AttemptLog)):
+//! per key, the times of the attempts still inside their window.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::MemoryStore;
-use crate::sessions::{AttemptLog, BoxFuture, Reservation, SessionError};
+use crate::sessions::Reservation;
 
 /// How often (at most) a reservation sweeps every key whose attempts all left
 /// their window; between sweeps each key is pruned when touched.
@@ -54,7 +53,13 @@ impl Attempts {
         });
     }
 
-    fn reserve(&mut self, attempt: &str, keys: &[(&str, u32)], window: Duration, now: Instant) -> Reservation {
+    pub(super) fn reserve(
+        &mut self,
+        attempt: &str,
+        keys: &[(&str, u32)],
+        window: Duration,
+        now: Instant,
+    ) -> Reservation {
         self.sweep(now);
         let mut refused: Option<Duration> = None;
         for (key, limit) in keys {
@@ -80,28 +85,16 @@ impl Attempts {
         }
         Reservation::Admitted
     }
-}
 
-impl AttemptLog for MemoryStore {
-    fn reserve<'a>(
-        &'a self,
-        attempt: &'a str,
-        keys: &'a [(&'a str, u32)],
-        window: Duration,
-    ) -> BoxFuture<'a, Result<Reservation, SessionError>> {
-        let reserved = self.attempts().reserve(attempt, keys, window, Instant::now());
-        Box::pin(std::future::ready(Ok(reserved)))
-    }
-
-    fn release<'a>(&'a self, key: &'a str, attempt: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
-        if let Some(recent) = self.attempts().keys.get_mut(key) {
+    /// Takes `attempt` back from `key`.
+    pub(super) fn release(&mut self, key: &str, attempt: &str) {
+        if let Some(recent) = self.keys.get_mut(key) {
             recent.made.retain(|(_, a)| a != attempt);
         }
-        Box::pin(std::future::ready(Ok(())))
     }
 
-    fn clear<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
-        self.attempts().keys.remove(key);
-        Box::pin(std::future::ready(Ok(())))
+    /// Forgets `key`.
+    pub(super) fn clear(&mut self, key: &str) {
+        self.keys.remove(key);
     }
 }

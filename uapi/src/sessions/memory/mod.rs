@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use self::attempts::Attempts;
 use super::backend::{check_fields, check_request};
 use super::{
-    AttemptLog, BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
+    AttemptLog, BoxFuture, LoadedSession, Reservation, SaveOutcome, SaveRequest, SessionBackend, SessionError,
+    SessionId, StoreInfo,
 };
 
 /// How often (at most) an operation sweeps *all* expired entries. Between
@@ -288,5 +289,27 @@ impl SessionBackend for MemoryStore {
 
     fn attempt_log(&self) -> Option<&dyn AttemptLog> {
         Some(self)
+    }
+}
+
+impl AttemptLog for MemoryStore {
+    fn reserve<'a>(
+        &'a self,
+        attempt: &'a str,
+        keys: &'a [(&'a str, u32)],
+        window: Duration,
+    ) -> BoxFuture<'a, Result<Reservation, SessionError>> {
+        let reserved = self.attempts().reserve(attempt, keys, window, Instant::now());
+        Box::pin(std::future::ready(Ok(reserved)))
+    }
+
+    fn release<'a>(&'a self, key: &'a str, attempt: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.attempts().release(key, attempt);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn clear<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
+        self.attempts().clear(key);
+        Box::pin(std::future::ready(Ok(())))
     }
 }
