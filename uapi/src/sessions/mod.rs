@@ -33,5 +33,5 @@ pub use memory::MemoryStore;
 pub use options::SessionOptions;
 #[cfg(feature = "redis")]
 pub use redis::RedisBackend;
-pub use session::AsyncSession;
+pub use session::{AsyncSession, ENDS_AT_FIELD};
 pub use store::{configure_sessions, AsyncRedisSessionStore, SessionStore};

@@ -46,6 +46,12 @@ pub struct SessionOptions {
     /// Off by default; `SameSite=Lax` already keeps the cookie off cross-site
     /// forms, but not off same-site subdomains.
     pub refuse_cross_site: bool,
+    /// Absolute lifetime: a session ends this long after it began (its
+    /// creation, or the login that rotated its id), however active it is;
+    /// rolling expiry never takes it past that. Recorded in the session
+    /// itself (the reserved field [`ENDS_AT_FIELD`](super::ENDS_AT_FIELD),
+    /// never shown among its keys), so every process agrees. Off by default.
+    pub absolute_lifetime: Option<Duration>,
 }
 
 impl Default for SessionOptions {
@@ -57,6 +63,7 @@ impl Default for SessionOptions {
             session_arg_param_name: Cow::Borrowed("session"),
             rolling: false,
             refuse_cross_site: false,
+            absolute_lifetime: None,
         }
     }
 }
@@ -98,6 +105,24 @@ impl SessionOptions {
     /// ```
     pub fn refuse_cross_site(mut self, on: bool) -> Self {
         self.refuse_cross_site = on;
+        self
+    }
+
+    /// Sets [`Self::absolute_lifetime`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Rolling sessions of a day, but none longer than a week after login.
+    /// let options = uapi::sessions::SessionOptions::default()
+    ///     .max_age(Duration::from_secs(24 * 3600))
+    ///     .rolling(true)
+    ///     .absolute_lifetime(Duration::from_secs(7 * 24 * 3600));
+    /// assert_eq!(options.absolute_lifetime, Some(Duration::from_secs(604_800)));
+    /// ```
+    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.absolute_lifetime = Some(lifetime);
         self
     }
 }

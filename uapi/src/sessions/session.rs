@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions, StoreInfo,
@@ -16,10 +17,44 @@ pub(crate) struct Shared {
     cookie: CookieSettings,
 }
 
+/// The session field recording when a session with an
+/// [absolute lifetime](SessionOptions::absolute_lifetime) ends, in unix
+/// milliseconds. The session layer keeps it out of the session's keys, and
+/// never saves a handler's own field of that name.
+pub const ENDS_AT_FIELD: &str = "uapi.ends_at";
+
+/// Now, in unix milliseconds (the wall clock every process shares).
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The time a session ending at `ends_at` (unix ms) has left: `None` when
+/// there is no end, zero when it is past.
+pub(crate) fn time_left(ends_at: Option<u64>) -> Option<Duration> {
+    ends_at.map(|end| Duration::from_millis(end.saturating_sub(unix_ms())))
+}
+
+/// The end a stored session's data records, if any.
+pub(crate) fn recorded_end(data: &HashMap<String, String>) -> Option<u64> {
+    data.get(ENDS_AT_FIELD).and_then(|v| v.parse().ok())
+}
+
 impl Shared {
     pub(crate) fn new(backend: Arc<dyn SessionBackend>, options: SessionOptions) -> Shared {
         let cookie = options.cookie_settings.clone().max_age(options.max_age);
         Shared { backend, options, cookie }
+    }
+
+    /// A session beginning now: its end (with an absolute lifetime), and the
+    /// lifetime to give it in the store (`max_age`, or less when it ends sooner).
+    fn begin(&self) -> (Option<u64>, Duration) {
+        match self.options.absolute_lifetime {
+            Some(lifetime) => {
+                let end = unix_ms().saturating_add(u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX));
+                (Some(end), self.options.max_age.min(lifetime))
+            }
+            None => (None, self.options.max_age),
+        }
     }
 
     /// Which store this is, for every call to the backend.
@@ -27,10 +62,16 @@ impl Shared {
         StoreInfo::new(&self.options.cookie_name, self.options.rolling)
     }
 
-    /// The `Set-Cookie` for a session id.
-    fn cookie_for(&self, id: &SessionId) -> Headers {
+    /// The `Set-Cookie` for a session id; its `Max-Age` is `max_age`, or
+    /// less when the session ends sooner (`ends_at`).
+    fn cookie_for(&self, id: &SessionId, ends_at: Option<u64>) -> Headers {
         let mut headers = Headers::new();
-        match self.cookie.header_value(&self.options.cookie_name, id.as_str()) {
+        let sooner = time_left(ends_at).filter(|left| *left < self.options.max_age);
+        let value = match sooner {
+            Some(left) => self.cookie.clone().max_age(left).header_value(&self.options.cookie_name, id.as_str()),
+            None => self.cookie.header_value(&self.options.cookie_name, id.as_str()),
+        };
+        match value {
             Some(v) => headers.insert(http::header::SET_COOKIE, v),
             None => tracing::error!(cookie = %self.options.cookie_name, "session cookie could not be encoded; not set"),
         }
@@ -88,6 +129,8 @@ struct State {
     removed: HashSet<String>,
     namespace: Option<String>,
     namespace_dirty: bool,
+    /// When the session ends whatever happens (unix ms), with an absolute lifetime.
+    ends_at: Option<u64>,
 }
 
 impl std::fmt::Debug for AsyncSession {
@@ -106,10 +149,11 @@ impl AsyncSession {
         loaded: Option<(SessionId, LoadedSession)>,
     ) -> Self {
         let state = match loaded {
-            Some((id, l)) => State {
+            Some((id, mut l)) => State {
                 id: Some(id),
                 existed: true,
                 from_request: true,
+                ends_at: l.data.remove(ENDS_AT_FIELD).and_then(|v| v.parse().ok()),
                 data: l.data,
                 namespace: l.namespace,
                 ..State::default()
@@ -232,6 +276,9 @@ impl AsyncSession {
                     s.namespace_dirty = true;
                 }
             }
+            // The session's end is the layer's own: a field of its name is never saved.
+            s.changed.remove(ENDS_AT_FIELD);
+            s.removed.remove(ENDS_AT_FIELD);
             let removals: Vec<String> = s.removed.drain().collect();
             let (upserts, changed, full) = if s.id.is_some() && s.existed {
                 let upserts: Vec<(String, String)> =
@@ -242,7 +289,9 @@ impl AsyncSession {
                 // (the keys only): if this save fails while another save of
                 // the same session creates it, only these pending changes,
                 // put back by `restore`, make the next save write them.
-                (Vec::new(), s.changed.drain().collect::<Vec<String>>(), s.data.clone())
+                let mut full = s.data.clone();
+                full.remove(ENDS_AT_FIELD);
+                (Vec::new(), s.changed.drain().collect::<Vec<String>>(), full)
             };
             let ns_dirty = std::mem::take(&mut s.namespace_dirty);
             (s.id, s.existed, upserts, changed, removals, full, s.namespace.clone(), ns_dirty)
@@ -301,9 +350,17 @@ impl AsyncSession {
     }
 
     /// Writes the session under a fresh id and queues its cookie.
-    async fn create(&self, data: HashMap<String, String>, namespace: Option<String>) -> Result<Headers, SessionError> {
+    async fn create(
+        &self,
+        mut data: HashMap<String, String>,
+        namespace: Option<String>,
+    ) -> Result<Headers, SessionError> {
         let store = &self.inner.store;
         let id = SessionId::generate()?;
+        let (ends_at, max_age) = store.begin();
+        if let Some(end) = ends_at {
+            data.insert(ENDS_AT_FIELD.to_owned(), end.to_string());
+        }
         let req = SaveRequest {
             store: store.store(),
             id: &id,
@@ -312,18 +369,19 @@ impl AsyncSession {
             removals: &[],
             full: &data,
             namespace: namespace.as_deref(),
-            max_age: store.options.max_age,
+            max_age,
         };
         store.backend.save(req).await?;
-        self.adopt(id)
+        self.adopt(id, ends_at)
     }
 
-    /// Makes `id` the session's id and queues its cookie.
-    fn adopt(&self, id: SessionId) -> Result<Headers, SessionError> {
-        let headers = self.inner.store.cookie_for(&id);
+    /// Makes `id` the session's id (ending at `ends_at`) and queues its cookie.
+    fn adopt(&self, id: SessionId, ends_at: Option<u64>) -> Result<Headers, SessionError> {
+        let headers = self.inner.store.cookie_for(&id, ends_at);
         self.with(|s| {
             s.id = Some(id);
             s.existed = true;
+            s.ends_at = ends_at;
         });
         self.queue(&headers);
         Ok(headers)
@@ -344,19 +402,25 @@ impl AsyncSession {
     pub async fn rotate_id_in(&self, namespace: Option<&str>) -> Result<Headers, SessionError> {
         let store = &self.inner.store;
         let new = SessionId::generate()?;
-        let (old, data, ns) = self.with(|s| {
+        let (old, mut data, ns) = self.with(|s| {
             if let Some(ns) = namespace {
                 s.namespace = Some(ns.to_owned());
             }
             (s.id, s.data.clone(), s.namespace.clone())
         });
-        store.backend.rotate(store.store(), old.as_ref(), &new, &data, ns.as_deref(), store.options.max_age).await?;
+        // A login begins the session anew: a new end with an absolute lifetime.
+        let (ends_at, max_age) = store.begin();
+        data.remove(ENDS_AT_FIELD);
+        if let Some(end) = ends_at {
+            data.insert(ENDS_AT_FIELD.to_owned(), end.to_string());
+        }
+        store.backend.rotate(store.store(), old.as_ref(), &new, &data, ns.as_deref(), max_age).await?;
         self.with(|s| {
             s.changed.clear();
             s.removed.clear();
             s.namespace_dirty = false;
         });
-        self.adopt(new)
+        self.adopt(new, ends_at)
     }
 
     /// Deletes the session server-side, expires its cookie, and leaves this
@@ -392,8 +456,8 @@ impl AsyncSession {
 
     /// Re-sends the cookie with a fresh Max-Age (rolling expiry).
     pub(crate) fn refresh_cookie(&self) {
-        if let Some(id) = self.with(|s| s.id) {
-            let headers = self.inner.store.cookie_for(&id);
+        if let (Some(id), ends_at) = self.with(|s| (s.id, s.ends_at)) {
+            let headers = self.inner.store.cookie_for(&id, ends_at);
             self.queue(&headers);
         }
     }

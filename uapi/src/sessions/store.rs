@@ -132,14 +132,19 @@ impl Injectable for SessionProvider {
             let Some(loaded) = loaded else {
                 return Ok(AsyncSession::new(shared, response, None));
             };
-            let extend = shared.options.rolling && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2);
+            // An absolute lifetime caps everything: past its end the session
+            // is over (the store expires it by then too), and rolling expiry
+            // never extends it beyond.
+            let left = super::session::time_left(super::session::recorded_end(&loaded.data));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Ok(AsyncSession::new(shared, response, None));
+            }
+            let extend_to = left.map_or(shared.options.max_age, |left| left.min(shared.options.max_age));
+            let extend = shared.options.rolling
+                && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2 && ttl < extend_to);
             let session = AsyncSession::new(shared.clone(), response, Some((id, loaded)));
             if extend {
-                shared
-                    .backend
-                    .touch(shared.store(), &id, shared.options.max_age)
-                    .await
-                    .map_err(IntoResponse::into_response)?;
+                shared.backend.touch(shared.store(), &id, extend_to).await.map_err(IntoResponse::into_response)?;
                 session.refresh_cookie();
             }
             Ok(session)
