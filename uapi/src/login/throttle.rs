@@ -32,6 +32,12 @@ use crate::{App, ClientAddr, IntoResponse, Refusal, ReqBytes, Response};
 /// count of their first 256 characters (stricter, never looser).
 const ACCOUNT_CHARS: usize = 256;
 
+/// The count shared by every login whose body names no account the throttle
+/// can read (a JSON array, which serde reads into a struct as well, another
+/// field name, another media type): such a body still counts at the
+/// per-account limit, so it is no way around it. Not hex: never an account's key.
+const UNNAMED_ACCOUNT_KEY: &str = "login:account:?";
+
 /// Throttle settings, given to [`configure_login_throttle`].
 ///
 /// # Examples
@@ -94,8 +100,12 @@ impl LoginThrottleOptions {
         self
     }
 
-    /// The field of the login body (JSON or an urlencoded form) that names
-    /// the account (default `username`). Compared trimmed and lowercased.
+    /// The field of the login body (a JSON object or an urlencoded form) that
+    /// names the account (default `username`). Compared trimmed and
+    /// lowercased. A body that names none (another field name, a JSON array)
+    /// counts under one count shared by all such bodies, at the per-account
+    /// limit; an empty body (a login by token in the query, say) counts
+    /// against the client address only.
     pub fn account_field(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.account_field = name.into();
         self
@@ -224,7 +234,7 @@ impl std::fmt::Debug for LoginThrottle {
 
 impl LoginThrottle {
     /// The account the attempt was counted against (trimmed, lowercased), if
-    /// the body named one.
+    /// the body named one it could read.
     pub fn account(&self) -> Option<&str> {
         self.inner.account.as_deref()
     }
@@ -329,16 +339,20 @@ impl Injectable for ThrottleProvider {
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<LoginThrottle, Response> {
         let shared = &self.shared;
         let options = &shared.options;
-        let account = match plan.first() {
+        let (account, body_given) = match plan.first() {
             Some(body_plan) => {
                 let body = ctx.resolve(body_plan, <ReqBytes as FromRequest>::from_request).await?;
-                account_in(&body.0, ctx.headers().get(CONTENT_TYPE), &options.account_field)
+                (account_in(&body.0, ctx.headers().get(CONTENT_TYPE), &options.account_field), !body.0.is_empty())
             }
-            None => None,
+            None => (None, false),
         };
         let peer = ctx.parts().extensions.get::<ClientAddr>().map(|a| a.0.ip());
         let client = peer.map(|peer| client_ip(peer, ctx.headers(), &options.trusted_proxies));
-        let account_key = account.as_deref().map(account_key);
+        let account_key = match &account {
+            Some(account) => Some(account_key(account)),
+            None if body_given => Some(UNNAMED_ACCOUNT_KEY.to_owned()),
+            None => None,
+        };
         let client_key = client.map(|ip| format!("login:client:{}", client_key(ip)));
         let mut keys: Vec<(&str, u32)> = Vec::with_capacity(2);
         if let Some(key) = &account_key {
