@@ -266,7 +266,7 @@ impl LoginThrottle {
 
 /// Registers `login_throttle: LoginThrottle` on `app`, counting in `store`'s
 /// backend. A handler that asks for it runs only when the account and the
-/// client are both under their limits; see the [module](self).
+/// client are both under their limits; see the [module](crate::login).
 ///
 /// # Errors
 ///
