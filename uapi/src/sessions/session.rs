@@ -63,12 +63,18 @@ impl Shared {
     }
 
     /// The `Set-Cookie` for a session id; its `Max-Age` is `max_age`, or
-    /// less when the session ends sooner (`ends_at`).
+    /// less when the session ends sooner (`ends_at`): the time left in whole
+    /// seconds rounded UP, since `Max-Age=0` would delete a live session's
+    /// cookie (the server forgets the session at its end anyway).
     fn cookie_for(&self, id: &SessionId, ends_at: Option<u64>) -> Headers {
         let mut headers = Headers::new();
         let sooner = time_left(ends_at).filter(|left| *left < self.options.max_age);
         let value = match sooner {
-            Some(left) => self.cookie.clone().max_age(left).header_value(&self.options.cookie_name, id.as_str()),
+            Some(left) => {
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                let cookie = self.cookie.clone().max_age(Duration::from_secs(secs.max(1)));
+                cookie.header_value(&self.options.cookie_name, id.as_str())
+            }
             None => self.cookie.header_value(&self.options.cookie_name, id.as_str()),
         };
         match value {

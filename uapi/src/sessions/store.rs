@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::session::Shared;
 use super::{AsyncSession, SessionBackend, SessionError, SessionId, SessionOptions};
@@ -134,14 +135,24 @@ impl Injectable for SessionProvider {
             };
             // An absolute lifetime caps everything: past its end the session
             // is over (the store expires it by then too), and rolling expiry
-            // never extends it beyond.
+            // never extends it beyond. A session with no end recorded (made
+            // before the option was on) is not extended at all: it ends within
+            // `max_age`, never living on for good.
             let left = super::session::time_left(super::session::recorded_end(&loaded.data));
             if left.is_some_and(|left| left.is_zero()) {
                 return Ok(AsyncSession::new(shared, response, None));
             }
+            let capped = shared.options.absolute_lifetime.is_some();
             let extend_to = left.map_or(shared.options.max_age, |left| left.min(shared.options.max_age));
+            // Once extended to its end, a session's time to live and its time
+            // left differ by the milliseconds between the store's clock and
+            // ours: not worth another write (and `Set-Cookie`) on every read.
+            let near_end = extend_to < shared.options.max_age;
             let extend = shared.options.rolling
-                && loaded.ttl.is_some_and(|ttl| ttl < shared.options.max_age / 2 && ttl < extend_to);
+                && (!capped || left.is_some())
+                && loaded.ttl.is_some_and(|ttl| {
+                    ttl < shared.options.max_age / 2 && (!near_end || ttl + Duration::from_millis(250) < extend_to)
+                });
             let session = AsyncSession::new(shared.clone(), response, Some((id, loaded)));
             if extend {
                 shared.backend.touch(shared.store(), &id, extend_to).await.map_err(IntoResponse::into_response)?;
