@@ -39,8 +39,8 @@ use crate::value::Value;
 /// assert!(app.build().is_ok());
 /// ```
 pub struct App {
-    registry: Registry,
-    config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) config: Config,
     /// Tower layers around the routes, innermost first.
     layers: Vec<LayerFn>,
 }
@@ -175,6 +175,28 @@ impl App {
     /// ```
     pub fn mount(&mut self, prefix: &str, other: App) -> &mut Self {
         self.registry.mount(prefix, other.registry);
+        self
+    }
+
+    /// Tags every route of this app in its OpenAPI document, those routed
+    /// already and later, and when the app is mounted into another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    ///
+    /// #[handler]
+    /// async fn ping() -> &'static str { "pong" }
+    ///
+    /// let mut health = App::new();
+    /// health.get("/ping", ping).tag("health");
+    /// let mut app = App::new();
+    /// app.mount("/health", health);
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn tag(&mut self, tag: &str) -> &mut Self {
+        self.registry.tag(tag);
         self
     }
 
@@ -395,6 +417,11 @@ impl App {
     /// route, handler, parameter and type), bad or duplicate routes, provider cycles.
     pub fn build(&self) -> Result<AppService, BuildError> {
         let compiled = crate::plan::build(&self.registry, self.config.body)?;
+        let problems: Vec<String> =
+            self.registry.build_hooks.iter().filter_map(|hook| hook(&self.registry, self.config.body).err()).collect();
+        if !problems.is_empty() {
+            return Err(BuildError { problems });
+        }
         Ok(AppService::new(compiled, &self.layers))
     }
 
