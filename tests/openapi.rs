@@ -162,6 +162,8 @@ fn test_app() -> App {
         .get("/maybe_me", maybe_me)
         .post("/touch", touch)
         .get("/healthz", healthz)
+        .tag_route("search", "search")
+        .tag_route("get_article", "reading")
         .route("/files/{*rest}", [uapi::http::Method::OPTIONS], nothing_at);
     app
 }
@@ -233,9 +235,12 @@ async fn every_route_and_method_but_head_and_options_is_an_operation_named_after
     let get = op(&spec, "/articles/{article_id}", "get");
     assert_eq!(get["summary"], "Get Article");
     assert_eq!(get["description"], "Reads one article.\n\nBy its id, from the path.");
-    assert_eq!(get["tags"], json!(["articles"]));
-    assert_eq!(spec["tags"], json!([{"name": "articles"}]));
-    assert!(op(&spec, "/search", "get").get("tags").is_none());
+    assert_eq!(get["tags"], json!(["articles", "reading"]), "the mounted app's tag, and the route's own");
+    assert_eq!(op(&spec, "/articles", "post")["tags"], json!(["articles"]));
+    assert_eq!(op(&spec, "/search", "get")["tags"], json!(["search"]));
+    assert!(op(&spec, "/me", "get").get("tags").is_none());
+    let tags: Vec<&str> = spec["tags"].as_array().expect("tags").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(tags.len(), 3, "{tags:?}");
     assert!(op(&spec, "/search", "get").get("description").is_none(), "no doc comment, no description");
 }
 
@@ -403,6 +408,14 @@ async fn the_document_is_made_at_build_time_so_it_describes_what_was_added_after
     assert_eq!(statuses(me), ["200", "403", "503"]);
     assert!(op(&spec, "/search", "get").is_object());
     assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(2), "not its own route: {:#}", spec["paths"]);
+}
+
+#[test]
+fn tagging_a_route_that_is_not_there_fails_the_build() {
+    let mut app = App::new();
+    app.get("/me", healthz).tag_route("nope", "x");
+    let err = app.build().err().expect("the build fails");
+    assert!(err.to_string().contains("no route is named `nope`"), "{err}");
 }
 
 #[tokio::test]
