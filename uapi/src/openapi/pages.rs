@@ -50,7 +50,7 @@ impl DocsPage {
         Self::new(Ui::Redoc, spec_url, "Redoc")
     }
 
-    /// Stoplight Elements (npm `@stoplight/elements` 8:
+    /// Stoplight Elements (npm `@stoplight/elements` 9:
     /// `web-components.min.js`, `styles.min.css`).
     pub fn elements(spec_url: &str) -> Self {
         Self::new(Ui::Elements, spec_url, "Elements")
@@ -74,7 +74,7 @@ impl DocsPage {
             (Some(base), _) => base,
             (None, Ui::Swagger) => "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5",
             (None, Ui::Redoc) => "https://cdn.jsdelivr.net/npm/redoc@2/bundles",
-            (None, Ui::Elements) => "https://cdn.jsdelivr.net/npm/@stoplight/elements@8",
+            (None, Ui::Elements) => "https://cdn.jsdelivr.net/npm/@stoplight/elements@9",
         }
     }
 
