@@ -53,8 +53,8 @@ const WRONG: &str = "wrong username or password";
 /// cookie (a new session id), or 401 `wrong username or password` for a wrong
 /// password and an unknown name alike (the same Argon2 work for both). The
 /// throttle answers 429 with `Retry-After` before this runs, past the limit.
-/// `POST /login?user_id=N` logs in as N without a password: `--demo-login`
-/// only (scripts, benchmarks); a 400 otherwise.
+/// `POST /login?user_id=N` logs in as N without a password (whatever the
+/// body): `--demo-login` only (scripts, benchmarks); a 400 otherwise.
 #[handler]
 pub(crate) async fn login(
     credentials: Option<Credentials>,
@@ -65,12 +65,13 @@ pub(crate) async fn login(
     demo: DemoLogin,
 ) -> Result<Created<()>, Response> {
     let user = match (credentials, user_id) {
+        // With --demo-login a user id wins (docs pages send an example body too).
+        (_, Some(user)) if demo.0 => user,
         (Some(credentials), _) => match users.check(credentials).await {
             Some(user) => user,
             // Not `succeeded`: the attempt counts against the name and the address.
             None => return Err(Unauthorized::new(WRONG).into_response()),
         },
-        (None, Some(user)) if demo.0 => user,
         (None, Some(_)) => {
             return Err(BadRequest::new("POST /login?user_id=N needs --demo-login; send a username and password")
                 .into_response())

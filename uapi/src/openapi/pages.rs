@@ -64,6 +64,9 @@ impl DocsPage {
 
     /// Loads the UI's files from `base` (a URL or a path the app serves, the
     /// folder that holds the files named above) instead of the jsDelivr CDN.
+    /// The pages then ask nothing of other servers: Swagger UI's online
+    /// validator is off on every page, and Redoc's page forbids images from
+    /// elsewhere (its sidebar logo comes from Redocly's CDN).
     pub fn assets_at(mut self, base: &str) -> Self {
         self.assets = Some(base.trim_end_matches('/').to_owned());
         self
@@ -85,15 +88,21 @@ impl DocsPage {
         let spec_attr = attr(&self.spec_url);
         // In a script, as a JSON string with `<` escaped: no `</script>` gets out.
         let spec_js = serde_json::to_string(&self.spec_url).unwrap_or_default().replace('<', "\\u003c");
+        // Redoc 2 always shows its maker's logo, an image from cdn.redoc.ly:
+        // with files of your own, no request should leave your server.
+        let redoc_images = match self.assets {
+            Some(_) => "<meta http-equiv=\"Content-Security-Policy\" content=\"img-src 'self' data:\">\n",
+            None => "",
+        };
         let head = format!("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n");
         match self.ui {
             Ui::Swagger => format!(
                 "{head}<link rel=\"stylesheet\" href=\"{base}/swagger-ui.css\">\n</head>\n<body>\n<div id=\"swagger-ui\"></div>\n\
                  <script src=\"{base}/swagger-ui-bundle.js\"></script>\n\
-                 <script>window.ui = SwaggerUIBundle({{ url: {spec_js}, dom_id: \"#swagger-ui\" }});</script>\n</body>\n</html>\n"
+                 <script>window.ui = SwaggerUIBundle({{ url: {spec_js}, dom_id: \"#swagger-ui\", displayOperationId: true, validatorUrl: null }});</script>\n</body>\n</html>\n"
             ),
             Ui::Redoc => format!(
-                "{head}</head>\n<body>\n<redoc spec-url=\"{spec_attr}\"></redoc>\n\
+                "{head}{redoc_images}</head>\n<body>\n<redoc spec-url=\"{spec_attr}\"></redoc>\n\
                  <script src=\"{base}/redoc.standalone.js\"></script>\n</body>\n</html>\n"
             ),
             Ui::Elements => format!(
@@ -126,6 +135,9 @@ mod tests {
         let page = DocsPage::redoc("/openapi.json").assets_at("/a/redoc/").html();
         assert!(page.contains("src=\"/a/redoc/redoc.standalone.js\""), "{page}");
         assert!(!page.contains("cdn"), "{page}");
+        assert!(page.contains("img-src 'self' data:"), "{page}");
+        assert!(!DocsPage::redoc("/openapi.json").html().contains("Content-Security-Policy"));
+        assert!(DocsPage::swaggerui("/o").html().contains("validatorUrl: null"));
         let page = DocsPage::elements("/openapi.json").html();
         assert!(page.contains("apiDescriptionUrl=\"/openapi.json\""), "{page}");
     }
