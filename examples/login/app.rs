@@ -1,15 +1,19 @@
 //! The login example's app, shared by `main.rs` and the black-box tests.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use uapi::http::header::{HeaderValue, CONTENT_TYPE};
 use uapi::login::{
     configure_async_login, configure_login_throttle, AsyncLoginManager, AsyncLoginSession, LoginOptions, LoginThrottle,
     LoginThrottleOptions,
 };
+use uapi::openapi::{DocsPage, OpenApiOptions};
 use uapi::sessions::redis::{configure_async_sessions, RedisBackend, RedisConnection};
 use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SessionError, SessionOptions};
-use uapi::status::{BadRequest, Conflict, Created, NoContent, Unauthorized};
-use uapi::{handler, App, CookieSettings, IntoResponse, ReqBody, Response};
+use uapi::status::{BadRequest, Conflict, Created, NoContent, NotFound, Unauthorized};
+use uapi::{handler, App, Body, CookieSettings, IntoResponse, ReqBody, Response};
 
 use self::users::{CreateError, Credentials, Users, MIN_PASSWORD_CHARS};
 
@@ -123,6 +127,34 @@ pub(crate) async fn show_cart(cart: AsyncSession) -> String {
     cart.get("items").unwrap_or_default()
 }
 
+/// Where `--docs-assets` points: a `node_modules` folder holding the npm
+/// packages `swagger-ui-dist`, `redoc` and `@stoplight/elements`.
+#[derive(Clone)]
+pub(crate) struct DocsAssets(pub(crate) Arc<PathBuf>);
+
+/// `GET /assets/{*file}` (with `--docs-assets`): a file of the docs pages'
+/// UIs, from the folder given; a 404 for anything else, `..` included.
+#[handler]
+pub(crate) async fn asset(file: String, assets: DocsAssets) -> Result<Response, NotFound<&'static str>> {
+    const MISSING: &str = "no such asset";
+    if file.split('/').any(|part| part.is_empty() || part.starts_with('.') || part.contains('\\')) {
+        return Err(NotFound::new(MISSING));
+    }
+    let content_type = match file.rsplit('.').next() {
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("html") => "text/html; charset=utf-8",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    let bytes = tokio::fs::read(assets.0.join(&file)).await.map_err(|_| NotFound::new(MISSING))?;
+    let mut response = Response::new(Body::new(bytes));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
 /// Settings of the example app.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -134,6 +166,8 @@ pub(crate) struct Settings {
     pub(crate) demo_login: bool,
     /// The login throttle: failures per account and window (per address: 4×).
     pub(crate) throttle: LoginThrottleOptions,
+    /// The docs pages' files from this `node_modules` folder, not a CDN.
+    pub(crate) docs_assets: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -145,6 +179,7 @@ impl Default for Settings {
             insecure_cookies: false,
             demo_login: false,
             throttle: LoginThrottleOptions::default(),
+            docs_assets: None,
         }
     }
 }
@@ -194,5 +229,30 @@ pub(crate) fn build(store: Store, settings: &Settings) -> App {
         .delete("/sessions/{user_id}", logout_everywhere)
         .post("/cart", add_to_cart)
         .get("/cart", show_cart);
+    serve_docs(&mut app, settings.docs_assets.as_deref());
     app
+}
+
+/// The OpenAPI document at `/openapi.json` (of the routes above), and the
+/// docs pages `/swaggerui`, `/redoc` and `/elements`: their files from a CDN,
+/// or from `assets` (a `node_modules` folder) under `/assets`.
+fn serve_docs(app: &mut App, assets: Option<&std::path::Path>) {
+    let options = OpenApiOptions::new("uapi login example", env!("CARGO_PKG_VERSION"))
+        .description("Logins with passwords, sessions in Redis or in memory, and a cart in a second session.");
+    app.serve_openapi("/openapi.json", &options);
+    let pages = [
+        ("/swaggerui", DocsPage::swaggerui("/openapi.json"), "swagger-ui-dist"),
+        ("/redoc", DocsPage::redoc("/openapi.json"), "redoc/bundles"),
+        ("/elements", DocsPage::elements("/openapi.json"), "@stoplight/elements"),
+    ];
+    for (path, page, package) in pages {
+        let page = match assets {
+            Some(_) => page.assets_at(&format!("/assets/{package}")),
+            None => page,
+        };
+        app.serve_docs(path, &page);
+    }
+    if let Some(assets) = assets {
+        app.provide_value(DocsAssets(Arc::new(assets.to_owned()))).get("/assets/{*file}", asset);
+    }
 }

@@ -61,6 +61,10 @@ struct Args {
     /// Also accept `POST /login?user_id=N`, no password (scripts, benchmarks).
     #[arg(long)]
     demo_login: bool,
+    /// Serve the docs pages' files from this `node_modules` folder (npm
+    /// packages swagger-ui-dist, redoc, @stoplight/elements), not a CDN.
+    #[arg(long, value_name = "DIR")]
+    docs_assets: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -78,6 +82,7 @@ async fn main() {
         insecure_cookies: args.insecure_cookies,
         demo_login: args.demo_login,
         throttle,
+        docs_assets: args.docs_assets,
     };
     let redis = args.redis.as_deref().filter(|url| !url.is_empty());
     let command_timeout = Duration::from_millis(args.redis_timeout_ms);

@@ -11,13 +11,14 @@ use argon2::Argon2;
 use tokio::sync::Semaphore;
 use uapi::addon::{ExtractorKind, FromRequest, ParamPlan, RequestCtx};
 use uapi::http::header::CONTENT_TYPE;
+use uapi::openapi::{DescribeParam, SchemaGenerator, TypeDoc};
 use uapi::Rejection;
 
 /// The shortest password `POST /users` accepts, in characters.
 pub(crate) const MIN_PASSWORD_CHARS: usize = 8;
 
 /// A username and a password, from a JSON body or an urlencoded form.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 pub(crate) struct Credentials {
     pub(crate) username: String,
     pub(crate) password: String,
@@ -49,6 +50,14 @@ impl FromRequest for Credentials {
             }
         };
         parsed.map_err(|reason| Rejection::invalid(SOURCE, param.name(), reason))
+    }
+}
+
+/// In the OpenAPI document: a JSON or form body of `Credentials`' schema.
+impl DescribeParam for Credentials {
+    fn describe(generator: &mut SchemaGenerator) -> TypeDoc {
+        let schema = generator.subschema_for::<Credentials>();
+        TypeDoc::new(schema, &["application/json", "application/x-www-form-urlencoded"])
     }
 }
 

@@ -98,8 +98,40 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
                 },
             )
             .with_rename(#rename)
+            .with_describe({
+                #[allow(unused_imports)]
+                use ::uapi::__private::doc_probe::{ViaDescribe as _, ViaOpaqueBody as _, ViaSchema as _, ViaNoDoc as _};
+                (&&&::uapi::__private::doc_probe::DocProbe::<#ty>::new()).uapi_describe()
+            })
         }
     });
+    // The answers: each arm of a written-out `Result<A, B>` (nested too) on
+    // its own, so a type that does not describe itself costs only its arm.
+    let leaves = crate::parse::result_leaves(output);
+    let describe_leaves = leaves.iter().map(|leaf| {
+        quote_spanned! {span_of(leaf)=>
+            {
+                #[allow(unused_imports)]
+                use ::uapi::__private::doc_probe::{ViaResponses as _, ViaStatusOnly as _, ViaNoResponses as _};
+                (&&::uapi::__private::doc_probe::DocProbe::<#leaf>::new()).uapi_responses(generator, out);
+            }
+        }
+    });
+    // Used as a provider, only the `Err` arm answers instead of the handler.
+    let refusal_leaves = h.result_parts.as_ref().map(|(_, err)| crate::parse::result_leaves(err)).unwrap_or_default();
+    let describe_refusals = refusal_leaves.iter().map(|leaf| {
+        quote_spanned! {span_of(leaf)=>
+            {
+                #[allow(unused_imports)]
+                use ::uapi::__private::doc_probe::{ViaResponses as _, ViaStatusOnly as _, ViaNoResponses as _};
+                (&&::uapi::__private::doc_probe::DocProbe::<#leaf>::new()).uapi_responses(generator, out);
+            }
+        }
+    });
+    let doc = match &h.doc {
+        Some(d) => quote!(::core::option::Option::Some(#d)),
+        None => quote!(::core::option::Option::None),
+    };
 
     let resolves = h.params.iter().zip(&args).enumerate().map(|(i, (p, arg))| {
         let ty = &p.ty;
@@ -144,6 +176,27 @@ pub(crate) fn expand(h: &Handler) -> TokenStream {
                         ::std::vec![#(#param_infos),*],
                         ::core::any::type_name::<#output>(),
                     )
+                    .with_doc(#doc)
+                    .with_responses({
+                        #[allow(unused_variables, clippy::ptr_arg)]
+                        fn describe(
+                            generator: &mut ::uapi::addon::SchemaGenerator,
+                            out: &mut ::std::vec::Vec<::uapi::addon::ResponseDoc>,
+                        ) {
+                            #(#describe_leaves)*
+                        }
+                        describe
+                    })
+                    .with_provider_refusals({
+                        #[allow(unused_variables, clippy::ptr_arg)]
+                        fn describe(
+                            generator: &mut ::uapi::addon::SchemaGenerator,
+                            out: &mut ::std::vec::Vec<::uapi::addon::ResponseDoc>,
+                        ) {
+                            #(#describe_refusals)*
+                        }
+                        describe
+                    })
                 }
 
                 #[allow(unused_variables, clippy::needless_question_mark)]

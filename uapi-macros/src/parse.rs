@@ -15,6 +15,8 @@ pub(crate) struct Handler {
     /// `Some((ok, err))` when the return type is written `Result<ok, err>`:
     /// used as a provider, `ok` is the value and `err` the refusal.
     pub(crate) result_parts: Option<(Type, Type)>,
+    /// The doc comment, its lines joined (an OpenAPI operation's description).
+    pub(crate) doc: Option<String>,
 }
 
 pub(crate) struct Param {
@@ -112,7 +114,10 @@ pub(crate) fn parse(attr: TokenStream, item: TokenStream) -> syn::Result<Handler
 
     match errors.0 {
         Some(e) => Err(e),
-        None => Ok(Handler { item, route_name, params, output, result_parts }),
+        None => {
+            let doc = doc_comment(&item.attrs);
+            Ok(Handler { item, route_name, params, output, result_parts, doc })
+        }
     }
 }
 
@@ -211,6 +216,38 @@ fn result_parts(ty: &Type) -> Option<(Type, Type)> {
     let ok = types.next()?;
     let err = types.next()?;
     Some((ok, err))
+}
+
+/// The arms of a written-out `Result<A, B>`, nested ones split too; any
+/// other type is its own one arm.
+pub(crate) fn result_leaves(ty: &Type) -> Vec<Type> {
+    match result_parts(ty) {
+        Some((ok, err)) => {
+            let mut leaves = result_leaves(&ok);
+            leaves.extend(result_leaves(&err));
+            leaves
+        }
+        None => vec![ty.clone()],
+    }
+}
+
+/// The `///` lines (`#[doc = ".."]`), each without the one space after
+/// `///`, joined by newlines; `None` when there are none.
+fn doc_comment(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|line| line.strip_prefix(' ').unwrap_or(&line).trim_end().to_owned())
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
 }
 
 pub(crate) fn span_of(ty: &Type) -> Span {

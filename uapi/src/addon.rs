@@ -71,6 +71,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 pub use crate::ctx::{BoxFuture, ExtractFn, ParamPlan, RequestCtx};
+pub use crate::describe::{DescribeResponsesFn, DescribeTypeFn, ResponseDoc, SchemaGenerator, SecurityDoc, TypeDoc};
 pub use crate::extract::FromRequest;
 pub use crate::handler::{
     ExtractorKind, Handled, HandlerFn, HandlerInfo, Injectable, IntoInjectable, ParamInfo, ParamKind, Rename,

@@ -39,8 +39,8 @@ use crate::value::Value;
 /// assert!(app.build().is_ok());
 /// ```
 pub struct App {
-    registry: Registry,
-    config: Config,
+    pub(crate) registry: Registry,
+    pub(crate) config: Config,
     /// Tower layers around the routes, innermost first.
     layers: Vec<LayerFn>,
 }
@@ -175,6 +175,58 @@ impl App {
     /// ```
     pub fn mount(&mut self, prefix: &str, other: App) -> &mut Self {
         self.registry.mount(prefix, other.registry);
+        self
+    }
+
+    /// Tags every route of this app in its OpenAPI document, those routed
+    /// already and later, and when the app is mounted into another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    ///
+    /// #[handler]
+    /// async fn ping() -> &'static str { "pong" }
+    ///
+    /// let mut health = App::new();
+    /// health.get("/ping", ping).tag("health");
+    /// let mut app = App::new();
+    /// app.mount("/health", health);
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn tag(&mut self, tag: &str) -> &mut Self {
+        self.registry.tag(tag);
+        self
+    }
+
+    /// Tags the routes named `name` (each of their methods) in the OpenAPI
+    /// document, as uapi's `app.get(path, tags=[..])`; a name no route has
+    /// yet is a problem [`App::build`] reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    ///
+    /// #[handler]
+    /// async fn get_article(article_id: u64) -> String { article_id.to_string() }
+    ///
+    /// let mut app = App::new();
+    /// app.get("/articles/{article_id}", get_article).tag_route("get_article", "articles");
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn tag_route(&mut self, name: &str, tag: &str) -> &mut Self {
+        let mut found = false;
+        for route in self.registry.routes.iter_mut().filter(|r| r.name == name) {
+            found = true;
+            if !route.tags.iter().any(|t| t == tag) {
+                route.tags.push(tag.to_owned());
+            }
+        }
+        if !found {
+            self.registry.problems.push(format!("tag_route: no route is named `{name}` (yet)"));
+        }
         self
     }
 
@@ -395,6 +447,11 @@ impl App {
     /// route, handler, parameter and type), bad or duplicate routes, provider cycles.
     pub fn build(&self) -> Result<AppService, BuildError> {
         let compiled = crate::plan::build(&self.registry, self.config.body)?;
+        let problems: Vec<String> =
+            self.registry.build_hooks.iter().filter_map(|hook| hook(&self.registry, self.config.body).err()).collect();
+        if !problems.is_empty() {
+            return Err(BuildError { problems });
+        }
         Ok(AppService::new(compiled, &self.layers))
     }
 

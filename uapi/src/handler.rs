@@ -5,6 +5,7 @@ use std::any::TypeId;
 use std::future::Future;
 
 use crate::ctx::{ParamPlan, RequestCtx};
+use crate::describe::{DescribeResponsesFn, DescribeTypeFn, ResponseDoc, SecurityDoc};
 use crate::response::Response;
 
 /// A function whose parameters the app injects: a route handler or a provider.
@@ -52,6 +53,18 @@ pub struct HandlerInfo {
     pub params: Vec<ParamInfo>,
     /// The Rust type it returns, for messages and documentation.
     pub returns: &'static str,
+    /// Its doc comment (an operation's description).
+    pub doc: Option<&'static str>,
+    /// How its return type describes its answers (`#[handler]` finds it).
+    pub responses: Option<DescribeResponsesFn>,
+    /// For a `#[handler]` used as a provider: how the `Err` arm of its
+    /// `Result` describes the answers it gives instead of the handler.
+    pub provider_refusals: Option<DescribeResponsesFn>,
+    /// For a provider: the answers it gives instead of the handler (a 403
+    /// for no login, a 503 for a store down), on every operation using it.
+    pub refusals: Vec<ResponseDoc>,
+    /// For a provider: the security schemes an operation using it needs.
+    pub security: Vec<SecurityDoc>,
 }
 
 impl HandlerInfo {
@@ -65,7 +78,57 @@ impl HandlerInfo {
     /// assert!(info.params.is_empty());
     /// ```
     pub fn new(name: &'static str, params: Vec<ParamInfo>, returns: &'static str) -> Self {
-        HandlerInfo { name, params, returns }
+        HandlerInfo {
+            name,
+            params,
+            returns,
+            doc: None,
+            responses: None,
+            provider_refusals: None,
+            refusals: Vec::new(),
+            security: Vec::new(),
+        }
+    }
+
+    /// The same with its doc comment (what `#[handler]` records).
+    pub fn with_doc(mut self, doc: Option<&'static str>) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    /// The same with how its answers are described (what `#[handler]` records).
+    pub fn with_responses(mut self, responses: DescribeResponsesFn) -> Self {
+        self.responses = Some(responses);
+        self
+    }
+
+    /// How the `Err` arm of its return type describes its refusals, when it
+    /// is used as a provider (what `#[handler]` records).
+    pub fn with_provider_refusals(mut self, refusals: DescribeResponsesFn) -> Self {
+        self.provider_refusals = Some(refusals);
+        self
+    }
+
+    /// For a provider: an answer it may give instead of the handler, listed on
+    /// every operation that uses it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::addon::{HandlerInfo, ResponseDoc};
+    /// let info = HandlerInfo::new("api key provider", vec![], "ApiKey")
+    ///     .with_refusal(ResponseDoc::new(401, "no valid x-api-key header"));
+    /// assert_eq!(info.refusals.len(), 1);
+    /// ```
+    pub fn with_refusal(mut self, refusal: ResponseDoc) -> Self {
+        self.refusals.push(refusal);
+        self
+    }
+
+    /// For a provider: a security scheme every operation using it needs.
+    pub fn with_security(mut self, security: SecurityDoc) -> Self {
+        self.security.push(security);
+        self
     }
 }
 
@@ -83,6 +146,8 @@ pub struct ParamInfo {
     pub kind: ParamKind,
     /// A `#[header("..")]` or `#[cookie("..")]` rename.
     pub rename: Rename,
+    /// How its type shows in an OpenAPI document (`#[handler]` finds it).
+    pub describe: Option<DescribeTypeFn>,
 }
 
 impl ParamInfo {
@@ -103,6 +168,7 @@ impl ParamInfo {
             type_id: TypeId::of::<T>(),
             kind,
             rename: Rename::None,
+            describe: None,
         }
     }
 
@@ -132,6 +198,12 @@ impl ParamInfo {
     /// ```
     pub fn with_rename(mut self, rename: Rename) -> Self {
         self.rename = rename;
+        self
+    }
+
+    /// The same with how its type is described (what `#[handler]` records).
+    pub fn with_describe(mut self, describe: Option<DescribeTypeFn>) -> Self {
+        self.describe = describe;
         self
     }
 }

@@ -53,6 +53,7 @@ mod app;
 mod body;
 mod config;
 mod ctx;
+mod describe;
 mod erased;
 mod error;
 mod extract;
@@ -71,6 +72,8 @@ mod workers;
 
 pub mod addon;
 pub mod login;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod sessions;
 pub mod status;
 pub mod testing;
@@ -138,6 +141,7 @@ pub use redis;
 /// What `#[handler]`'s generated code needs beyond [`addon`]: not an API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::describe::probe as doc_probe;
     pub use crate::extract::probe;
 
     /// Parameters must be owned, `Send` and `'static` to be injected.

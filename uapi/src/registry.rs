@@ -22,7 +22,18 @@ pub(crate) struct RouteDef {
     pub(crate) handler: Arc<dyn ErasedHandler>,
     /// The hook of the app the route was mounted from, if it had its own.
     pub(crate) on_rejection: Option<RefusalHook>,
+    /// Its OpenAPI tags: those of its app, and of the apps that mounted it.
+    pub(crate) tags: Vec<String>,
+    /// Whether the OpenAPI document lists it (not the document's own route,
+    /// nor the docs pages).
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    pub(crate) documented: bool,
 }
+
+/// Runs when the app is built, after every parameter resolved: what the
+/// OpenAPI document is made by. A problem fails the build.
+pub(crate) type BuildHook =
+    std::sync::Arc<dyn Fn(&Registry, crate::config::BodyLimits) -> Result<(), String> + Send + Sync>;
 
 /// How a provider is matched to parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +60,10 @@ pub(crate) struct Registry {
     pub(crate) problems: Vec<String>,
     /// The app's hook for refusals (its routes', and 404/405).
     pub(crate) on_rejection: Option<RefusalHook>,
+    /// The OpenAPI tags of every route of this app.
+    pub(crate) tags: Vec<String>,
+    /// What runs at each build (the OpenAPI document's making).
+    pub(crate) build_hooks: Vec<BuildHook>,
 }
 
 impl Registry {
@@ -78,8 +93,20 @@ impl Registry {
                 info: info.clone(),
                 handler: handler.clone(),
                 on_rejection: None,
+                tags: self.tags.clone(),
+                documented: true,
             });
         }
+    }
+
+    /// Tags every route of this app, those routed already and later.
+    pub(crate) fn tag(&mut self, tag: &str) {
+        for route in &mut self.routes {
+            if !route.tags.iter().any(|t| t == tag) {
+                route.tags.push(tag.to_owned());
+            }
+        }
+        self.tags.push(tag.to_owned());
     }
 
     /// Registers `provider` under `key`.
@@ -107,6 +134,11 @@ impl Registry {
         for mut route in other.routes {
             // A mounted app's routes keep its hook; ours applies to the rest.
             route.on_rejection = route.on_rejection.or_else(|| other.on_rejection.clone());
+            for tag in &self.tags {
+                if !route.tags.contains(tag) {
+                    route.tags.push(tag.clone());
+                }
+            }
             route.path = if route.path == "/" && !prefix.is_empty() {
                 prefix.to_owned()
             } else {
@@ -120,5 +152,6 @@ impl Registry {
         providers.append(&mut self.providers);
         self.providers = providers;
         self.problems.extend(other.problems);
+        self.build_hooks.extend(other.build_hooks);
     }
 }

@@ -112,6 +112,8 @@ publish = false
 uapi = {{ path = "{}", features = ["redis", "workers"] }}
 tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
 serde = {{ version = "1", features = ["derive"] }}
+schemars = "1"
+serde_json = "1"
 http = "1"
 tower = {{ version = "0.5", features = ["util"] }}
 tower-http = {{ version = "0.6", features = ["cors", "compression-gzip", "timeout"] }}

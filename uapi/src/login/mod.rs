@@ -26,7 +26,7 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx};
+use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx, ResponseDoc, SecurityDoc};
 use crate::sessions::{AsyncSession, SessionError, SessionStore};
 use crate::{App, Headers, IntoResponse, Refusal, Response};
 
@@ -168,7 +168,8 @@ pub fn configure_async_login<T: UserId>(
         std::borrow::Cow::Borrowed(s) => s,
         std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
     };
-    let base = LoginProvider::<T> { session_param, forbidden: options.forbidden, user: PhantomData };
+    let cookie: Arc<str> = store.options().cookie_name.as_str().into();
+    let base = LoginProvider::<T> { session_param, cookie, forbidden: options.forbidden, user: PhantomData };
     let manager = AsyncLoginManager { store: store.clone(), user: PhantomData };
     app.register_by_name_and_type("current_user_id", Required(base.clone()));
     app.register_by_name_and_type("current_user_id", Optional(base.clone()));
@@ -181,13 +182,20 @@ pub fn configure_async_login<T: UserId>(
 /// session by its parameter name, like any handler would.
 struct LoginProvider<T> {
     session_param: &'static str,
+    /// The store's cookie: required by `current_user_id`, in the OpenAPI document.
+    cookie: Arc<str>,
     forbidden: Arc<dyn Fn() -> Response + Send + Sync>,
     user: PhantomData<fn() -> T>,
 }
 
 impl<T> Clone for LoginProvider<T> {
     fn clone(&self) -> Self {
-        LoginProvider { session_param: self.session_param, forbidden: self.forbidden.clone(), user: PhantomData }
+        LoginProvider {
+            session_param: self.session_param,
+            cookie: self.cookie.clone(),
+            forbidden: self.forbidden.clone(),
+            user: PhantomData,
+        }
     }
 }
 
@@ -216,7 +224,20 @@ impl<T: UserId> Injectable for Required<T> {
     type Provided = T;
 
     fn info(&self) -> HandlerInfo {
-        self.0.info("current_user_id", std::any::type_name::<T>())
+        // The refusal as configured: its status, by making one.
+        let refusal = (self.0.forbidden)();
+        let status = refusal.status();
+        let reason = status.canonical_reason().unwrap_or("refused");
+        self.0
+            .info("current_user_id", std::any::type_name::<T>())
+            .with_refusal(ResponseDoc::new(status.as_u16(), format!("{reason}: no user is logged in")))
+            .with_security(
+                SecurityDoc::cookie(
+                    &*self.0.cookie,
+                    format!("the session id in cookie `{}` (set by the server)", self.0.cookie),
+                )
+                .required(),
+            )
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {

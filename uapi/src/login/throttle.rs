@@ -24,7 +24,9 @@ use http::StatusCode;
 use ipnet::IpNet;
 
 use super::client_ip::{client_ip, client_key};
-use crate::addon::{ExtractorKind, FromRequest, HandlerInfo, Injectable, ParamInfo, ParamKind, ParamPlan, RequestCtx};
+use crate::addon::{
+    ExtractorKind, FromRequest, HandlerInfo, Injectable, ParamInfo, ParamKind, ParamPlan, RequestCtx, ResponseDoc,
+};
 use crate::sessions::{Reservation, SessionBackend, SessionError, SessionId, SessionStore};
 use crate::{App, ClientAddr, IntoResponse, Refusal, ReqBytes, Response};
 
@@ -333,7 +335,12 @@ impl Injectable for ThrottleProvider {
     fn info(&self) -> HandlerInfo {
         // The body, read once and shared with the handler's own body parameter.
         let body = ParamInfo::new::<ReqBytes>("login_body", ParamKind::Extractor(ExtractorKind::Body));
-        HandlerInfo::new("login throttle", vec![body], "LoginThrottle")
+        #[cfg(feature = "openapi")]
+        let body = body.with_describe(Some(<ReqBytes as crate::openapi::DescribeParam>::describe));
+        HandlerInfo::new("login throttle", vec![body], "LoginThrottle").with_refusal(ResponseDoc::new(
+            429,
+            "too many failed logins for this account or from this address (see `Retry-After`)",
+        ))
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<LoginThrottle, Response> {

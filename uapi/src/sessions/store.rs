@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::session::Shared;
 use super::{AsyncSession, SessionBackend, SessionError, SessionId, SessionOptions};
-use crate::addon::{HandlerInfo, Injectable, ParamPlan, RequestCtx};
+use crate::addon::{HandlerInfo, Injectable, ParamPlan, RequestCtx, ResponseDoc, SecurityDoc};
 use crate::http::StatusCode;
 use crate::{App, Cookies, IntoResponse, Refusal, Response};
 
@@ -103,7 +103,19 @@ impl Injectable for SessionProvider {
     type Provided = AsyncSession;
 
     fn info(&self) -> HandlerInfo {
-        HandlerInfo::new("session provider", Vec::new(), "AsyncSession")
+        let options = &self.shared.options;
+        let mut info = HandlerInfo::new("session provider", Vec::new(), "AsyncSession")
+            .with_refusal(ResponseDoc::new(503, "the session store is unavailable; try again shortly"))
+            .with_security(SecurityDoc::cookie(
+                options.cookie_name.clone(),
+                format!("the session id in cookie `{}` (set by the server)", options.cookie_name),
+            ));
+        if options.refuse_cross_site {
+            info = info.with_refusal(
+                ResponseDoc::new(403, "a write carrying the session cookie from another site").writes_only(),
+            );
+        }
+        info
     }
 
     fn call<'a>(
@@ -178,5 +190,14 @@ impl IntoResponse for SessionError {
             tracing::error!(error = %self, "session store error");
             Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
         }
+    }
+}
+
+/// As the framework answers it: 503 for a store down or slow, else 500.
+#[cfg(feature = "openapi")]
+impl crate::openapi::DescribeResponse for SessionError {
+    fn describe(_: &mut crate::openapi::SchemaGenerator, out: &mut Vec<ResponseDoc>) {
+        out.push(ResponseDoc::new(503, "the session store is unavailable; try again shortly"));
+        out.push(ResponseDoc::new(500, "a session store error"));
     }
 }

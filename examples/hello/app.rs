@@ -1,14 +1,9 @@
-//! Every kind of injection in one small app.
-//!
-//! ```text
-//! cargo run --example hello [-- --bind ADDR]
-//! curl 'localhost:8001/hello/ann?excited=true'
-//! curl -H 'x-api-key: k1' -H 'content-type: application/json' -d '{"title":"hi"}' localhost:8001/articles
-//! ```
+//! The hello example's app, shared by `main.rs` and the tests.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use uapi::openapi::OpenApiOptions;
 use uapi::status::{Created, Forbidden};
 use uapi::{handler, App, Cookie, FormBody, Header, Json, ReqBody, ReqBytes, RouteName};
 
@@ -33,9 +28,11 @@ async fn api_key(#[header("x-api-key")] key: Option<Header>) -> Result<String, F
     }
 }
 
-#[derive(serde::Deserialize, serde::Serialize)]
-struct Article {
-    title: String,
+/// An article: what `POST /articles` takes and answers.
+#[derive(serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct Article {
+    /// Its title.
+    pub(crate) title: String,
 }
 
 /// A JSON body, and a value from the provider above (by name).
@@ -45,9 +42,11 @@ async fn create_article(article: ReqBody<Article>, api_key: String) -> Created<J
     Created::new(Json(article.0))
 }
 
-#[derive(serde::Deserialize)]
-struct Search {
-    q: String,
+/// A search form.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub(crate) struct Search {
+    /// What to look for.
+    pub(crate) q: String,
 }
 
 /// A form body, repeated query parameters, a cookie and the route's name.
@@ -62,19 +61,9 @@ async fn echo(body: ReqBytes, method: uapi::http::Method) -> String {
     format!("{method} {} bytes", body.0.len())
 }
 
-/// Every kind of injection in one small app.
-#[derive(clap::Parser, Debug)]
-#[command(about)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8001")]
-    bind: String,
-}
-
-#[tokio::main]
-async fn main() -> Result<(), uapi::ServeError> {
-    let args = <Args as clap::Parser>::parse();
-    tracing_subscriber::fmt().init();
+/// The app: every kind of injection, its OpenAPI document at
+/// `/openapi.json` and the docs pages `/swaggerui`, `/redoc`, `/elements`.
+pub(crate) fn build() -> App {
     let mut app = App::new();
     app.provide_value(Counter::default())
         .register_by_name("api_key", api_key)
@@ -82,5 +71,9 @@ async fn main() -> Result<(), uapi::ServeError> {
         .post("/articles", create_article)
         .post("/search", search)
         .route("/echo", [uapi::http::Method::POST, uapi::http::Method::PUT], echo);
-    app.serve(&args.bind).await
+    app.serve_openapi("/openapi.json", &OpenApiOptions::new("uapi hello example", env!("CARGO_PKG_VERSION")))
+        .serve_swaggerui("/swaggerui", "/openapi.json")
+        .serve_redoc("/redoc", "/openapi.json")
+        .serve_elements("/elements", "/openapi.json");
+    app
 }
