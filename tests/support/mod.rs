@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod counting;
 pub mod fault_proxy;
 pub mod redis_cluster;

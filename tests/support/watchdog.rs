@@ -14,8 +14,8 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Waits for its stdin to end (or yield a line), then kills `$1` and
-/// removes `$2` if given.
+/// Waits for its stdin to end (or yield a line), then kills `$1` (a pid, or
+/// `-pgid`: a process group) and removes `$2` if given.
 const GUARD: &str = r#"read -r _ || true
 kill -9 "$1" 2>/dev/null
 if [ -n "$2" ]; then rm -rf "$2"; fi
@@ -29,9 +29,21 @@ pub struct Watchdog {
 impl Watchdog {
     /// Guards the process `pid`; `dir` (if any) is removed after killing it.
     pub fn guard(pid: u32, dir: Option<&Path>) -> Watchdog {
+        Watchdog::arm(&pid.to_string(), dir)
+    }
+
+    /// Guards the whole process group `pgid` (a process started with
+    /// `process_group(0)` and everything it started that stayed in its
+    /// group, such as chromedriver's Chromium); `dir` as in [`Self::guard`].
+    pub fn guard_group(pgid: u32, dir: Option<&Path>) -> Watchdog {
+        Watchdog::arm(&format!("-{pgid}"), dir)
+    }
+
+    /// `target` as `kill` takes it: a pid, or `-pgid` for a group.
+    fn arm(target: &str, dir: Option<&Path>) -> Watchdog {
         let dir = dir.map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
         let sh = Command::new("sh")
-            .args(["-c", GUARD, "sh", &pid.to_string(), &dir])
+            .args(["-c", GUARD, "sh", target, &dir])
             // std's pipes are close-on-exec: no other child inherits this one,
             // so it closes exactly when this process ends.
             .stdin(Stdio::piped())
