@@ -12,8 +12,7 @@ use crate::sessions::session::unix_ms;
 use crate::sessions::{SessionError, SessionOptions};
 use crate::{CookieSettings, Headers, ResponseHeaders};
 
-/// What a store's sessions share: the keys, the options, and the cookie's
-/// settings.
+/// What a store's sessions share: the keys and the options.
 pub(super) struct Shared {
     pub(super) keys: SecretKeys,
     pub(super) options: SessionOptions,
