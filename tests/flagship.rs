@@ -3,7 +3,8 @@
 //! (`Secure; HttpOnly; SameSite=Lax; Path=/; Max-Age=1209600`), each flag
 //! (`--bind`, `--redis`, `REDIS_URL`, `--redis-cluster`, `--key-prefix`,
 //! `--redis-timeout-ms`, `--max-age`, `--insecure-cookies`, `--login-failures`,
-//! `--login-window`, `--trust-proxy`, `--demo-login`), the password flow
+//! `--login-window`, `--trust-proxy`, `--demo-login`, `--cookie-sessions` with
+//! `UAPI_COOKIE_KEY`), the password flow
 //! (`POST /users`, `POST /login` as JSON and as a form, 401s that say the same
 //! for an unknown name and a wrong password, the throttle's 429), a wrong Redis
 //! password, `--help`, and Ctrl-C. Readiness is its own log line `listening
@@ -25,10 +26,12 @@ use tokio::process::Command;
 /// The documented default session lifetime, in seconds (14 days).
 const DEFAULT_MAX_AGE: u64 = 1_209_600;
 
-/// The example with `args`, and `REDIS_URL` as given (never inherited).
+/// The example with `args`, and `REDIS_URL` as given (never inherited, nor
+/// are the cookie keys).
 fn command(args: &[&str], redis_url: Option<&str>) -> Command {
     let mut command = Command::new(example("login"));
     command.args(args).env("RUST_LOG", "info").env_remove("REDIS_URL");
+    command.env_remove("UAPI_COOKIE_KEY").env_remove("UAPI_COOKIE_OLD_KEYS");
     if let Some(url) = redis_url {
         command.env("REDIS_URL", url);
     }
@@ -323,6 +326,8 @@ async fn help_lists_every_flag() {
         "--login-window",
         "--trust-proxy",
         "--demo-login",
+        "--cookie-sessions",
+        "UAPI_COOKIE_KEY",
         "--help",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}:\n{help}");
@@ -417,4 +422,80 @@ async fn login_failures_and_window_throttle_guessing() {
         .unwrap_or_else(|| panic!("no Retry-After in {raw}"));
     assert!((1..=60).contains(&retry_after), "{raw}");
     assert_eq!(post(addr, "/login", JSON, &credentials("bob", "guess")).await.status, 401);
+}
+
+/// The example with `--cookie-sessions --demo-login` and `UAPI_COOKIE_KEY`
+/// as given (unset for `None`), on a free port.
+async fn start_on_cookies(key: Option<&str>) -> (Spawned, SocketAddr) {
+    let mut command = command(&["--cookie-sessions", "--demo-login", "--bind", "127.0.0.1:0"], None);
+    if let Some(key) = key {
+        command.env("UAPI_COOKIE_KEY", key);
+    }
+    let mut app = Spawned::start(command);
+    let addr = app.addr_after("listening on http://").await;
+    (app, addr)
+}
+
+/// `--cookie-sessions` without `UAPI_COOKIE_KEY`: a random key, said so in
+/// the log; the same routes (login, `/me`, the cart, logout) on sessions kept
+/// in their cookies, with the default cookie attributes; `DELETE
+/// /sessions/{user_id}` a 501 saying why.
+#[tokio::test]
+async fn cookie_sessions_serve_the_same_routes_from_the_cookies() {
+    let (app, addr) = start_on_cookies(None).await;
+    assert_printed(&app, "UAPI_COOKIE_KEY is not set");
+    let (set_cookie, value) = login_and_check(addr, 7).await;
+    let expected = BTreeSet::from(["Secure", "HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=1209600"]);
+    assert_eq!(attributes(&set_cookie), expected, "{set_cookie}");
+    assert!(value.len() > 43 && !value.contains("user_id"), "a sealed session, not an id: {value}");
+    let session = format!("session_id={value}");
+
+    let cart = request(addr, "POST", "/cart?item=apple", None).await;
+    assert_eq!((cart.status, cart.body.as_str()), (200, "apple"), "{cart:?}");
+    let cart_cookie = format!("cart_session={}", cart.cookie("cart_session"));
+    let more = request(addr, "POST", "/cart?item=pear", Some(&cart_cookie)).await;
+    assert_eq!(more.body, "apple,pear");
+    let shown = request(addr, "GET", "/cart", Some(&format!("cart_session={}", more.cookie("cart_session")))).await;
+    assert_eq!(shown.body, "apple,pear");
+
+    let everywhere = request(addr, "DELETE", "/sessions/7", Some(&session)).await;
+    assert_eq!(everywhere.status, 501, "{everywhere:?}");
+    assert!(
+        everywhere.body.contains("--cookie-sessions") && everywhere.body.contains("until it expires"),
+        "{everywhere:?}"
+    );
+
+    let logout = request(addr, "POST", "/logout", Some(&session)).await;
+    assert_eq!(logout.status, 204);
+    assert!(attributes(logout.set_cookie("session_id")).contains("Max-Age=0"), "{logout:?}");
+}
+
+/// `UAPI_COOKIE_KEY`: another process with the same key opens the cookie
+/// (the session is in the cookie, not in the process); one with another
+/// key does not.
+#[tokio::test]
+async fn the_cookie_key_comes_from_the_environment() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let (first, addr) = start_on_cookies(Some(key)).await;
+    assert_printed(&first, "with the key in UAPI_COOKIE_KEY");
+    let (_, value) = login(addr, 12).await;
+    let cookie = format!("session_id={value}");
+    let (_second, same_key) = start_on_cookies(Some(key)).await;
+    let me = request(same_key, "GET", "/me", Some(&cookie)).await;
+    assert_eq!((me.status, me.body.as_str()), (200, "12"), "{me:?}");
+    let (_third, other_key) = start_on_cookies(Some("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=")).await;
+    assert_eq!(request(other_key, "GET", "/me", Some(&cookie)).await.status, 403);
+}
+
+/// A `UAPI_COOKIE_KEY` under 256 bits stops the example at start, saying so.
+#[tokio::test]
+async fn a_short_cookie_key_exits_non_zero_saying_why() {
+    let mut command = command(&["--cookie-sessions", "--bind", "127.0.0.1:0"], None);
+    command.env("UAPI_COOKIE_KEY", "c2hvcnQ=");
+    let mut app = Spawned::start(command);
+    let status = app.exit_within(PATIENCE).await.expect("exits");
+    assert!(!status.success(), "{status:?}");
+    let output = app.output();
+    assert!(output.contains("UAPI_COOKIE_KEY") && output.contains("256 bits"), "{output}");
+    assert!(!output.contains("listening on"), "{output}");
 }

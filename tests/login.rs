@@ -9,6 +9,7 @@
 mod support;
 
 #[path = "../examples/login/app.rs"]
+#[allow(dead_code)] // `Store::Cookie`: the cookie sessions' login is in tests/cookie_sessions/login.rs
 mod login_app;
 
 use std::net::SocketAddr;

@@ -471,6 +471,24 @@ async fn the_login_examples_document_matches_its_snapshot() {
     snapshot("login", &spec);
 }
 
+/// On `--cookie-sessions`, the example's sessions are cookie schemes that
+/// say what they hold, and no operation answers 503: there is no store to be
+/// down.
+#[tokio::test]
+async fn on_cookie_sessions_the_login_examples_document_has_no_503() {
+    let settings = login_app::Settings { demo_login: true, ..Default::default() };
+    let keys = uapi::sessions::secure::SecretKey::from_bytes(&[1; 32]).expect("a key").into();
+    let app = login_app::build(login_app::Store::Cookie { keys }, &settings);
+    let client = TestClient::new(&app).expect("the example builds");
+    let spec: Value = client.get("/openapi.json").send().await.json().expect("JSON");
+    assert_eq!(statuses(op(&spec, "/me", "get")), ["200", "403"]);
+    assert_eq!(statuses(op(&spec, "/cart", "get")), ["200"]);
+    assert_eq!(op(&spec, "/cart", "get")["security"], serde_json::json!([{"cart_session": []}, {}]));
+    let scheme = &spec["components"]["securitySchemes"]["session_id"];
+    assert_eq!((&scheme["in"], &scheme["name"]), (&Value::from("cookie"), &Value::from("session_id")));
+    assert!(scheme["description"].as_str().is_some_and(|d| d.contains("encrypted")), "{scheme:#}");
+}
+
 #[tokio::test]
 async fn the_hello_examples_document_matches_its_snapshot() {
     let client = TestClient::new(&hello_app::build()).expect("the example builds");

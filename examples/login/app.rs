@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use uapi::http::header::{HeaderValue, CONTENT_TYPE};
+use uapi::http::StatusCode;
 use uapi::login::{
-    configure_async_login, configure_login_throttle, AsyncLoginManager, AsyncLoginSession, LoginOptions, LoginThrottle,
-    LoginThrottleOptions,
+    configure_async_login, configure_login_throttle, configure_login_throttle_in, configure_secure_login,
+    AsyncLoginManager, AsyncLoginSession, LoginOptions, LoginThrottle, LoginThrottleOptions,
 };
 use uapi::openapi::{DocsPage, OpenApiOptions};
 use uapi::sessions::redis::{configure_async_sessions, RedisBackend, RedisConnection};
-use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SessionError, SessionOptions};
+use uapi::sessions::secure::{configure_secure_sessions, SecretKeys};
+use uapi::sessions::{configure_sessions, AsyncSession, MemoryStore, SecureSession, SessionError, SessionOptions};
 use uapi::status::{BadRequest, Conflict, Created, NoContent, NotFound, Unauthorized};
-use uapi::{handler, App, Body, CookieSettings, IntoResponse, ReqBody, Response};
+use uapi::{handler, App, Body, CookieSettings, IntoResponse, Refusal, ReqBody, Response};
 
 use self::users::{CreateError, Credentials, Users, MIN_PASSWORD_CHARS};
 
@@ -110,13 +112,28 @@ pub(crate) async fn logout_everywhere(
     Ok("OK")
 }
 
+/// `DELETE /sessions/{user_id}` with `--cookie-sessions`: 501, saying why.
+#[handler]
+pub(crate) async fn cannot_logout_everywhere(user_id: i64) -> Response {
+    let why = format!(
+        "cannot log user {user_id} out everywhere: with --cookie-sessions each session lives only in its \
+         cookie, valid until it expires, and no server keeps a list of them to end"
+    );
+    Refusal::new(StatusCode::NOT_IMPLEMENTED, why).into_response()
+}
+
+/// The cart's items after adding `item` to `items`.
+fn with_item(items: Option<String>, item: String) -> String {
+    match items {
+        Some(items) => format!("{items},{item}"),
+        None => item,
+    }
+}
+
 /// `POST /cart?item=X`: adds X to the cart, a second, independent session.
 #[handler]
 pub(crate) async fn add_to_cart(cart: AsyncSession, item: String) -> Result<String, SessionError> {
-    let items = match cart.get("items") {
-        Some(items) => format!("{items},{item}"),
-        None => item,
-    };
+    let items = with_item(cart.get("items"), item);
     cart.insert("items", items.clone());
     cart.update_session().await?;
     Ok(items)
@@ -125,6 +142,21 @@ pub(crate) async fn add_to_cart(cart: AsyncSession, item: String) -> Result<Stri
 /// `GET /cart`: the cart's items, comma-separated.
 #[handler]
 pub(crate) async fn show_cart(cart: AsyncSession) -> String {
+    cart.get("items").unwrap_or_default()
+}
+
+/// `POST /cart?item=X` with `--cookie-sessions`: the cart in its cookie.
+#[handler(name = "add_to_cart")]
+pub(crate) async fn add_to_cookie_cart(cart: SecureSession, item: String) -> Result<String, SessionError> {
+    let items = with_item(cart.get("items"), item);
+    cart.insert("items", items.clone());
+    cart.update_session().await?;
+    Ok(items)
+}
+
+/// `GET /cart` with `--cookie-sessions`.
+#[handler(name = "show_cart")]
+pub(crate) async fn show_cookie_cart(cart: SecureSession) -> String {
     cart.get("items").unwrap_or_default()
 }
 
@@ -192,6 +224,10 @@ pub(crate) enum Store {
     /// In Redis, every key under `key_prefix`, each command bounded by
     /// `command_timeout` (a 503 past it).
     Redis { conn: RedisConnection, key_prefix: String, command_timeout: Duration },
+    /// In the cookies themselves, sealed with `keys` (`--cookie-sessions`):
+    /// no server-side store, so no logging out everywhere, and the login
+    /// throttle counts in this process's memory.
+    Cookie { keys: SecretKeys },
 }
 
 /// The app: logins in the `session` store, carts in a second, independent
@@ -204,6 +240,10 @@ pub(crate) fn build(store: Store, settings: &Settings) -> App {
     let options = SessionOptions::default().max_age(settings.max_age).cookie_settings(cookies).refuse_cross_site(true);
     let cart_options = options.clone().cookie_name("cart_session").session_arg_param_name("cart");
     let sessions = match store {
+        Store::Cookie { keys } => {
+            build_on_cookies(&mut app, keys, options, cart_options, settings);
+            return app;
+        }
         Store::Memory => {
             configure_sessions(&mut app, MemoryStore::new(), cart_options);
             configure_sessions(&mut app, MemoryStore::new(), options)
@@ -221,17 +261,41 @@ pub(crate) fn build(store: Store, settings: &Settings) -> App {
     if let Err(e) = configure_login_throttle(&mut app, &sessions, settings.throttle.clone()) {
         unreachable!("uapi's backends keep attempt logs: {e}");
     }
-    app.provide_value(Users::new()).provide_value(DemoLogin(settings.demo_login));
-    app.get("/", index)
-        .post("/users", create_user)
-        .post("/login", login)
-        .post("/logout", logout)
-        .get("/me", me)
-        .delete("/sessions/{user_id}", logout_everywhere)
-        .post("/cart", add_to_cart)
-        .get("/cart", show_cart);
+    common_routes(&mut app, settings);
+    app.delete("/sessions/{user_id}", logout_everywhere).post("/cart", add_to_cart).get("/cart", show_cart);
     serve_docs(&mut app, settings.docs_assets.as_deref());
     app
+}
+
+/// [`build`] with the sessions in their cookies (`--cookie-sessions`): the
+/// same routes, and `DELETE /sessions/{user_id}` a 501.
+fn build_on_cookies(
+    app: &mut App,
+    keys: SecretKeys,
+    options: SessionOptions,
+    carts: SessionOptions,
+    settings: &Settings,
+) {
+    configure_secure_sessions(app, keys.clone(), carts);
+    let sessions = configure_secure_sessions(app, keys, options);
+    // `current_user_id` and `login_session`; no `login_manager`.
+    configure_secure_login::<i64>(app, &sessions, LoginOptions::default());
+    // No store to count failures in: this process's memory.
+    let counts = Arc::new(MemoryStore::new());
+    if let Err(e) = configure_login_throttle_in(app, counts, settings.throttle.clone()) {
+        unreachable!("MemoryStore keeps an attempt log: {e}");
+    }
+    common_routes(app, settings);
+    app.delete("/sessions/{user_id}", cannot_logout_everywhere)
+        .post("/cart", add_to_cookie_cart)
+        .get("/cart", show_cookie_cart);
+    serve_docs(app, settings.docs_assets.as_deref());
+}
+
+/// The routes and values every session store serves alike.
+fn common_routes(app: &mut App, settings: &Settings) {
+    app.provide_value(Users::new()).provide_value(DemoLogin(settings.demo_login));
+    app.get("/", index).post("/users", create_user).post("/login", login).post("/logout", logout).get("/me", me);
 }
 
 /// The OpenAPI document at `/openapi.json` (of the routes above), and the

@@ -5,11 +5,13 @@
 //! cargo run --release --example login -- [--bind ADDR] [--redis URL | --redis-cluster URL,URL,...]
 //!                                        [--key-prefix P] [--redis-timeout-ms MS] [--max-age SECS]
 //!                                        [--insecure-cookies] [--login-failures N] [--login-window SECS]
-//!                                        [--trust-proxy CIDR,...] [--demo-login]
+//!                                        [--trust-proxy CIDR,...] [--demo-login] [--cookie-sessions]
 //! ```
 //!
 //! Without `--redis` (or `REDIS_URL`) or `--redis-cluster`, sessions live in
-//! memory. `--redis` takes any URL redis-rs does (`rediss://` for TLS, a user
+//! memory; with `--cookie-sessions`, in the cookies themselves, encrypted
+//! with the key in `UAPI_COOKIE_KEY` (base64 of 32 bytes or more; older keys,
+//! still accepted, comma-separated in `UAPI_COOKIE_OLD_KEYS`). `--redis` takes any URL redis-rs does (`rediss://` for TLS, a user
 //! and password for an ACL user, `?protocol=resp3`); `--redis-cluster` takes
 //! some (or all) of a Redis Cluster's nodes, comma-separated, and the client
 //! discovers the rest.
@@ -19,6 +21,7 @@ use std::time::Duration;
 use clap::Parser;
 use uapi::login::LoginThrottleOptions;
 use uapi::sessions::redis::RedisConnection;
+use uapi::sessions::secure::{SecretKey, SecretKeys};
 
 mod app;
 
@@ -65,6 +68,12 @@ struct Args {
     /// packages swagger-ui-dist, redoc, @stoplight/elements), not a CDN.
     #[arg(long, value_name = "DIR")]
     docs_assets: Option<std::path::PathBuf>,
+    /// Keep each session in its cookie, encrypted (AES-256-GCM), with no
+    /// server-side store: the key from `UAPI_COOKIE_KEY` (base64 of at least
+    /// 32 bytes; a random key for this run when unset), older keys from
+    /// `UAPI_COOKIE_OLD_KEYS`. Logging a user out everywhere is then a 501.
+    #[arg(long, conflicts_with_all = ["redis", "redis_cluster"])]
+    cookie_sessions: bool,
 }
 
 #[tokio::main]
@@ -87,6 +96,7 @@ async fn main() {
     let redis = args.redis.as_deref().filter(|url| !url.is_empty());
     let command_timeout = Duration::from_millis(args.redis_timeout_ms);
     let store = match (redis, &args.redis_cluster) {
+        _ if args.cookie_sessions => app::Store::Cookie { keys: cookie_keys() },
         (_, Some(urls)) => match connect_cluster(urls).await {
             Ok(conn) => {
                 tracing::info!(nodes = %urls.join(","), "sessions in Redis Cluster");
@@ -114,6 +124,30 @@ async fn main() {
     if let Err(e) = server.run().await {
         fail(&format!("server error: {e}"));
     }
+}
+
+/// The keys of `--cookie-sessions`: `UAPI_COOKIE_KEY` (else a random key for
+/// this run) and the older `UAPI_COOKIE_OLD_KEYS`; a bad key ends the program.
+fn cookie_keys() -> SecretKeys {
+    let current = match std::env::var("UAPI_COOKIE_KEY") {
+        Ok(text) if !text.trim().is_empty() => {
+            let key = SecretKey::from_base64(&text).unwrap_or_else(|e| fail(&format!("UAPI_COOKIE_KEY: {e}")));
+            tracing::info!("sessions in encrypted cookies, with the key in UAPI_COOKIE_KEY");
+            key
+        }
+        _ => {
+            let key = SecretKey::generate().unwrap_or_else(|e| fail(&e.to_string()));
+            tracing::warn!(
+                "UAPI_COOKIE_KEY is not set: sessions in encrypted cookies under a random key for this run only \
+                 (they end with the process); set it to base64 of 32 random bytes (openssl rand -base64 32)"
+            );
+            key
+        }
+    };
+    let old = std::env::var("UAPI_COOKIE_OLD_KEYS").unwrap_or_default();
+    old.split(',').filter(|k| !k.trim().is_empty()).fold(SecretKeys::new(current), |keys, text| {
+        keys.with_old(SecretKey::from_base64(text).unwrap_or_else(|e| fail(&format!("UAPI_COOKIE_OLD_KEYS: {e}"))))
+    })
 }
 
 /// A network (`10.0.0.0/8`) or one address (`10.0.0.7`).

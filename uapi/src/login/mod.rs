@@ -14,10 +14,19 @@
 //! session in the namespace of the user's id, so [`AsyncLoginManager::logout`]
 //! ends every session of a user.
 //!
+//! [`configure_secure_login`] registers the first three on secure sessions
+//! (cookies that hold the session themselves, feature `secure-sessions`):
+//! what login needs of a session is the trait [`SessionForLogin`]. There is
+//! no `login_manager` there: without a server nothing can end a cookie's
+//! copies on other devices before they expire, so a handler asking for it
+//! stops [`App::build`] (no provider for `login_manager`), and code outside
+//! requests has no manager to call.
+//!
 //! [`configure_login_throttle`] guards the login handler itself: failed
 //! attempts counted per account and per client address, a 429 past the limit
 //! (see [`LoginThrottle`]).
 
+mod backing;
 mod client_ip;
 mod throttle;
 
@@ -27,10 +36,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx, ResponseDoc, SecurityDoc};
+#[cfg(feature = "secure-sessions")]
+use crate::sessions::{secure::SecureSessionStore, SecureSession};
 use crate::sessions::{AsyncSession, SessionError, SessionStore};
 use crate::{App, Headers, IntoResponse, Refusal, Response};
 
-pub use self::throttle::{configure_login_throttle, LoginThrottle, LoginThrottleOptions, LoginThrottles};
+pub use self::backing::SessionForLogin;
+pub use self::throttle::{
+    configure_login_throttle, configure_login_throttle_in, LoginThrottle, LoginThrottleOptions, LoginThrottles,
+};
 
 /// The session key holding the logged-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
@@ -89,44 +103,52 @@ impl<T: UserId> AsyncLoginManager<T> {
     }
 }
 
-/// The login view of a session: uapi's `AsyncLoginSession`.
+/// The login view of a session: uapi's `AsyncLoginSession`, on any session
+/// type that is [`SessionForLogin`] (a server-side store's [`AsyncSession`],
+/// a secure cookie session).
 #[derive(Clone)]
 pub struct AsyncLoginSession<T> {
     /// The logged-in user, if any.
     pub user_id: Option<T>,
-    session: AsyncSession,
+    session: Arc<dyn SessionForLogin>,
 }
 
 impl<T: UserId> AsyncLoginSession<T> {
-    /// Logs this session in as `user_id`: records it, moves the session to a
-    /// NEW id (the old id stops working, so a planted id is useless) in the
-    /// user's namespace, and sets the cookie. Returns the cookie headers too.
+    /// Logs this session in as `user_id`: records it and sets a cookie
+    /// with a new value. On a server-side store the session moves to a NEW
+    /// id (the old id stops working, so a planted id is useless) in the
+    /// user's namespace; on secure sessions it is sealed anew, as beginning
+    /// now (a planted cookie stays the anonymous session it was). Returns
+    /// the cookie headers too.
     ///
     /// # Errors
     ///
-    /// [`SessionError`] when the store is down or slow.
+    /// [`SessionError`] when the store is down or slow, or a secure session's
+    /// cookie would be too large.
     pub async fn login_and_return(&self, user_id: T) -> Result<Headers, SessionError> {
         let id = user_id.to_string();
-        if self.session.get(USER_ID_KEY).is_some_and(|current| current != id) {
+        if self.session.field(USER_ID_KEY).is_some_and(|current| current != id) {
             // Another user's session: none of its data carries over to this user.
-            self.session.clear();
+            self.session.clear_fields();
         }
-        self.session.insert(USER_ID_KEY, id.clone());
-        self.session.rotate_id_in(Some(&id)).await
+        self.session.set_field(USER_ID_KEY, id.clone());
+        self.session.begin_login(&id).await
     }
 
-    /// Logs this session out: deletes it server-side and expires the cookie.
+    /// Logs this session out: deletes it (server-side stores) and expires
+    /// the cookie.
     ///
     /// # Errors
     ///
     /// [`SessionError`] when the store is down or slow.
     pub async fn logout_and_return(&self) -> Result<Headers, SessionError> {
-        self.session.clear_session().await
+        self.session.end_session().await
     }
 
-    /// The underlying session.
-    pub fn session(&self) -> &AsyncSession {
-        &self.session
+    /// The underlying session, as login sees it (a handler wanting the whole
+    /// map asks for the session itself too: it is the same one).
+    pub fn session(&self) -> &dyn SessionForLogin {
+        &*self.session
     }
 }
 
@@ -162,33 +184,78 @@ pub fn configure_async_login<T: UserId>(
     store: &SessionStore,
     options: LoginOptions,
 ) -> AsyncLoginManager<T> {
-    // Parameter names are `&'static str`; a name built at run time is kept for
-    // the life of the program (configured once per app, a few bytes).
-    let session_param: &'static str = match store.options().session_arg_param_name.clone() {
-        std::borrow::Cow::Borrowed(s) => s,
-        std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
-    };
-    let cookie: Arc<str> = store.options().cookie_name.as_str().into();
-    let base = LoginProvider::<T> { session_param, cookie, forbidden: options.forbidden, user: PhantomData };
+    register::<T, AsyncSession>(app, store.options(), options);
     let manager = AsyncLoginManager { store: store.clone(), user: PhantomData };
-    app.register_by_name_and_type("current_user_id", Required(base.clone()));
-    app.register_by_name_and_type("current_user_id", Optional(base.clone()));
-    app.register_by_name_and_type("login_session", base);
     app.provide_value_by_name("login_manager", manager.clone());
     manager
 }
 
+/// [`configure_async_login`] on secure sessions (feature `secure-sessions`):
+/// registers `current_user_id: T`, `current_user_id: Option<T>` and
+/// `login_session: AsyncLoginSession<T>` on top of `store`'s
+/// `SecureSession`. A login seals the session anew (new cookie bytes); a
+/// logout expires this browser's cookie.
+///
+/// No `login_manager`: logging a user out on every device needs a server
+/// that remembers the user's sessions, and a secure session is only its
+/// cookie, valid until it expires wherever a copy of it is. So nothing is
+/// returned to call `logout` on, and a handler asking for `login_manager`
+/// stops [`App::build`] (nothing provides it). Keep `max_age` short, or use
+/// a server-side store, where ending sessions at once matters.
+///
+/// # Examples
+///
+/// ```
+/// use uapi::login::{configure_secure_login, LoginOptions};
+/// use uapi::sessions::secure::{configure_secure_sessions, SecretKey};
+/// use uapi::sessions::SessionOptions;
+/// use uapi::{handler, App};
+///
+/// #[handler]
+/// async fn me(current_user_id: i64) -> String { current_user_id.to_string() }
+///
+/// let mut app = App::new();
+/// let store = configure_secure_sessions(&mut app, SecretKey::generate().unwrap(), SessionOptions::default());
+/// configure_secure_login::<i64>(&mut app, &store, LoginOptions::default());
+/// app.get("/me", me);
+/// assert!(app.build().is_ok());
+/// ```
+#[cfg(feature = "secure-sessions")]
+pub fn configure_secure_login<T: UserId>(app: &mut App, store: &SecureSessionStore, options: LoginOptions) {
+    register::<T, SecureSession>(app, store.options(), options);
+}
+
+/// Registers the three login providers on the session parameter of a store
+/// configured with `session`, whose session type is `S`.
+fn register<T: UserId, S: SessionForLogin + Clone>(
+    app: &mut App,
+    session: &crate::sessions::SessionOptions,
+    options: LoginOptions,
+) {
+    // Parameter names are `&'static str`; a name built at run time is kept for
+    // the life of the program (configured once per app, a few bytes).
+    let session_param: &'static str = match session.session_arg_param_name.clone() {
+        std::borrow::Cow::Borrowed(s) => s,
+        std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
+    };
+    let cookie: Arc<str> = session.cookie_name.as_str().into();
+    let base = LoginProvider::<T, S> { session_param, cookie, forbidden: options.forbidden, user: PhantomData };
+    app.register_by_name_and_type("current_user_id", Required(base.clone()));
+    app.register_by_name_and_type("current_user_id", Optional(base.clone()));
+    app.register_by_name_and_type("login_session", base);
+}
+
 /// The shared part of the three login providers: each asks for the store's
-/// session by its parameter name, like any handler would.
-struct LoginProvider<T> {
+/// session (of type `S`) by its parameter name, like any handler would.
+struct LoginProvider<T, S> {
     session_param: &'static str,
     /// The store's cookie: required by `current_user_id`, in the OpenAPI document.
     cookie: Arc<str>,
     forbidden: Arc<dyn Fn() -> Response + Send + Sync>,
-    user: PhantomData<fn() -> T>,
+    user: PhantomData<fn() -> (T, S)>,
 }
 
-impl<T> Clone for LoginProvider<T> {
+impl<T, S> Clone for LoginProvider<T, S> {
     fn clone(&self) -> Self {
         LoginProvider {
             session_param: self.session_param,
@@ -199,27 +266,27 @@ impl<T> Clone for LoginProvider<T> {
     }
 }
 
-impl<T: UserId> LoginProvider<T> {
+impl<T: UserId, S: SessionForLogin + Clone> LoginProvider<T, S> {
     fn info(&self, name: &'static str, returns: &'static str) -> HandlerInfo {
-        HandlerInfo::new(name, vec![ParamInfo::provided::<AsyncSession>(self.session_param)], returns)
+        HandlerInfo::new(name, vec![ParamInfo::provided::<S>(self.session_param)], returns)
     }
 
-    async fn load(ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<(AsyncSession, Option<T>), Response> {
+    async fn load(ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<(S, Option<T>), Response> {
         // The plan has the one parameter `info` declared (App::build made it so).
         let Some(session_plan) = plan.first() else {
             return Err(crate::status::InternalServerError::new("login misconfigured").into_response());
         };
-        let session = ctx.provided::<AsyncSession>(session_plan).await?;
+        let session = ctx.provided::<S>(session_plan).await?;
         // A stored id that does not parse (e.g. written by other code) is anonymous.
-        let user = session.get(USER_ID_KEY).and_then(|s| s.parse::<T>().ok());
+        let user = session.field(USER_ID_KEY).and_then(|s| s.parse::<T>().ok());
         Ok((session, user))
     }
 }
 
-struct Required<T>(LoginProvider<T>);
-struct Optional<T>(LoginProvider<T>);
+struct Required<T, S>(LoginProvider<T, S>);
+struct Optional<T, S>(LoginProvider<T, S>);
 
-impl<T: UserId> Injectable for Required<T> {
+impl<T: UserId, S: SessionForLogin + Clone> Injectable for Required<T, S> {
     type Output = Result<T, Response>;
     type Provided = T;
 
@@ -241,7 +308,7 @@ impl<T: UserId> Injectable for Required<T> {
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
-        let (_, user) = LoginProvider::<T>::load(ctx, plan).await?;
+        let (_, user) = LoginProvider::<T, S>::load(ctx, plan).await?;
         Ok(user.ok_or_else(|| (self.0.forbidden)()))
     }
 
@@ -250,7 +317,7 @@ impl<T: UserId> Injectable for Required<T> {
     }
 }
 
-impl<T: UserId> Injectable for Optional<T> {
+impl<T: UserId, S: SessionForLogin + Clone> Injectable for Optional<T, S> {
     type Output = Option<T>;
     type Provided = Option<T>;
 
@@ -259,7 +326,7 @@ impl<T: UserId> Injectable for Optional<T> {
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
-        Ok(LoginProvider::<T>::load(ctx, plan).await?.1)
+        Ok(LoginProvider::<T, S>::load(ctx, plan).await?.1)
     }
 
     fn provide(out: Option<T>) -> Result<Option<T>, Response> {
@@ -267,7 +334,7 @@ impl<T: UserId> Injectable for Optional<T> {
     }
 }
 
-impl<T: UserId> Injectable for LoginProvider<T> {
+impl<T: UserId, S: SessionForLogin + Clone> Injectable for LoginProvider<T, S> {
     type Output = AsyncLoginSession<T>;
     type Provided = AsyncLoginSession<T>;
 
@@ -276,8 +343,8 @@ impl<T: UserId> Injectable for LoginProvider<T> {
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
-        let (session, user_id) = LoginProvider::<T>::load(ctx, plan).await?;
-        Ok(AsyncLoginSession { user_id, session })
+        let (session, user_id) = LoginProvider::<T, S>::load(ctx, plan).await?;
+        Ok(AsyncLoginSession { user_id, session: Arc::new(session) })
     }
 
     fn provide(out: Self::Output) -> Result<Self::Output, Response> {

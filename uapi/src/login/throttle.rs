@@ -314,7 +314,35 @@ pub fn configure_login_throttle(
     store: &SessionStore,
     options: LoginThrottleOptions,
 ) -> Result<LoginThrottles, SessionError> {
-    let backend = store.backend().clone();
+    configure_login_throttle_in(app, store.backend().clone(), options)
+}
+
+/// [`configure_login_throttle`] counting in `backend`'s attempt log, for an
+/// app whose sessions have no backend (secure sessions, in their cookies):
+/// e.g. a [`MemoryStore`](crate::sessions::MemoryStore) (counts of this
+/// process only) or a [`RedisBackend`](crate::sessions::RedisBackend) (shared
+/// by every process). Nothing else of the backend is used.
+///
+/// # Errors
+///
+/// As [`configure_login_throttle`]: a backend without an attempt log.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use uapi::login::{configure_login_throttle_in, LoginThrottleOptions};
+/// use uapi::sessions::MemoryStore;
+///
+/// let mut app = uapi::App::new();
+/// configure_login_throttle_in(&mut app, Arc::new(MemoryStore::new()), LoginThrottleOptions::default())
+///     .expect("memory keeps counts");
+/// ```
+pub fn configure_login_throttle_in(
+    app: &mut App,
+    backend: Arc<dyn SessionBackend>,
+    options: LoginThrottleOptions,
+) -> Result<LoginThrottles, SessionError> {
     if backend.attempt_log().is_none() {
         return Err(no_log());
     }

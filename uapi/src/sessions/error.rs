@@ -24,6 +24,19 @@ pub enum SessionError {
     /// The OS random number generator failed, so no session id could be made.
     #[error("could not generate a session id: {0}")]
     Rng(String),
+    /// A secure session's cookie would be `size` bytes, past the `limit`
+    /// (4096) a browser keeps of one cookie: it would drop the cookie
+    /// silently, so the save fails instead.
+    #[error(
+        "the session's cookie would be {size} bytes, over the {limit}-byte limit of a browser cookie \
+         (which would drop it silently): keep less in a cookie session, or use a server-side store"
+    )]
+    TooLarge {
+        /// The `Set-Cookie` value's length (name, value and attributes).
+        size: usize,
+        /// The limit, 4096 bytes.
+        limit: usize,
+    },
 }
 
 impl SessionError {

@@ -1,5 +1,7 @@
-//! Server-side cookie sessions: uapi's Redis async sessions, and an in-memory
-//! store with the same behaviour for development and tests.
+//! Cookie sessions: server-side (uapi's Redis async sessions, and an in-memory
+//! store with the same behaviour for development and tests), and secure
+//! sessions kept in the cookie itself, encrypted ([`secure`], feature
+//! `secure-sessions`).
 //!
 //! [`configure_sessions`] registers a provider for `session: AsyncSession` (or
 //! the name in [`SessionOptions`]) on any [`SessionBackend`];
@@ -11,7 +13,9 @@
 //! [`memory::MemoryStore`] and `redis::RedisBackend`.
 //!
 //! Modules, each using only those before it: `error`, `id`, `attempts`, `backend`,
-//! `options`, `session`, `store`; then the backends, `memory` and `redis`.
+//! `options`, `session`, `store`; then the backends, `memory` and `redis`;
+//! then `secure`, the store without a server (on `error`, `options`,
+//! `cross_site` and `session`'s clock).
 
 mod attempts;
 mod backend;
@@ -22,6 +26,8 @@ pub mod memory;
 mod options;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "secure-sessions")]
+pub mod secure;
 mod session;
 mod store;
 
@@ -33,5 +39,7 @@ pub use memory::MemoryStore;
 pub use options::SessionOptions;
 #[cfg(feature = "redis")]
 pub use redis::RedisBackend;
+#[cfg(feature = "secure-sessions")]
+pub use secure::SecureSession;
 pub use session::{AsyncSession, ENDS_AT_FIELD};
 pub use store::{configure_sessions, AsyncRedisSessionStore, SessionStore};

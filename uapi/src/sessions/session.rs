@@ -24,7 +24,7 @@ pub(crate) struct Shared {
 pub const ENDS_AT_FIELD: &str = "uapi.ends_at";
 
 /// Now, in unix milliseconds (the wall clock every process shares).
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
