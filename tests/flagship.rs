@@ -295,8 +295,11 @@ async fn insecure_cookies_drops_secure_only() {
 async fn a_wrong_redis_password_exits_non_zero_at_once() {
     let redis = RedisServer::builder().acl_user("default", &["on", ">right-password", "~*", "+@all"]).start();
     let url = redis.url_as("default", "wrong-password");
+    // The command first: making it may build the example, which is not the
+    // example's own time to exit.
+    let command = command(&["--bind", "127.0.0.1:0", "--redis", &url], None);
     let started = Instant::now();
-    let mut app = Spawned::start(command(&["--bind", "127.0.0.1:0", "--redis", &url], None));
+    let mut app = Spawned::start(command);
     let status = app.exit_within(PATIENCE).await.expect("exits");
     let took = started.elapsed();
     assert!(!status.success(), "{status:?}");
