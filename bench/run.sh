@@ -11,15 +11,17 @@
 # uapi is the bench server on Workers with redis-rs's ConnectionManager, uapi-mt
 # the same on the multi-thread runtime, uapi-pl on Workers with uapi's own
 # PipelinedConnection),
-# SCENARIOS ("hello read write login"), OUT (results directory), BUILD (1; 0
-# uses the binaries already built).
+# SCENARIOS ("hello read write login"; also read-kN and write-kN: the session
+# first filled with N keys of 100 bytes by POST /fill, e.g. read-k50 write-k200),
+# OUT (results directory), BUILD (1; 0 uses the binaries already built).
 #
 # Runs are interleaved: for each round, for each scenario, every target in
 # turn (A B C A B C), each on a fresh server process. Per run: a warm-up, then
 # CONFIG RESETSTAT, the server's utime+stime from /proc/PID/stat, one wrk run,
 # and the deltas: requests/s, p50/p99, errors, Redis commands per request
 # (INFO commandstats, commands run inside Lua scripts included), and server CPU
-# microseconds per request. Once per target and scenario, a sequential probe
+# microseconds per request, and Redis network bytes per request (INFO stats
+# total_net_input_bytes + total_net_output_bytes). Once per target and scenario, a sequential probe
 # (20 requests, one at a time) counts Redis round trips per request from
 # INFO stats' total_reads_processed. The summary prints medians over rounds.
 set -euo pipefail
@@ -113,6 +115,7 @@ stop_server() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 redis_cpu() { rcli info cpu | tr -d '\r' | awk -F: '$1=="used_cpu_sys"||$1=="used_cpu_user"{t+=$2} END{printf "%.6f", t}'; }
 reads_processed() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_reads_processed"{print $2}'; }
+net_bytes() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_net_input_bytes"||$1=="total_net_output_bytes"{t+=$2} END{print t}'; }
 login_cookie() { # -> "name=value" of the Set-Cookie of a fresh login
     curl -fsi -X POST "http://127.0.0.1:$PORT/login?user_id=1" | tr -d '\r' \
         | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}'
@@ -138,30 +141,41 @@ check_semantics() { # target
 }
 
 run_one() { # round target scenario
-    local round=$1 target=$2 scen=$3 path method=GET cookie="" args=()
+    local round=$1 target=$2 scen=$3 path method=GET cookie="" args=() keys=0
     case $scen in
         hello) path=/hello ;;
-        read) path=/ ;;
-        write) path=/touch; method=POST ;;
+        read|read-k*) path=/ ;;
+        write|write-k*) path=/touch; method=POST ;;
         login) path="/login?user_id=1"; method=POST ;;
+        *) log "unknown scenario $scen"; exit 1 ;;
     esac
+    [[ $scen == *-k* ]] && keys=${scen##*-k}
     rcli flushall >/dev/null
     start_server "$target"
     [[ $round == 1 && $scen == hello ]] && check_semantics "$target"
-    if [[ $scen == read || $scen == write ]]; then
+    if [[ $scen == read* || $scen == write* ]]; then
         cookie=$(login_cookie)
         [[ -n "$cookie" ]] || { log "$target: no session cookie from /login"; exit 1; }
         args+=(-H "Cookie: $cookie")
+        if (( keys > 0 )); then
+            curl -fs -o /dev/null -X POST -H "Cookie: $cookie" "http://127.0.0.1:$PORT/fill?n=$keys&size=100" \
+                || { log "$target: /fill failed"; exit 1; }
+            # The filled session is the one read: a peer must not have moved it.
+            [[ $(curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$PORT/") == 1 ]] \
+                || { log "$target: the filled session lost its user"; exit 1; }
+        fi
     fi
     [[ $method == POST ]] && args+=(-s "$LUA")
     local url="http://127.0.0.1:$PORT$path"
     wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
     rcli config resetstat >/dev/null
-    local t0 t1 c0 c1 wout
+    local t0 t1 c0 c1 n0 n1 wout
     c0=$(redis_cpu)
+    n0=$(net_bytes)
     t0=$(cpu_ticks "$SERVER_PID")
     wout=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${args[@]}" "$url")
     t1=$(cpu_ticks "$SERVER_PID")
+    n1=$(net_bytes)
     c1=$(redis_cpu)
     echo "$wout" > "$OUT/wrk-r$round-$target-$scen.txt"
     local stats
@@ -180,9 +194,9 @@ run_one() { # round target scenario
         rt=0
     fi
     stop_server
-    python3 - "$round" "$target" "$scen" "$((t1 - t0))" "$HZ" "$rt" "$wout" "$stats" "$c0" "$c1" >>"$RAW" <<'PY'
+    python3 - "$round" "$target" "$scen" "$((t1 - t0))" "$HZ" "$rt" "$wout" "$stats" "$c0" "$c1" "$((n1 - n0))" >>"$RAW" <<'PY'
 import re, sys
-round_, target, scen, ticks, hz, rt, wout, stats, c0, c1 = sys.argv[1:11]
+round_, target, scen, ticks, hz, rt, wout, stats, c0, c1, net = sys.argv[1:12]
 def ms(v):
     m = re.match(r"([\d.]+)(us|ms|s|m)", v)
     n, u = float(m.group(1)), m.group(2)
@@ -206,12 +220,12 @@ breakdown = ",".join(f"{k}={v / max(reqs, 1):.2f}" for k, v in sorted(cmds.items
 cpu_us = int(ticks) * 1e6 / int(hz) / max(reqs, 1)
 print("\t".join(map(str, [round_, target, scen, f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", errs, reqs,
                           f"{cpu_us:.1f}", f"{total / max(reqs, 1):.2f}", rt or "", breakdown or "-",
-                          f"{(float(c1) - float(c0)) * 1e6 / max(reqs, 1):.1f}"])))
+                          f"{(float(c1) - float(c0)) * 1e6 / max(reqs, 1):.1f}", f"{int(net) / max(reqs, 1):.0f}"])))
 PY
     log "$(tail -1 "$RAW" | cut -f1-11)"
 }
 
-printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_per_req\tredis_cmds_per_req\tredis_round_trips\tcmd_breakdown\tredis_cpu_us_per_req\n' >"$RAW"
+printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_per_req\tredis_cmds_per_req\tredis_round_trips\tcmd_breakdown\tredis_cpu_us_per_req\tredis_bytes_per_req\n' >"$RAW"
 log "redis on $RPORT; ${ROUNDS} rounds; wrk -t$THREADS -c$CONNS -d${DURATION}s (warm-up ${WARMUP}s); results in $OUT"
 for round in $(seq "$ROUNDS"); do
     for scen in $SCENARIOS; do

@@ -13,6 +13,10 @@ for r in rows:
 
 SCEN = [("hello", "hello (GET /hello)"), ("read", "session read (GET /)"),
         ("write", "session write (POST /touch)"), ("login", "login (POST /login)")]
+# Large sessions: read-kN / write-kN, the session filled with N keys of 100 bytes.
+KEYS = sorted({int(r["scenario"].split("-k")[1]) for r in rows if "-k" in r["scenario"]})
+LARGE = [(f"{op}-k{n}", f"{what} ({n} keys)") for n in KEYS
+         for op, what in (("read", "session read"), ("write", "session write"))]
 TARGETS = ["uapi", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
 OURS = ["uapi", "uapi-mt", "uapi-pl"]
 PEERS = ["axum", "actix"]
@@ -41,14 +45,37 @@ def rt(t, s):
     return v[0] if v else "-"
 
 
-print("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | Redis CPU µs/req | Redis cmds/req | Redis round trips/req |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for s, label in SCEN:
+def num(t, s, k, fmt):
+    v = med(t, s, k) if rows and k in rows[0] else None
+    return "-" if v is None else format(v, fmt)
+
+
+print("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | Redis CPU µs/req | Redis cmds/req | Redis round trips/req | Redis bytes/req |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for s, label in SCEN + LARGE:
     for t in TARGETS:
         if (t, s) not in by:
             continue
         print(f"| {label} | {t} | {med(t, s, 'rps'):,.0f} | {med(t, s, 'p50_ms'):.2f} | {med(t, s, 'p99_ms'):.2f} "
-              f"| {errors(t, s)} | {med(t, s, 'cpu_us_per_req'):.1f} | {med(t, s, 'redis_cpu_us_per_req'):.1f} | {med(t, s, 'redis_cmds_per_req'):.2f} | {rt(t, s)} |")
+              f"| {errors(t, s)} | {med(t, s, 'cpu_us_per_req'):.1f} | {med(t, s, 'redis_cpu_us_per_req'):.1f} | {med(t, s, 'redis_cmds_per_req'):.2f} | {rt(t, s)} "
+              f"| {num(t, s, 'redis_bytes_per_req', ',.0f')} |")
+
+if KEYS:
+    print()
+    print("Growth with the session (N keys of 100 bytes): req/s, server CPU µs/req, Redis bytes/req")
+    print()
+    present = [t for t in TARGETS if any((t, s) in by for s, _ in LARGE)]
+    print("| scenario | " + " | ".join(present) + " |")
+    print("| --- | " + " | ".join("---:" for _ in present) + " |")
+    for s, label in LARGE:
+        cells = []
+        for t in present:
+            if (t, s) in by:
+                cells.append(f"{med(t, s, 'rps'):,.0f} ({med(t, s, 'cpu_us_per_req'):.1f} µs, "
+                             f"{num(t, s, 'redis_bytes_per_req', ',.0f')} B)")
+            else:
+                cells.append("-")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 print()
 print("Ratios ours / peer, of the medians (req/s: higher is better; CPU per request and p99: lower")
@@ -56,7 +83,7 @@ print("is better), then the median of the per-round ratios (runs are interleaved
 print()
 print("| scenario | ours | peer | req/s | CPU µs/req | p99 | req/s, per round | CPU, per round |")
 print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
-for s, label in SCEN:
+for s, label in SCEN + LARGE:
     for o in OURS:
         if (o, s) not in by:
             continue
@@ -119,6 +146,19 @@ def targets(u):
         bp = min(peers, key=lambda p: med(p, s, "p99_ms"))
         q = med(u, s, "p99_ms") / med(bp, s, "p99_ms")
         check(f"{label} p99 no worse than the best peer's", q <= 1.0, f"{q:.2f}× {bp}")
+    for s, label in LARGE:
+        peers = [p for p in PEERS if (p, s) in by]
+        if (u, s) not in by or not peers:
+            continue
+        best = max(peers, key=lambda p: med(p, s, "rps"))
+        r = med(u, s, "rps") / med(best, s, "rps")
+        if s.startswith("write"):
+            check(f"{label} ≥ 2× the best peer's req/s", r >= 2.0, f"{r:.3f}× {best}")
+            if "redis_bytes_per_req" in rows[0]:
+                b = med(u, s, "redis_bytes_per_req") / med(best, s, "redis_bytes_per_req")
+                check(f"{label} ≤ 0.2× the best peer's Redis bytes/req", b <= 0.2, f"{b:.3f}× {best}")
+        else:
+            print(f"- info: {label} {r:.3f}× {best}'s req/s")
     errs = sum(errors(*k) for k in by if k[0] == u)
     check(f"zero errors ({u})", errs == 0, f"{errs} errors")
 

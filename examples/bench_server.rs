@@ -9,6 +9,8 @@
 //! - `POST /login?user_id=N`: stores `user_id` in a new session, 201 + Set-Cookie;
 //! - `GET /`: 200 with the session's user id, or `no user`;
 //! - `POST /touch`: increments the session's `counter` and saves it, 200.
+//! - `POST /fill?n=N&size=S`: sets keys `k0..k{N-1}` to `S`-byte values, 200
+//!   (the large-session scenarios).
 //!
 //! Cookies are sent without `Secure`: the load tool speaks plain http. It runs on
 //! [`Workers`] (one thread per core, each with its own runtime, app and Redis
@@ -56,6 +58,19 @@ async fn touch(session: AsyncSession) -> Result<String, SessionError> {
     Ok(n.to_string())
 }
 
+/// `POST /fill?n=N&size=S`: sets keys `k0..k{N-1}` of the caller's session
+/// to `S`-byte values and saves (the large-session scenarios fill a session
+/// with it once, then read it or change one key).
+#[handler]
+async fn fill(session: AsyncSession, n: usize, size: usize) -> Result<&'static str, SessionError> {
+    let value = "v".repeat(size.min(1 << 16));
+    for i in 0..n.min(10_000) {
+        session.insert(format!("k{i}"), value.clone());
+    }
+    session.update_session().await?;
+    Ok("filled")
+}
+
 /// The bench server's settings: flags, or the environment bench/run.sh sets.
 #[derive(clap::Parser, Debug)]
 #[command(about = "uapi's load-benchmark server")]
@@ -93,7 +108,7 @@ fn app(redis: RedisConnection) -> App {
     let mut app = App::new();
     let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
     configure_async_sessions(&mut app, redis, options);
-    app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch);
+    app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch).post("/fill", fill);
     app
 }
 

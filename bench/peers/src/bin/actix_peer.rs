@@ -31,6 +31,21 @@ async fn touch(session: Session) -> actix_web::Result<String> {
     Ok((n + 1).to_string())
 }
 
+#[derive(Deserialize)]
+struct Fill {
+    n: usize,
+    size: usize,
+}
+
+/// `POST /fill?n=N&size=S`: keys `k0..k{N-1}` of `S`-byte values, as uapi's bench server.
+async fn fill(session: Session, q: web::Query<Fill>) -> actix_web::Result<&'static str> {
+    let value = "v".repeat(q.size.min(1 << 16));
+    for i in 0..q.n.min(10_000) {
+        session.insert(format!("k{i}"), value.clone())?;
+    }
+    Ok("filled")
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let store = RedisSessionStore::new(uapi_bench_peers::redis_url()).await.expect("connect to Redis");
@@ -42,6 +57,7 @@ async fn main() -> std::io::Result<()> {
             .route("/login", web::post().to(login))
             .route("/", web::get().to(index))
             .route("/touch", web::post().to(touch))
+            .route("/fill", web::post().to(fill))
     })
     .bind(uapi_bench_peers::bind_addr())?
     .run()

@@ -33,6 +33,21 @@ async fn touch(session: Session) -> Result<String, StatusCode> {
     Ok((n + 1).to_string())
 }
 
+#[derive(Deserialize)]
+struct Fill {
+    n: usize,
+    size: usize,
+}
+
+/// `POST /fill?n=N&size=S`: keys `k0..k{N-1}` of `S`-byte values, as uapi's bench server.
+async fn fill(session: Session, Query(q): Query<Fill>) -> Result<&'static str, StatusCode> {
+    let value = "v".repeat(q.size.min(1 << 16));
+    for i in 0..q.n.min(10_000) {
+        session.insert(&format!("k{i}"), value.clone()).await.map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    }
+    Ok("filled")
+}
+
 #[tokio::main]
 async fn main() {
     let config = Config::from_url(&uapi_bench_peers::redis_url()).expect("REDIS_URL");
@@ -46,6 +61,7 @@ async fn main() {
         .route("/login", post(login))
         .route("/", get(index))
         .route("/touch", post(touch))
+        .route("/fill", post(fill))
         .layer(sessions);
     let listener = tokio::net::TcpListener::bind(uapi_bench_peers::bind_addr()).await.expect("bind");
     axum::serve(listener, app).await.expect("serve");
