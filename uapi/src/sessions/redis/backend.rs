@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::{Cmd, Pipeline, Value};
 
 use super::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
-use super::transport::{RedisConnection, Transport};
+use super::transport::{RedisConnection, ReplicaWait, Transport};
 use super::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::{check_fields, check_request};
 use crate::sessions::{
@@ -58,6 +58,7 @@ impl std::fmt::Debug for RedisBackend {
             .field("prefix", &self.prefix)
             .field("timeout", &self.transport.timeout())
             .field("cluster", &self.transport.is_cluster())
+            .field("wait", &self.transport.wait())
             .finish()
     }
 }
@@ -87,6 +88,38 @@ impl RedisBackend {
     /// request fails with [`SessionError::Timeout`] (a 503).
     pub fn command_timeout(self, timeout: Duration) -> Self {
         RedisBackend { transport: self.transport.with_timeout(timeout), ..self }
+    }
+
+    /// Makes every write wait until `replicas` replicas have it: each save,
+    /// login rotation, deletion and logout everywhere sends `WAIT replicas
+    /// timeout` on the same connection (on a cluster, in the same pipeline,
+    /// so to the node that took the write) right after its commands, in the
+    /// same round trip. `replicas == 0` turns it off (the default).
+    ///
+    /// What it buys: Redis replicates asynchronously, so a write the primary
+    /// answered can be lost when a replica that had not received it yet is
+    /// promoted (a failover after the primary died). With the wait on, a
+    /// request whose save was answered with a success is on `replicas`
+    /// replicas as well, so a failover to one of them keeps it
+    /// (`tests/failover.rs`, `tests/sentinel.rs`).
+    ///
+    /// What the client sees when fewer replicas acknowledge within `timeout`
+    /// (a replica down, or lagging): a 503
+    /// ([`SessionError::Unavailable`](crate::sessions::SessionError::Unavailable)),
+    /// although the write *is* on the primary: as with a reply lost on the
+    /// way, a 503 from a save means "maybe applied", and a retry re-sends it
+    /// (saves are field-level and idempotent). `WAIT` does not roll anything
+    /// back. Keep `timeout` below the command timeout, or the command timeout
+    /// answers first (also a 503).
+    ///
+    /// What it costs: `WAIT` holds the connection it is sent on until the
+    /// replicas answer (one replica round trip per batch of writes; reads
+    /// queued behind a write wait too). `benches/sessions.rs` has a scenario
+    /// with it on. The login throttle's attempt counts and `touch` (rolling
+    /// expiry) do not wait.
+    pub fn wait_for_replicas(self, replicas: u32, timeout: Duration) -> Self {
+        let wait = (replicas > 0).then_some(ReplicaWait { replicas, timeout });
+        RedisBackend { transport: self.transport.with_wait(wait), ..self }
     }
 
     /// The key prefix.
@@ -159,7 +192,7 @@ impl RedisBackend {
             u.on_key("HEXISTS", key, &[MARKER_FIELD.as_bytes()]);
             u.bare("EXEC");
         };
-        let done = match self.transport.run_unit(unit).await?.pop() {
+        let done = match self.transport.run_unit_write(unit).await?.pop() {
             Some(Value::Array(done)) => done,
             other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
         };
@@ -207,10 +240,10 @@ impl RedisBackend {
                 let (mut save, mut index) = (redis::pipe(), redis::pipe());
                 save.add_command(evalsha());
                 self.index_add(req.store, &mut index, ns, id, max_age);
-                let mut r = self.transport.run(&[save, index]).await?;
+                let mut r = self.transport.run_writes(&[save, index]).await?;
                 group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
             }
-            _ => self.transport.run_cmd(evalsha).await?,
+            _ => self.transport.run_unit_write(|u| u.cmd(evalsha())).await?.pop().unwrap_or(Value::Nil),
         };
         // 1: saved; 0: gone; an array: saved, and the namespace changed.
         let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {
@@ -231,7 +264,7 @@ impl RedisBackend {
                 rem.zrem(self.ns_key(req.store, &old), id);
                 groups.push(rem);
             }
-            self.transport.run(&groups).await?;
+            self.transport.run_writes(&groups).await?;
         }
         Ok(SaveOutcome::Saved)
     }
@@ -295,7 +328,7 @@ impl SessionBackend for RedisBackend {
                 };
                 // MULTI's and the queued commands' replies are checked too: an
                 // error there means EXEC ran nothing.
-                match self.transport.run_unit(unit).await?.pop() {
+                match self.transport.run_unit_write(unit).await?.pop() {
                     Some(Value::Array(done)) if done.len() == 2 => return Ok(SaveOutcome::Saved),
                     other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
                 }
@@ -313,12 +346,12 @@ impl SessionBackend for RedisBackend {
             let key = self.session_key(store, id);
             let mut p = redis::pipe();
             p.hget(&key[..], NS_FIELD).del(&key[..]);
-            let mut r = self.transport.run(&[p]).await?;
+            let mut r = self.transport.run_writes(&[p]).await?;
             let ns: Option<String> = take(group(&mut r, 0), 0)?;
             if let Some(ns) = ns {
                 let mut p = redis::pipe();
                 p.zrem(self.ns_key(store, &ns), id.as_str());
-                self.transport.run(&[p]).await?;
+                self.transport.run_writes(&[p]).await?;
             }
             Ok(())
         })
@@ -363,13 +396,13 @@ impl SessionBackend for RedisBackend {
                 }
                 groups.push(p);
             }
-            let mut r = self.transport.run(&groups).await?;
+            let mut r = self.transport.run_writes(&groups).await?;
             if let Some(old) = old {
                 let old_ns: Option<String> = take(group(&mut r, 1), 0)?;
                 if let Some(o) = old_ns.filter(|o| Some(o.as_str()) != namespace) {
                     let mut p = redis::pipe();
                     p.zrem(self.ns_key(store, &o), old.as_str());
-                    self.transport.run(&[p]).await?;
+                    self.transport.run_writes(&[p]).await?;
                 }
             }
             Ok(())
@@ -411,7 +444,7 @@ impl SessionBackend for RedisBackend {
             // session added concurrently lands in a fresh index, not in limbo.
             let mut p = redis::pipe();
             p.invoke_script(&TAKE_INDEX.key(self.ns_key(store, namespace)));
-            let members: Vec<String> = take(group(&mut self.transport.run(&[p]).await?, 0), 0)?;
+            let members: Vec<String> = take(group(&mut self.transport.run_writes(&[p]).await?, 0), 0)?;
             // Index entries are only ever written by us, but re-validate them as
             // ids anyway before building keys from them.
             let ids: Vec<SessionId> = members.iter().filter_map(|m| SessionId::parse(m)).collect();
@@ -425,7 +458,7 @@ impl SessionBackend for RedisBackend {
                         p
                     })
                     .collect();
-                for mut g in self.transport.run(&groups).await? {
+                for mut g in self.transport.run_writes(&groups).await? {
                     count += take::<u64>(&mut g, 0)?;
                 }
             }

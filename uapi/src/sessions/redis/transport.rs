@@ -139,6 +139,48 @@ const MISCONFIGURED: &str = "the session store's Redis connection talks to a Red
 pub(super) struct Transport {
     kind: Kind,
     timeout: Duration,
+    wait: Option<ReplicaWait>,
+}
+
+/// `WAIT replicas timeout` after each write (see `RedisBackend::wait_for_replicas`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ReplicaWait {
+    pub(super) replicas: u32,
+    pub(super) timeout: Duration,
+}
+
+impl ReplicaWait {
+    /// `WAIT n ms` into `u`.
+    fn write(&self, u: &mut dyn Unit) {
+        let (mut n, mut ms) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let millis = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX).max(1);
+        u.begin(3);
+        u.arg(b"WAIT");
+        u.arg(n.format(self.replicas).as_bytes());
+        u.arg(ms.format(millis).as_bytes());
+    }
+
+    /// `WAIT n ms` as a redis-rs command.
+    fn cmd(&self) -> Cmd {
+        let mut unit = Cmds::default();
+        self.write(&mut unit);
+        unit.finish().and_then(|mut c| c.pop()).unwrap_or_else(|| redis::cmd("WAIT"))
+    }
+
+    /// `WAIT`'s reply: how many replicas acknowledged the connection's writes.
+    /// Fewer than asked for is transient: the write is on the primary (it
+    /// may be lost by a failover now), so the request is a 503, "maybe
+    /// applied", as a lost reply is.
+    fn check(&self, reply: Option<Value>) -> Result<(), SessionError> {
+        match reply {
+            Some(Value::Int(n)) if n >= i64::from(self.replicas) => Ok(()),
+            Some(Value::Int(n)) => Err(SessionError::Unavailable(format!(
+                "written on the primary, but acknowledged by {n} of the {} replica(s) required within {:?}",
+                self.replicas, self.timeout
+            ))),
+            other => Err(SessionError::Backend(format!("unexpected reply to WAIT: {other:?}"))),
+        }
+    }
 }
 
 /// The way of sending, per connection: concrete types where they are the
@@ -164,7 +206,16 @@ impl Transport {
             #[cfg(feature = "pipelined")]
             Conn::Pipelined(c) => Kind::Pipelined(c),
         };
-        Transport { kind, timeout }
+        Transport { kind, timeout, wait: None }
+    }
+
+    /// The same connection, waiting for `wait`'s replicas after each write.
+    pub(super) fn with_wait(self, wait: Option<ReplicaWait>) -> Transport {
+        Transport { wait, ..self }
+    }
+
+    pub(super) fn wait(&self) -> Option<ReplicaWait> {
+        self.wait
     }
 
     /// The same connection with another command timeout.
@@ -178,7 +229,7 @@ impl Transport {
             #[cfg(feature = "pipelined")]
             Kind::Pipelined(c) => Conn::Pipelined(c),
         };
-        Transport::new(RedisConnection(conn), timeout)
+        Transport::new(RedisConnection(conn), timeout).with_wait(self.wait)
     }
 
     pub(super) fn timeout(&self) -> Duration {
@@ -247,8 +298,13 @@ impl Transport {
     /// old node answers ASK, and the client sends `ASKING` once, before the
     /// redirected request; in a pipeline only the first command benefits, the
     /// others are MOVED back, and the request fails until the migration ends.
-    async fn run_once(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt> {
+    ///
+    /// `whole`: on a cluster, each group goes as one pipeline instead (what a
+    /// `WAIT` at its end needs: the same node and connection as the writes).
+    async fn run_once(&self, groups: &[Pipeline], whole: bool) -> Result<Vec<Vec<Value>>, Attempt> {
         match &self.kind {
+            Kind::Cluster(conn) if whole => return self.piped_per_slot(conn, groups).await,
+            Kind::OtherCluster(conn) if whole => return self.piped_per_slot(conn, groups).await,
             Kind::Cluster(conn) => return self.per_slot(conn, groups).await,
             Kind::OtherCluster(conn) => return self.per_slot(conn, groups).await,
             _ => {}
@@ -276,6 +332,19 @@ impl Transport {
         futures_util::future::try_join_all(calls).await
     }
 
+    /// Cluster: the groups concurrently, each as one pipeline (routed by its
+    /// first keyed command).
+    async fn piped_per_slot<C>(&self, conn: &C, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, Attempt>
+    where
+        C: ConnectionLike + Clone + Send + Sync,
+    {
+        let calls = groups.iter().map(|p| {
+            let mut conn = conn.clone();
+            async move { self.bounded(p.query_async::<Vec<Value>>(&mut conn)).await }
+        });
+        futures_util::future::try_join_all(calls).await
+    }
+
     /// Cluster: `SCRIPT LOAD` of every script, one command each (the client
     /// sends it to every node), concurrently.
     async fn load_on_every_node<C>(&self, conn: &C) -> Result<(), Attempt>
@@ -293,9 +362,13 @@ impl Transport {
     /// (a restart: `SCRIPT LOAD` and retry). Every batch we build is safe to
     /// replay.
     pub(super) async fn run(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, SessionError> {
+        self.run_groups(groups, false).await
+    }
+
+    async fn run_groups(&self, groups: &[Pipeline], whole: bool) -> Result<Vec<Vec<Value>>, SessionError> {
         let mut loaded = false;
         loop {
-            match self.run_once(groups).await {
+            match self.run_once(groups, whole).await {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;
@@ -320,6 +393,56 @@ impl Transport {
                 Err(a) => return Err(self.fail(a)),
             }
         }
+    }
+
+    /// [`Self::run`] of groups that write: with a replica wait, each group
+    /// ends with `WAIT` (on a single node, the batch ends with one), and a
+    /// write fewer replicas acknowledged than required is an error (a 503).
+    /// The `WAIT` replies are not among the results.
+    pub(super) async fn run_writes(&self, groups: &[Pipeline]) -> Result<Vec<Vec<Value>>, SessionError> {
+        let Some(wait) = self.wait else { return self.run(groups).await };
+        if !self.is_cluster() {
+            // One unit on one connection: a WAIT at its end covers every write before it.
+            let mut all = groups.to_vec();
+            let mut last = redis::pipe();
+            last.add_command(wait.cmd());
+            all.push(last);
+            let mut r = self.run_groups(&all, false).await?;
+            wait.check(r.pop().and_then(|mut g| g.pop()))?;
+            return Ok(r);
+        }
+        let waited: Vec<Pipeline> = groups
+            .iter()
+            .map(|g| {
+                let mut g = g.clone();
+                g.add_command(wait.cmd());
+                g
+            })
+            .collect();
+        let mut r = self.run_groups(&waited, true).await?;
+        for g in &mut r {
+            wait.check(g.pop())?;
+        }
+        Ok(r)
+    }
+
+    /// [`Self::run_unit`] of a unit that writes: with a replica wait, `WAIT`
+    /// follows it (on a cluster the unit goes as one pipeline, so on the
+    /// connection that carried the write), and fewer acknowledgements than
+    /// required are an error (a 503). The `WAIT` reply is not among the replies.
+    pub(super) async fn run_unit_write(
+        &self,
+        build: impl Fn(&mut dyn Unit) + Send + Sync,
+    ) -> Result<Replies, SessionError> {
+        let Some(wait) = self.wait else { return self.run_unit(build).await };
+        let mut replies = self
+            .run_unit(|u| {
+                build(u);
+                wait.write(u);
+            })
+            .await?;
+        wait.check(replies.pop())?;
+        Ok(replies)
     }
 
     /// [`Self::run_unit`] of one command: its reply.
