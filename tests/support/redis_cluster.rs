@@ -1,4 +1,5 @@
-//! A throwaway 3-master Redis Cluster on free loopback ports, for tests.
+//! A throwaway 3-master Redis Cluster on free loopback ports, for tests;
+//! with [`RedisCluster::start_with_replicas`], 3 masters and 3 replicas.
 //!
 //! Each node is a `redis-server --cluster-enabled yes` started through a tiny
 //! `sh` guard that kills the node as soon as its stdin reaches EOF: when the
@@ -11,7 +12,8 @@
 //! Readiness: each node's "Ready to accept connections" log line, then
 //! `redis-cli --cluster create` (which waits for the nodes to join), then a
 //! bounded poll of `CLUSTER INFO` on every node until `cluster_state:ok`
-//! (there is no event for that).
+//! (there is no event for that); with replicas, also `INFO replication` on
+//! every replica until its link to its master is up.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -54,9 +56,11 @@ impl Node {
     }
 }
 
-/// A running 3-master cluster (no replicas).
+/// A running 3-master cluster (without replicas, or with one per master).
 pub struct RedisCluster {
     nodes: Vec<Node>,
+    /// `cluster-node-timeout`.
+    node_timeout: Duration,
     /// Prefix of the nodes' temp dirs (`<prefix>-<port>`).
     dir: PathBuf,
 }
@@ -72,19 +76,36 @@ impl RedisCluster {
 
     /// Starts a private cluster and waits until every node reports `cluster_state:ok`.
     pub fn start() -> RedisCluster {
+        RedisCluster::launch(0, Duration::from_millis(2000))
+    }
+
+    /// A private cluster of 3 masters with one replica each (node 0..3 the
+    /// masters, 3..6 the replicas, as `redis-cli --cluster create` assigns
+    /// them; [`Self::masters`] tells), with `cluster-node-timeout`
+    /// `node_timeout`: a master that dies is replaced by its replica about
+    /// that long after. Ready once every node sees all 6 and the cluster ok,
+    /// and every replica's link to its master is up.
+    pub fn start_with_replicas(node_timeout: Duration) -> RedisCluster {
+        RedisCluster::launch(1, node_timeout)
+    }
+
+    fn launch(replicas: usize, node_timeout: Duration) -> RedisCluster {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "uapi-redis-cluster-{}-{}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut cluster = RedisCluster { nodes: Vec::new(), dir };
+        let mut cluster = RedisCluster { nodes: Vec::new(), node_timeout, dir };
         let started = Instant::now();
-        for _ in 0..3 {
+        for _ in 0..3 * (1 + replicas) {
             cluster.nodes.push(cluster.spawn_node());
         }
-        cluster.create();
+        cluster.create(replicas);
         cluster.wait_ok(started + START_TIMEOUT);
+        if replicas > 0 {
+            cluster.wait_replicas_linked(started + START_TIMEOUT);
+        }
         eprintln!("redis cluster on ports {:?} ready in {:?}", cluster.ports(), started.elapsed());
         cluster
     }
@@ -99,10 +120,14 @@ impl RedisCluster {
             let mut guard = Command::new("sh")
                 .args(["-c", GUARD, "sh"])
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--protected-mode", "yes"])
-                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout"])
+                .arg(self.node_timeout.as_millis().to_string())
                 .arg("--cluster-config-file")
                 .arg(node_dir.join(format!("nodes-{port}.conf")))
                 .args(["--save", "", "--appendonly", "no"])
+                // A replica's first sync starts at once, not after the 5 s
+                // a master waits by default for more replicas to share it.
+                .args(["--repl-diskless-sync-delay", "0"])
                 .arg("--dir")
                 .arg(&node_dir)
                 .env("UAPI_NODE_DIR", &node_dir)
@@ -138,12 +163,12 @@ impl RedisCluster {
         panic!("could not start a cluster node");
     }
 
-    fn create(&self) {
+    fn create(&self, replicas: usize) {
         let addrs: Vec<String> = self.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("run redis-cli (is redis-tools installed?)");
@@ -164,12 +189,71 @@ impl RedisCluster {
                     .get_connection_with_timeout(Duration::from_millis(500))
                     .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c));
                 match info {
-                    Ok(info) if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") => break,
+                    Ok(info)
+                        if info.contains("cluster_state:ok")
+                            && info.contains(&format!("cluster_known_nodes:{}\r", self.nodes.len())) =>
+                    {
+                        break
+                    }
                     other => assert!(Instant::now() < deadline, "node {} never became ok: {other:?}", node.port),
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+
+    /// Polls `INFO replication` on every replica until its link to its
+    /// master is up and it has synced (there is no event for that).
+    fn wait_replicas_linked(&self, deadline: Instant) {
+        for node in &self.nodes {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{}/", node.port)).expect("url");
+            loop {
+                let info = client
+                    .get_connection_with_timeout(Duration::from_millis(500))
+                    .and_then(|mut c| redis::cmd("INFO").arg("replication").query::<String>(&mut c));
+                match info {
+                    Ok(info) if info.contains("role:master") => break,
+                    Ok(info)
+                        if info.contains("master_link_status:up") && !info.contains("master_sync_in_progress:1") =>
+                    {
+                        break
+                    }
+                    other => assert!(Instant::now() < deadline, "replica {} never linked: {other:?}", node.port),
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// The indexes of the nodes that are masters now (asks each live node's `ROLE`).
+    pub fn masters(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].guard.is_some())
+            .filter(|&i| {
+                let role = self
+                    .node_client(i)
+                    .get_connection_with_timeout(Duration::from_millis(500))
+                    .and_then(|mut c| redis::cmd("ROLE").query::<Vec<redis::Value>>(&mut c));
+                matches!(role.as_deref(), Ok([redis::Value::BulkString(r), ..]) if r == b"master")
+            })
+            .collect()
+    }
+
+    /// The index of the replica of master `i` (asks each live node's `INFO replication`).
+    pub fn replica_of(&self, i: usize) -> Option<usize> {
+        let port = self.nodes[i].port;
+        (0..self.nodes.len()).filter(|&r| r != i && self.nodes[r].guard.is_some()).find(|&r| {
+            let info = self
+                .node_client(r)
+                .get_connection_with_timeout(Duration::from_millis(500))
+                .and_then(|mut c| redis::cmd("INFO").arg("replication").query::<String>(&mut c));
+            info.is_ok_and(|info| info.contains(&format!("master_port:{port}\r")))
+        })
+    }
+
+    /// `cluster-node-timeout`.
+    pub fn node_timeout(&self) -> Duration {
+        self.node_timeout
     }
 
     /// `redis://127.0.0.1:<port>/` of every node, in node order.
@@ -209,13 +293,21 @@ impl RedisCluster {
     }
 
     /// The index of the node serving `key`'s hash slot (asks `CLUSTER KEYSLOT`
-    /// and `CLUSTER SLOTS` on node 0).
+    /// and `CLUSTER SLOTS` on the first live node).
     pub fn node_of(&self, key: &str) -> usize {
-        let mut con = self.node_client(0).get_connection().expect("conn");
+        let live = self.nodes.iter().position(|n| n.guard.is_some()).expect("a live node");
+        let mut con = self.node_client(live).get_connection().expect("conn");
         let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut con).expect("keyslot");
-        let ranges: Vec<(i64, i64, Vec<redis::Value>)> =
-            redis::cmd("CLUSTER").arg("SLOTS").query(&mut con).expect("slots");
-        for (lo, hi, master) in ranges {
+        // Each range: first slot, last slot, its master, then its replicas.
+        let ranges: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut con).expect("slots");
+        for range in ranges {
+            let (lo, hi): (i64, i64) = match &range[..] {
+                [lo, hi, ..] => {
+                    (redis::from_redis_value(lo.clone()).expect("lo"), redis::from_redis_value(hi.clone()).expect("hi"))
+                }
+                _ => panic!("a malformed CLUSTER SLOTS range: {range:?}"),
+            };
+            let master: Vec<redis::Value> = redis::from_redis_value(range[2].clone()).expect("master");
             if (lo..=hi).contains(&slot) {
                 let port: u16 = redis::from_redis_value(master.get(1).cloned().expect("port")).expect("port");
                 return self.nodes.iter().position(|n| n.port == port).expect("known node");
@@ -224,7 +316,7 @@ impl RedisCluster {
         panic!("slot {slot} is not served");
     }
 
-    /// SIGKILLs node `i` (a master; no replica takes over).
+    /// SIGKILLs node `i` (a master: without replicas, none takes over).
     pub fn kill_node(&mut self, i: usize) {
         self.nodes[i].kill();
     }

@@ -28,7 +28,9 @@
 //!
 //! Modules, each using only those before it: `wire` (reserved fields, command
 //! units, replies), `error`, `scripts`, `batch` (auto-pipelining),
-//! `pipelined` (feature `pipelined`), `transport` (which way a connection is
+//! `pipelined` (feature `pipelined`), `replicas` (waiting for replicas after
+//! a write: `WAIT`, and refusing the writes of a primary short of them),
+//! `transport` (which way a connection is
 //! sent on), `backend` ([`RedisBackend`]), `attempts` (its
 //! [`AttemptLog`](crate::sessions::AttemptLog)), `configure`.
 
@@ -39,6 +41,7 @@ mod configure;
 mod error;
 #[cfg(feature = "pipelined")]
 mod pipelined;
+mod replicas;
 mod scripts;
 mod transport;
 mod wire;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use redis::{Cmd, Pipeline, Value};
 
+use super::replicas::ReplicaWait;
 use super::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
 use super::transport::{RedisConnection, Transport};
 use super::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
@@ -58,6 +59,7 @@ impl std::fmt::Debug for RedisBackend {
             .field("prefix", &self.prefix)
             .field("timeout", &self.transport.timeout())
             .field("cluster", &self.transport.is_cluster())
+            .field("wait", &self.transport.wait())
             .finish()
     }
 }
@@ -87,6 +89,46 @@ impl RedisBackend {
     /// request fails with [`SessionError::Timeout`] (a 503).
     pub fn command_timeout(self, timeout: Duration) -> Self {
         RedisBackend { transport: self.transport.with_timeout(timeout), ..self }
+    }
+
+    /// Makes every write wait until `replicas` replicas have it: each save,
+    /// login rotation, deletion and logout everywhere sends `WAIT replicas
+    /// timeout` on the same connection (on a cluster, in the same pipeline,
+    /// so to the node that took the write) right after its commands, in the
+    /// same round trip. `replicas == 0` turns it off (the default).
+    ///
+    /// What it buys: Redis replicates asynchronously, so a write the primary
+    /// answered can be lost when a replica that had not received it yet is
+    /// promoted (a failover after the primary died). With the wait on, a
+    /// request whose save was answered with a success is on `replicas`
+    /// replicas as well, so a failover to one of them keeps it
+    /// (`tests/failover.rs`).
+    ///
+    /// What the client sees when fewer replicas acknowledge within `timeout`
+    /// (a replica down, or lagging): a 503
+    /// ([`SessionError::Unavailable`](crate::sessions::SessionError::Unavailable)),
+    /// although the write *is* on the primary: as with a reply lost on the
+    /// way, a 503 from a save means "maybe applied", and a retry re-sends it
+    /// (saves are field-level and idempotent). `WAIT` does not roll anything
+    /// back. Keep `timeout` below the command timeout, or the command timeout
+    /// answers first (also a 503).
+    ///
+    /// What it costs: `WAIT` holds the connection it is sent on until the
+    /// replicas answer: a replica round trip per write, and the commands
+    /// queued behind it on that connection (other requests' reads included)
+    /// wait too. A primary without enough replicas (one whose replica died,
+    /// or a replica just promoted by a failover) would hold it for `timeout`
+    /// on every write, so once a `WAIT` comes back short, that primary's
+    /// writes (all its hash slots, on a cluster) are refused at once with a
+    /// 503 for a second, without being sent; then one write goes as a probe,
+    /// and an acknowledged probe ends the refusals. Keep `timeout` short
+    /// (a replica on the same network acknowledges in about a millisecond;
+    /// tens of milliseconds leave room for load). Unmeasured on the load
+    /// bench so far. The login throttle's attempt counts and `touch`
+    /// (rolling expiry) do not wait.
+    pub fn wait_for_replicas(self, replicas: u32, timeout: Duration) -> Self {
+        let wait = (replicas > 0).then_some(ReplicaWait { replicas, timeout });
+        RedisBackend { transport: self.transport.with_wait(wait), ..self }
     }
 
     /// The key prefix.
@@ -159,7 +201,7 @@ impl RedisBackend {
             u.on_key("HEXISTS", key, &[MARKER_FIELD.as_bytes()]);
             u.bare("EXEC");
         };
-        let done = match self.transport.run_unit(unit).await?.pop() {
+        let done = match self.transport.run_unit_write(key, unit).await?.pop() {
             Some(Value::Array(done)) => done,
             other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
         };
@@ -207,10 +249,11 @@ impl RedisBackend {
                 let (mut save, mut index) = (redis::pipe(), redis::pipe());
                 save.add_command(evalsha());
                 self.index_add(req.store, &mut index, ns, id, max_age);
-                let mut r = self.transport.run(&[save, index]).await?;
+                let ns_key = self.ns_key(req.store, ns);
+                let mut r = self.transport.run_writes(&[save, index], &[key, ns_key.as_bytes()]).await?;
                 group(&mut r, 0).first_mut().map(std::mem::take).unwrap_or(Value::Nil)
             }
-            _ => self.transport.run_cmd(evalsha).await?,
+            _ => self.transport.run_unit_write(key, |u| u.cmd(evalsha())).await?.pop().unwrap_or(Value::Nil),
         };
         // 1: saved; 0: gone; an array: saved, and the namespace changed.
         let (changed, had_old, old, pttl): (i64, i64, String, i64) = match reply {
@@ -226,12 +269,13 @@ impl RedisBackend {
             let mut add = redis::pipe();
             self.index_add(req.store, &mut add, ns, id, pttl.max(1));
             let mut groups = vec![add];
+            let (new_index, old_index) = (self.ns_key(req.store, ns), self.ns_key(req.store, &old));
             if had_old == 1 {
                 let mut rem = redis::pipe();
-                rem.zrem(self.ns_key(req.store, &old), id);
+                rem.zrem(&old_index, id);
                 groups.push(rem);
             }
-            self.transport.run(&groups).await?;
+            self.transport.run_writes(&groups, &[new_index.as_bytes(), old_index.as_bytes()][..groups.len()]).await?;
         }
         Ok(SaveOutcome::Saved)
     }
@@ -295,7 +339,7 @@ impl SessionBackend for RedisBackend {
                 };
                 // MULTI's and the queued commands' replies are checked too: an
                 // error there means EXEC ran nothing.
-                match self.transport.run_unit(unit).await?.pop() {
+                match self.transport.run_unit_write(&key, unit).await?.pop() {
                     Some(Value::Array(done)) if done.len() == 2 => return Ok(SaveOutcome::Saved),
                     other => return Err(SessionError::Backend(format!("unexpected reply to EXEC: {other:?}"))),
                 }
@@ -313,12 +357,12 @@ impl SessionBackend for RedisBackend {
             let key = self.session_key(store, id);
             let mut p = redis::pipe();
             p.hget(&key[..], NS_FIELD).del(&key[..]);
-            let mut r = self.transport.run(&[p]).await?;
+            let mut r = self.transport.run_writes(&[p], &[&key]).await?;
             let ns: Option<String> = take(group(&mut r, 0), 0)?;
             if let Some(ns) = ns {
-                let mut p = redis::pipe();
-                p.zrem(self.ns_key(store, &ns), id.as_str());
-                self.transport.run(&[p]).await?;
+                let (mut p, index) = (redis::pipe(), self.ns_key(store, &ns));
+                p.zrem(&index, id.as_str());
+                self.transport.run_writes(&[p], &[index.as_bytes()]).await?;
             }
             Ok(())
         })
@@ -347,29 +391,33 @@ impl SessionBackend for RedisBackend {
             let mut fresh = redis::pipe();
             fresh.del(&new_key[..]).invoke_script(&inv);
             let mut groups = vec![fresh];
+            let old_key = old.map(|old| self.session_key(store, old));
+            let index = namespace.map(|ns| self.ns_key(store, ns));
+            let mut keys: Vec<&[u8]> = vec![&new_key];
             // Group 1: the old session (read its namespace, delete it).
-            if let Some(old) = old {
-                let old_key = self.session_key(store, old);
+            if let Some(old_key) = &old_key {
                 let mut p = redis::pipe();
                 p.hget(&old_key[..], NS_FIELD).del(&old_key[..]);
                 groups.push(p);
+                keys.push(old_key);
             }
             // Group 2: the namespace index: add new, drop old (re-login case).
-            if let Some(ns) = namespace {
+            if let (Some(ns), Some(index)) = (namespace, &index) {
                 let mut p = redis::pipe();
                 self.index_add(store, &mut p, ns, new.as_str(), max_age);
                 if let Some(old) = old {
-                    p.zrem(self.ns_key(store, ns), old.as_str());
+                    p.zrem(index, old.as_str());
                 }
                 groups.push(p);
+                keys.push(index.as_bytes());
             }
-            let mut r = self.transport.run(&groups).await?;
+            let mut r = self.transport.run_writes(&groups, &keys).await?;
             if let Some(old) = old {
                 let old_ns: Option<String> = take(group(&mut r, 1), 0)?;
                 if let Some(o) = old_ns.filter(|o| Some(o.as_str()) != namespace) {
-                    let mut p = redis::pipe();
-                    p.zrem(self.ns_key(store, &o), old.as_str());
-                    self.transport.run(&[p]).await?;
+                    let (mut p, old_index) = (redis::pipe(), self.ns_key(store, &o));
+                    p.zrem(&old_index, old.as_str());
+                    self.transport.run_writes(&[p], &[old_index.as_bytes()]).await?;
                 }
             }
             Ok(())
@@ -409,23 +457,26 @@ impl SessionBackend for RedisBackend {
         Box::pin(async move {
             // Read and drop the index atomically (one key, one script), so a
             // session added concurrently lands in a fresh index, not in limbo.
-            let mut p = redis::pipe();
-            p.invoke_script(&TAKE_INDEX.key(self.ns_key(store, namespace)));
-            let members: Vec<String> = take(group(&mut self.transport.run(&[p]).await?, 0), 0)?;
+            let (mut p, index) = (redis::pipe(), self.ns_key(store, namespace));
+            p.invoke_script(&TAKE_INDEX.key(&index));
+            let members: Vec<String> =
+                take(group(&mut self.transport.run_writes(&[p], &[index.as_bytes()]).await?, 0), 0)?;
             // Index entries are only ever written by us, but re-validate them as
             // ids anyway before building keys from them.
             let ids: Vec<SessionId> = members.iter().filter_map(|m| SessionId::parse(m)).collect();
             let mut count = 0u64;
             for chunk in ids.chunks(DELETE_CHUNK) {
-                let groups: Vec<Pipeline> = chunk
+                let keys: Vec<KeyBytes> = chunk.iter().map(|id| self.session_key(store, id)).collect();
+                let groups: Vec<Pipeline> = keys
                     .iter()
-                    .map(|id| {
+                    .map(|key| {
                         let mut p = redis::pipe();
-                        p.invoke_script(DELETE_IF_NS.key(&self.session_key(store, id)[..]).arg(namespace));
+                        p.invoke_script(DELETE_IF_NS.key(&key[..]).arg(namespace));
                         p
                     })
                     .collect();
-                for mut g in self.transport.run(&groups).await? {
+                let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+                for mut g in self.transport.run_writes(&groups, &keys).await? {
                     count += take::<u64>(&mut g, 0)?;
                 }
             }
