@@ -115,7 +115,7 @@ stop_server() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 redis_cpu() { rcli info cpu | tr -d '\r' | awk -F: '$1=="used_cpu_sys"||$1=="used_cpu_user"{t+=$2} END{printf "%.6f", t}'; }
 reads_processed() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_reads_processed"{print $2}'; }
-net_bytes() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_net_input_bytes"||$1=="total_net_output_bytes"{t+=$2} END{print t}'; }
+net_bytes() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_net_input_bytes"||$1=="total_net_output_bytes"{t+=$2} END{printf "%.0f", t}'; }
 login_cookie() { # -> "name=value" of the Set-Cookie of a fresh login
     curl -fsi -X POST "http://127.0.0.1:$PORT/login?user_id=1" | tr -d '\r' \
         | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}'
