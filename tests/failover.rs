@@ -181,8 +181,10 @@ async fn failover_under_load(wait: bool) -> Run {
         })
         .collect();
 
-    // Load first, then the kill, with saves in flight.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Load first (saves acknowledged under it), then the kill, with saves in flight.
+    let acks = || acked.lock().unwrap_or_else(PoisonError::into_inner).len();
+    let under_way = acks() + 100;
+    poll_until(|| acks() >= under_way, "the load never got going").await;
     let replica = cluster.replica_of(victim).expect("the victim has a replica");
     let killed = Instant::now();
     cluster.kill_node(victim);
@@ -218,8 +220,9 @@ async fn failover_under_load(wait: bool) -> Run {
         assert!(killed.elapsed() < PATIENCE, "the killed master's sessions were never served again");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    // More load on the new master, then stop.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // More load on the new master (saves acknowledged after the recovery), then stop.
+    let after = acks() + 100;
+    poll_until(|| acks() >= after, "no saves were acknowledged after the recovery").await;
     stop.store(true, Ordering::Relaxed);
     for task in load {
         task.await.expect("a client task failed");
@@ -248,6 +251,16 @@ async fn failover_under_load(wait: bool) -> Run {
         run.recovered_after, run.promoted_after, probes, run.acked, run.lost, run.wrong_reads, run.statuses
     );
     run
+}
+
+/// Polls `done` every few milliseconds until it holds, or fails with `what`
+/// past [`PATIENCE`].
+async fn poll_until(done: impl Fn() -> bool, what: &str) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < PATIENCE, "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// With the wait for a replica: bounded answers, service back in time, and
