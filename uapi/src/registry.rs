@@ -100,6 +100,7 @@ impl Registry {
     }
 
     /// Tags every route of this app, those routed already and later.
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
     pub(crate) fn tag(&mut self, tag: &str) {
         for route in &mut self.routes {
             if !route.tags.iter().any(|t| t == tag) {

@@ -193,4 +193,56 @@ impl App {
     pub fn serve_elements(&mut self, path: &str, spec_url: &str) -> &mut Self {
         self.serve_docs(path, &DocsPage::elements(spec_url))
     }
+
+    /// Tags every route of this app in its OpenAPI document, those routed
+    /// already and later, and when the app is mounted into another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    ///
+    /// #[handler]
+    /// async fn ping() -> &'static str { "pong" }
+    ///
+    /// let mut health = App::new();
+    /// health.get("/ping", ping).tag("health");
+    /// let mut app = App::new();
+    /// app.mount("/health", health);
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn tag(&mut self, tag: &str) -> &mut Self {
+        self.registry.tag(tag);
+        self
+    }
+
+    /// Tags the routes named `name` (each of their methods) in the OpenAPI
+    /// document, as uapi's `app.get(path, tags=[..])`; a name no route has
+    /// yet is a problem [`App::build`] reports.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::{handler, App};
+    ///
+    /// #[handler]
+    /// async fn get_article(article_id: u64) -> String { article_id.to_string() }
+    ///
+    /// let mut app = App::new();
+    /// app.get("/articles/{article_id}", get_article).tag_route("get_article", "articles");
+    /// assert!(app.build().is_ok());
+    /// ```
+    pub fn tag_route(&mut self, name: &str, tag: &str) -> &mut Self {
+        let mut found = false;
+        for route in self.registry.routes.iter_mut().filter(|r| r.name == name) {
+            found = true;
+            if !route.tags.iter().any(|t| t == tag) {
+                route.tags.push(tag.to_owned());
+            }
+        }
+        if !found {
+            self.registry.problems.push(format!("tag_route: no route is named `{name}` (yet)"));
+        }
+        self
+    }
 }
