@@ -10,7 +10,8 @@
 # THREADS (1, wrk threads), TARGETS ("uapi uapi-mt uapi-pl axum actix hyper";
 # uapi is the bench server on Workers with redis-rs's ConnectionManager, uapi-mt
 # the same on the multi-thread runtime, uapi-pl on Workers with uapi's own
-# PipelinedConnection),
+# PipelinedConnection; also uapi-lazy: on Workers, GET / and POST /touch
+# reading only the field they use through a LazySession),
 # SCENARIOS ("hello read write login"; also read-kN and write-kN: the session
 # first filled with N keys of 100 bytes by POST /fill, e.g. read-k50 write-k200),
 # OUT (results directory), BUILD (1; 0 uses the binaries already built).
@@ -71,6 +72,7 @@ declare -A BIN=(
     [uapi]="$MAIN_TARGET/release/examples/bench_server"
     [uapi-mt]="$MAIN_TARGET/release/examples/bench_server"
     [uapi-pl]="$MAIN_TARGET/release/examples/bench_server"
+    [uapi-lazy]="$MAIN_TARGET/release/examples/bench_server"
     [axum]="$ROOT/bench/peers/target/release/axum_peer"
     [actix]="$ROOT/bench/peers/target/release/actix_peer"
     [hyper]="$ROOT/bench/peers/target/release/hyper_peer"
@@ -94,11 +96,13 @@ echo 'wrk.method = "POST"' > "$LUA"
 start_server() { # target -> sets SERVER_PID, PORT
     PORT=$(free_port)
     # uapi-mt: the same bench server on tokio's multi-thread runtime;
-    # uapi-pl: on Workers, with uapi's PipelinedConnection.
-    local runtime=workers redis=manager
+    # uapi-pl: on Workers, with uapi's PipelinedConnection;
+    # uapi-lazy: on Workers, GET / and POST /touch on a LazySession.
+    local runtime=workers redis=manager session=eager
     [[ $1 == uapi-mt ]] && runtime=multi-thread
     [[ $1 == uapi-pl ]] && redis=pipelined
-    UAPI_RUNTIME=$runtime UAPI_REDIS=$redis PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
+    [[ $1 == uapi-lazy ]] && session=lazy
+    UAPI_RUNTIME=$runtime UAPI_REDIS=$redis UAPI_SESSION=$session PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         curl -fs "http://127.0.0.1:$PORT/hello" >/dev/null 2>&1 && return 0

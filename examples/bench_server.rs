@@ -18,14 +18,16 @@
 //! `UAPI_RUNTIME=multi-thread` on tokio's multi-thread runtime (`app.bind`, as
 //! axum serves). Sessions go through redis-rs's `ConnectionManager` (the
 //! default), or with `UAPI_REDIS=pipelined` through uapi's own
-//! `PipelinedConnection` (feature `pipelined`). `bench/run.sh` runs it
+//! `PipelinedConnection` (feature `pipelined`). With `UAPI_SESSION=lazy`,
+//! `GET /` and `POST /touch` take a `LazySession` (only the field they use
+//! is read) instead of an `AsyncSession` (the whole session). `bench/run.sh` runs it
 //! (targets `uapi`, `uapi-mt` and `uapi-pipelined`) against the peers in
 //! `bench/peers/`.
 
 use std::time::Duration;
 
 use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection, RedisConnection};
-use uapi::sessions::{AsyncSession, SessionError, SessionOptions};
+use uapi::sessions::{AsyncSession, LazySession, SessionError, SessionOptions};
 use uapi::status::Created;
 use uapi::{handler, App, CookieSettings, Workers};
 
@@ -53,6 +55,22 @@ async fn index(session: AsyncSession) -> String {
 #[handler]
 async fn touch(session: AsyncSession) -> Result<String, SessionError> {
     let n = session.get("counter").and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) + 1;
+    session.insert("counter", n.to_string());
+    session.update_session().await?;
+    Ok(n.to_string())
+}
+
+/// `GET /` with `UAPI_SESSION=lazy`: reads the one field (one `HMGET`).
+#[handler]
+async fn index_lazy(session: LazySession) -> Result<String, SessionError> {
+    Ok(session.get("user_id").await?.unwrap_or_else(|| "no user".to_owned()))
+}
+
+/// `POST /touch` with `UAPI_SESSION=lazy`: reads and saves the one field
+/// (two round trips, whatever the session's size).
+#[handler]
+async fn touch_lazy(session: LazySession) -> Result<String, SessionError> {
+    let n = session.get("counter").await?.and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) + 1;
     session.insert("counter", n.to_string());
     session.update_session().await?;
     Ok(n.to_string())
@@ -87,15 +105,20 @@ struct Args {
     /// The Redis connection: `manager` (redis-rs) or `pipelined` (uapi's own).
     #[arg(long, env = "UAPI_REDIS", default_value = "manager", value_parser = ["manager", "pipelined"])]
     redis: String,
+    /// The session type of `GET /` and `POST /touch`: `eager` (`AsyncSession`,
+    /// the whole session read per request) or `lazy` (`LazySession`, only
+    /// the field the route uses).
+    #[arg(long, env = "UAPI_SESSION", default_value = "eager", value_parser = ["eager", "lazy"])]
+    session: String,
 }
 
 fn main() {
     let args = <Args as clap::Parser>::parse();
     let (port, url) = (args.port, args.redis_url.clone());
-    let pipelined = args.redis == "pipelined";
+    let (pipelined, lazy) = (args.redis == "pipelined", args.session == "lazy");
     let served = match args.runtime.as_str() {
-        "multi-thread" => serve_multi_thread(port, &url, pipelined),
-        _ => serve_workers(port, url, pipelined),
+        "multi-thread" => serve_multi_thread(port, &url, pipelined, lazy),
+        _ => serve_workers(port, url, pipelined, lazy),
     };
     if let Err(e) = served {
         eprintln!("bench_server: {e}");
@@ -104,19 +127,24 @@ fn main() {
 }
 
 /// The routes, with sessions on `redis`.
-fn app(redis: RedisConnection) -> App {
+fn app(redis: RedisConnection, lazy: bool) -> App {
     let mut app = App::new();
     let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
     configure_async_sessions(&mut app, redis, options);
-    app.get("/hello", hello).post("/login", login).get("/", index).post("/touch", touch).post("/fill", fill);
+    app.get("/hello", hello).post("/login", login).post("/fill", fill);
+    if lazy {
+        app.get("/", index_lazy).post("/touch", touch_lazy);
+    } else {
+        app.get("/", index).post("/touch", touch);
+    }
     app
 }
 
 /// One worker per core, each with its own runtime, app and Redis connection.
-fn serve_workers(port: u16, url: String, pipelined: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn serve_workers(port: u16, url: String, pipelined: bool, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
     let running = Workers::new(("127.0.0.1", port)).start(move |_worker| {
         let url = url.clone();
-        async move { Ok::<_, redis::RedisError>(app(connect(&url, pipelined).await?)) }
+        async move { Ok::<_, redis::RedisError>(app(connect(&url, pipelined).await?, lazy)) }
     })?;
     eprintln!("bench_server listening on http://{} (workers)", running.local_addr());
     Ok(running.wait()?)
@@ -124,9 +152,9 @@ fn serve_workers(port: u16, url: String, pipelined: bool) -> Result<(), Box<dyn 
 
 /// `UAPI_RUNTIME=multi-thread`: `app.bind` on tokio's multi-thread runtime
 /// (a thread per core, work stealing), one Redis connection for all.
-fn serve_multi_thread(port: u16, url: &str, pipelined: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn serve_multi_thread(port: u16, url: &str, pipelined: bool, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
-        let server = app(connect(url, pipelined).await?).bind(("127.0.0.1", port)).await?;
+        let server = app(connect(url, pipelined).await?, lazy).bind(("127.0.0.1", port)).await?;
         eprintln!("bench_server listening on http://{} (multi-thread runtime)", server.local_addr());
         Ok(server.run().await?)
     })

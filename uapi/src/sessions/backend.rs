@@ -149,6 +149,31 @@ pub trait SessionBackend: Send + Sync + 'static {
         id: &'a SessionId,
     ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>>;
 
+    /// Reads only `fields` of a session of `store` (what a
+    /// [`LazySession`](super::LazySession) asks for), with its namespace and,
+    /// for a [rolling](StoreInfo::rolling) store, its time to live; `Ok(None)`
+    /// if the session does not exist. Fields not set are left out of
+    /// [`LoadedSession::data`], and no field outside `fields` may be in it.
+    ///
+    /// The default loads the whole session and keeps those fields: right for
+    /// a store in memory. A store over a network should read only the fields
+    /// (Redis: one `HMGET`), so that what crosses the wire does not grow with
+    /// the session.
+    fn load_fields<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+        fields: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+        Box::pin(async move {
+            let mut loaded = self.load(store, id).await?;
+            if let Some(loaded) = &mut loaded {
+                loaded.data.retain(|k, _| fields.contains(&k.as_str()));
+            }
+            Ok(loaded)
+        })
+    }
+
     /// Applies one request's changes. See [`SaveRequest`] and [`SaveOutcome`].
     fn save<'a>(&'a self, req: SaveRequest<'a>) -> BoxFuture<'a, Result<SaveOutcome, SessionError>>;
 

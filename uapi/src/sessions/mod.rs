@@ -41,5 +41,6 @@ pub use options::SessionOptions;
 pub use redis::RedisBackend;
 #[cfg(feature = "secure-sessions")]
 pub use secure::SecureSession;
+pub use session::lazy::LazySession;
 pub use session::{AsyncSession, ENDS_AT_FIELD};
 pub use store::{configure_sessions, AsyncRedisSessionStore, SessionStore};

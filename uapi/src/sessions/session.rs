@@ -4,10 +4,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{
-    LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions, StoreInfo,
-};
+use super::{SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, SessionOptions, StoreInfo};
 use crate::{CookieSettings, Headers, ResponseHeaders};
+
+pub(super) mod lazy;
 
 /// What a store's sessions share: the backend, the options, and the session
 /// cookie's settings with the store's `max_age` (computed once).
@@ -137,6 +137,13 @@ struct State {
     namespace_dirty: bool,
     /// When the session ends whatever happens (unix ms), with an absolute lifetime.
     ends_at: Option<u64>,
+    /// `Some(keys)` while only some fields were read (a [`LazySession`](lazy::LazySession)'s
+    /// way): the keys read so far. `None` once every field is known.
+    fetched: Option<HashSet<String>>,
+    /// The cookie named a session the store has not been asked about yet:
+    /// it may not exist (a
+    /// [`LazySession`](lazy::LazySession) before its first read).
+    unread: bool,
 }
 
 impl std::fmt::Debug for AsyncSession {
@@ -149,26 +156,6 @@ impl std::fmt::Debug for AsyncSession {
 }
 
 impl AsyncSession {
-    pub(crate) fn new(
-        store: Arc<Shared>,
-        response: ResponseHeaders,
-        loaded: Option<(SessionId, LoadedSession)>,
-    ) -> Self {
-        let state = match loaded {
-            Some((id, mut l)) => State {
-                id: Some(id),
-                existed: true,
-                from_request: true,
-                ends_at: l.data.remove(ENDS_AT_FIELD).and_then(|v| v.parse().ok()),
-                data: l.data,
-                namespace: l.namespace,
-                ..State::default()
-            },
-            None => State::default(),
-        };
-        AsyncSession { inner: Arc::new(Inner { store, response, state: Mutex::new(state) }) }
-    }
-
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         // Never held across an await; a poisoned lock still holds consistent data.
         f(&mut self.inner.state.lock().unwrap_or_else(PoisonError::into_inner))
@@ -388,6 +375,8 @@ impl AsyncSession {
             s.id = Some(id);
             s.existed = true;
             s.ends_at = ends_at;
+            s.fetched = None;
+            s.unread = false;
         });
         self.queue(&headers);
         Ok(headers)

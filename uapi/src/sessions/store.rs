@@ -6,11 +6,10 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::session::Shared;
-use super::{AsyncSession, SessionBackend, SessionError, SessionId, SessionOptions};
-use crate::addon::{HandlerInfo, Injectable, ParamPlan, RequestCtx, ResponseDoc, SecurityDoc};
+use super::{AsyncSession, LazySession, SessionBackend, SessionError, SessionId, SessionOptions};
+use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx, ResponseDoc, SecurityDoc};
 use crate::http::StatusCode;
 use crate::{App, Cookies, IntoResponse, Refusal, Response};
 
@@ -86,27 +85,32 @@ impl SessionStore {
 /// assert!(app.build().is_ok());
 /// ```
 pub fn configure_sessions(app: &mut App, backend: impl SessionBackend, options: SessionOptions) -> SessionStore {
-    let name = options.session_arg_param_name.clone();
+    // Parameter names are `&'static str`; a name built at run time is kept for
+    // the life of the program (configured once per store, a few bytes).
+    let param: &'static str = match options.session_arg_param_name.clone() {
+        std::borrow::Cow::Borrowed(s) => s,
+        std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
+    };
     let shared = Arc::new(Shared::new(Arc::new(backend), options));
-    app.register_by_name_and_type(name, SessionProvider { shared: shared.clone() });
+    app.register_by_name_and_type(param, LazyProvider { shared: shared.clone() });
+    app.register_by_name_and_type(param, SessionProvider { param });
     SessionStore { shared }
 }
 
-/// The provider behind `session: AsyncSession`: reads the cookie, loads the
-/// session (one round trip), or starts an empty one.
-struct SessionProvider {
+/// The provider behind `session: LazySession`: reads the cookie and
+/// refuses a cross-site write carrying it; no store round trip.
+struct LazyProvider {
     shared: Arc<Shared>,
 }
 
-impl Injectable for SessionProvider {
-    type Output = AsyncSession;
-    type Provided = AsyncSession;
+impl Injectable for LazyProvider {
+    type Output = LazySession;
+    type Provided = LazySession;
 
     fn info(&self) -> HandlerInfo {
         let options = &self.shared.options;
-        let mut info = HandlerInfo::new("session provider", Vec::new(), "AsyncSession")
-            .with_refusal(ResponseDoc::new(503, "the session store is unavailable; try again shortly"))
-            .with_security(SecurityDoc::cookie(
+        let mut info =
+            HandlerInfo::new("session provider", Vec::new(), "LazySession").with_security(SecurityDoc::cookie(
                 options.cookie_name.clone(),
                 format!("the session id in cookie `{}` (set by the server)", options.cookie_name),
             ));
@@ -122,7 +126,7 @@ impl Injectable for SessionProvider {
         &'a self,
         ctx: &'a mut RequestCtx,
         _: &'a [ParamPlan],
-    ) -> impl Future<Output = Result<AsyncSession, Response>> + Send + 'a {
+    ) -> impl Future<Output = Result<LazySession, Response>> + Send + 'a {
         let shared = self.shared.clone();
         // Anything that is not a well-formed id is no session at all: never an
         // error, and never used to build a key.
@@ -135,43 +139,43 @@ impl Injectable for SessionProvider {
         let id = raw.and_then(|raw| SessionId::parse_bytes(&raw));
         let response = ctx.response_headers();
         async move {
-            if let Some(refusal) = refused {
-                return Err(refusal.into_response());
+            match refused {
+                Some(refusal) => Err(refusal.into_response()),
+                None => Ok(LazySession::new(shared, response, id)),
             }
-            let Some(id) = id else {
-                return Ok(AsyncSession::new(shared, response, None));
-            };
-            let loaded = shared.backend.load(shared.store(), &id).await.map_err(IntoResponse::into_response)?;
-            let Some(loaded) = loaded else {
-                return Ok(AsyncSession::new(shared, response, None));
-            };
-            // An absolute lifetime caps everything: past its end the session
-            // is over (the store expires it by then too), and rolling expiry
-            // never extends it beyond. A session with no end recorded (made
-            // before the option was on) is not extended at all: it ends within
-            // `max_age`, never living on for good.
-            let left = super::session::time_left(super::session::recorded_end(&loaded.data));
-            if left.is_some_and(|left| left.is_zero()) {
-                return Ok(AsyncSession::new(shared, response, None));
-            }
-            let capped = shared.options.absolute_lifetime.is_some();
-            let extend_to = left.map_or(shared.options.max_age, |left| left.min(shared.options.max_age));
-            // Once extended to its end, a session's time to live and its time
-            // left differ by the milliseconds between the store's clock and
-            // ours: not worth another write (and `Set-Cookie`) on every read.
-            let near_end = extend_to < shared.options.max_age;
-            let extend = shared.options.rolling
-                && (!capped || left.is_some())
-                && loaded.ttl.is_some_and(|ttl| {
-                    ttl < shared.options.max_age / 2 && (!near_end || ttl + Duration::from_millis(250) < extend_to)
-                });
-            let session = AsyncSession::new(shared.clone(), response, Some((id, loaded)));
-            if extend {
-                shared.backend.touch(shared.store(), &id, extend_to).await.map_err(IntoResponse::into_response)?;
-                session.refresh_cookie();
-            }
-            Ok(session)
         }
+    }
+
+    fn provide(out: LazySession) -> Result<LazySession, Response> {
+        Ok(out)
+    }
+}
+
+/// The provider behind `session: AsyncSession`: the store's lazy session,
+/// read whole (one round trip, none without a cookie). Both share one state,
+/// so a request that asks for both sees one session.
+struct SessionProvider {
+    /// The store's session parameter name, which the lazy session is under.
+    param: &'static str,
+}
+
+impl Injectable for SessionProvider {
+    type Output = AsyncSession;
+    type Provided = AsyncSession;
+
+    fn info(&self) -> HandlerInfo {
+        HandlerInfo::new("session provider", vec![ParamInfo::provided::<LazySession>(self.param)], "AsyncSession")
+            .with_refusal(ResponseDoc::new(503, "the session store is unavailable; try again shortly"))
+    }
+
+    async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<AsyncSession, Response> {
+        // The plan has the one parameter `info` declared (App::build made it so).
+        let Some(lazy) = plan.first() else {
+            return Err(crate::status::InternalServerError::new("sessions misconfigured").into_response());
+        };
+        let session = ctx.provided::<LazySession>(lazy).await?.into_inner();
+        session.read_whole().await.map_err(IntoResponse::into_response)?;
+        Ok(session)
     }
 
     fn provide(out: AsyncSession) -> Result<AsyncSession, Response> {

@@ -9,7 +9,9 @@ use redis::{Cmd, Pipeline, Value};
 use super::replicas::ReplicaWait;
 use super::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
 use super::transport::{RedisConnection, Transport};
-use super::wire::{convert, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
+use super::wire::{
+    convert, fields_from_reply, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD,
+};
 use crate::sessions::backend::{check_fields, check_request};
 use crate::sessions::{
     AttemptLog, BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
@@ -312,6 +314,49 @@ impl SessionBackend for RedisBackend {
             // Every live session has the marker; a hash without it is absent
             // (a "husk": see the update in `save`).
             let Some((data, namespace)) = session_from_reply(reply)? else { return Ok(None) };
+            if pttl == -2 {
+                return Ok(None);
+            }
+            let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
+            Ok(Some(LoadedSession { data, namespace, ttl }))
+        })
+    }
+
+    /// One `HMGET` of the marker, the namespace and `fields` (and a `PTTL`
+    /// in the same round trip for a rolling store): the bytes on the wire
+    /// grow with the fields asked for, not with the session.
+    fn load_fields<'a>(
+        &'a self,
+        store: StoreInfo<'a>,
+        id: &'a SessionId,
+        fields: &'a [&'a str],
+    ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
+        Box::pin(async move {
+            check_fields(fields.iter().copied())?;
+            let key = self.session_key(store, id);
+            let reply;
+            let mut pttl = -1;
+            if store.rolling {
+                let (mut some, mut ttl) = (redis::pipe(), redis::pipe());
+                some.cmd("HMGET").arg(&key[..]).arg(MARKER_FIELD).arg(NS_FIELD).arg(fields);
+                ttl.pttl(&key[..]);
+                let mut r = Box::pin(self.transport.run(&[some, ttl])).await?;
+                pttl = take(group(&mut r, 1), 0)?;
+                reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
+            } else {
+                let unit = |u: &mut dyn Unit| {
+                    u.begin(4 + fields.len());
+                    u.arg(b"HMGET");
+                    u.arg(&key);
+                    u.arg(MARKER_FIELD.as_bytes());
+                    u.arg(NS_FIELD.as_bytes());
+                    for field in fields {
+                        u.arg(field.as_bytes());
+                    }
+                };
+                reply = self.transport.run_unit(unit).await?.pop().unwrap_or(Value::Nil);
+            }
+            let Some((data, namespace)) = fields_from_reply(reply, fields)? else { return Ok(None) };
             if pttl == -2 {
                 return Ok(None);
             }

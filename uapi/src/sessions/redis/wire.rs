@@ -222,6 +222,34 @@ pub(super) fn session_from_reply(reply: Value) -> Result<Option<Stored>, Session
     Ok(marked.then_some((data, namespace)))
 }
 
+/// The session in an `HMGET key MARKER NS fields..` reply: the fields that
+/// are set and the namespace, or `None` for a hash without the marker.
+pub(super) fn fields_from_reply(reply: Value, fields: &[&str]) -> Result<Option<Stored>, SessionError> {
+    let Value::Array(items) = reply else {
+        return Err(SessionError::Backend(format!("unexpected reply to HMGET: {reply:?}")));
+    };
+    if items.len() != fields.len() + 2 {
+        return Err(SessionError::Backend(format!(
+            "HMGET gave {} values for {} fields",
+            items.len(),
+            fields.len() + 2
+        )));
+    }
+    let mut items = items.into_iter();
+    let marked: Option<String> = convert(items.next().unwrap_or(Value::Nil))?;
+    let namespace: Option<String> = convert(items.next().unwrap_or(Value::Nil))?;
+    if marked.is_none() {
+        return Ok(None);
+    }
+    let mut data = HashMap::with_capacity(fields.len());
+    for (name, value) in fields.iter().zip(items) {
+        if let Some(value) = convert::<Option<String>>(value)? {
+            data.insert((*name).to_owned(), value);
+        }
+    }
+    Ok(Some((data, namespace)))
+}
+
 pub(super) fn convert<T: redis::FromRedisValue>(v: Value) -> Result<T, SessionError> {
     redis::from_redis_value(v).map_err(|e| SessionError::Backend(format!("unexpected reply: {e}")))
 }
@@ -307,6 +335,18 @@ mod tests {
         let reply = Value::Array([MARKER_FIELD, "1", "\u{1}future", "x"].into_iter().map(bulk).collect());
         let (data, _) = session_from_reply(reply).expect("valid").expect("a session");
         assert!(data.is_empty(), "{data:?}");
+    }
+
+    #[test]
+    fn an_hmget_reply_gives_the_fields_that_are_set() {
+        let reply = Value::Array(vec![bulk("1"), bulk("9"), bulk("dark"), Value::Nil]);
+        let (data, namespace) = fields_from_reply(reply, &["theme", "cart"]).expect("valid").expect("a session");
+        assert_eq!(data, HashMap::from([("theme".to_owned(), "dark".to_owned())]));
+        assert_eq!(namespace.as_deref(), Some("9"));
+        let husk = Value::Array(vec![Value::Nil, Value::Nil, bulk("dark")]);
+        assert!(fields_from_reply(husk, &["theme"]).expect("valid").is_none());
+        assert!(fields_from_reply(Value::Array(vec![bulk("1")]), &["theme"]).is_err());
+        assert!(fields_from_reply(Value::Nil, &[]).is_err());
     }
 
     #[test]
