@@ -17,8 +17,8 @@ SCEN = [("hello", "hello (GET /hello)"), ("read", "session read (GET /)"),
 KEYS = sorted({int(r["scenario"].split("-k")[1]) for r in rows if "-k" in r["scenario"]})
 LARGE = [(f"{op}-k{n}", f"{what} ({n} keys)") for n in KEYS
          for op, what in (("read", "session read"), ("write", "session write"))]
-TARGETS = ["uapi", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
-OURS = ["uapi", "uapi-mt", "uapi-pl"]
+TARGETS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
+OURS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl"]
 PEERS = ["axum", "actix"]
 
 
@@ -165,7 +165,8 @@ def targets(u):
 
 for u, how in [("uapi", "on Workers, one thread per core, redis-rs ConnectionManager"),
                ("uapi-mt", "on the multi-thread runtime, redis-rs ConnectionManager"),
-               ("uapi-pl", "on Workers, uapi's PipelinedConnection")]:
+               ("uapi-pl", "on Workers, uapi's PipelinedConnection"),
+               ("uapi-lazy", "on Workers, redis-rs ConnectionManager, GET / and POST /touch on a LazySession")]:
     if any(k[0] == u for k in by):
         print()
         print(f"Targets (issue 6), {u} ({how}), judged on the medians:")
