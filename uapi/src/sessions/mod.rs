@@ -9,6 +9,9 @@
 //! `redis`). The cookie carries only an opaque random id ([`SessionId`]); the
 //! data lives in the store.
 //!
+//! A route that needs a few fields of a large session takes a [`LazySession`]
+//! instead: the same session, read field by field as the handler asks.
+//!
 //! Storage layer: [`SessionBackend`] with two implementations,
 //! [`memory::MemoryStore`] and `redis::RedisBackend`.
 //!
