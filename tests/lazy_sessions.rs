@@ -108,6 +108,18 @@ async fn both(current_user_id: Option<i64>, session: LazySession) -> Result<Stri
     Ok(format!("{current_user_id:?} {:?}", session.get("k1").await?))
 }
 
+/// `GET /me`: the logged-in user alone (403 when anonymous).
+#[handler]
+async fn me(current_user_id: i64) -> String {
+    current_user_id.to_string()
+}
+
+/// `GET /me/whole`: the user and the whole session.
+#[handler]
+async fn me_whole(current_user_id: i64, session: AsyncSession) -> String {
+    format!("{current_user_id}: {} fields", session.len())
+}
+
 /// `POST /login?user_id`.
 #[handler]
 async fn login(login_session: AsyncLoginSession<i64>, user_id: i64) -> Result<Created<()>, SessionError> {
@@ -133,6 +145,8 @@ fn app(redis: Option<&redis::aio::ConnectionManager>, options: SessionOptions) -
         .post("/lazy/rotate", lazy_rotate)
         .get("/all", all)
         .get("/both", both)
+        .get("/me", me)
+        .get("/me/whole", me_whole)
         .post("/login", login);
     TestClient::new(&app).expect("the test app builds")
 }
@@ -297,15 +311,35 @@ async fn lazy_sessions_behave_alike_on_memory_and_redis() {
 }
 
 #[tokio::test]
-async fn the_user_and_a_lazy_field_in_one_request_are_one_read() {
+async fn the_logged_in_user_costs_one_field_unless_the_route_reads_the_session_whole() {
     let server = RedisServer::start();
     let mut conn = server.connection_manager().await;
     let client = app(Some(&conn), options());
+    client.post("/fill?n=100").send().await;
     client.post("/lazy/set?key=k1&value=v1").send().await;
-    client.post("/login?user_id=7").send().await;
+    assert_eq!(client.post("/login?user_id=7").send().await.status, 201);
+
+    // `current_user_id` alone: its one field, never the 100 others.
+    reset_stats(&mut conn).await;
+    assert_eq!(client.get("/me").send().await.text(), "7");
+    assert_eq!(commands_of(&mut conn).await, BTreeMap::from([("hmget".to_owned(), 1)]));
+
+    // With a lazy read in the handler: a round trip each, both small.
     reset_stats(&mut conn).await;
     assert_eq!(client.get("/both").send().await.text(), "Some(7) Some(\"v1\")");
+    assert_eq!(commands_of(&mut conn).await, BTreeMap::from([("hmget".to_owned(), 2)]));
+
+    // With the whole session in the handler: one read, whole, shared.
+    reset_stats(&mut conn).await;
+    assert_eq!(client.get("/me/whole").send().await.text(), "7: 101 fields");
     assert_eq!(commands_of(&mut conn).await, BTreeMap::from([("hgetall".to_owned(), 1)]));
+
+    // Anonymous: the 403 costs one small read too.
+    client.clear_cookies();
+    client.post("/fill?n=100").send().await;
+    reset_stats(&mut conn).await;
+    assert_eq!(client.get("/me").send().await.status, 403);
+    assert_eq!(commands_of(&mut conn).await, BTreeMap::from([("hmget".to_owned(), 1)]));
 }
 
 #[tokio::test]

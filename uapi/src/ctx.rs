@@ -100,6 +100,14 @@ impl std::fmt::Debug for ParamPlan {
     }
 }
 
+/// A parameter a route resolves through a provider: its name and the
+/// provider's type (what [`RequestCtx::route_resolves`] looks for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Resolved {
+    pub(crate) name: &'static str,
+    pub(crate) provided: std::any::TypeId,
+}
+
 /// A provider as used by one route: its cache slot and its own parameters' plan.
 pub(crate) struct ProviderNode {
     pub(crate) slot: usize,
@@ -141,6 +149,8 @@ pub struct RequestCtx {
     /// Inline for the usual few providers: no allocation per request.
     cache: smallvec::SmallVec<[Option<Box<dyn Any + Send>>; 4]>,
     response_headers: Option<ResponseHeaders>,
+    /// What the route resolves through providers (`None`: nothing).
+    resolves: Option<Arc<[Resolved]>>,
 }
 
 impl RequestCtx {
@@ -151,6 +161,7 @@ impl RequestCtx {
         path_params: PathRanges,
         route_name: &'static str,
         provider_slots: usize,
+        resolves: Option<Arc<[Resolved]>>,
     ) -> RequestCtx {
         let mut cache = smallvec::SmallVec::new();
         cache.resize_with(provider_slots, || None);
@@ -162,7 +173,45 @@ impl RequestCtx {
             route_name,
             cache,
             response_headers: None,
+            resolves,
         }
+    }
+
+    /// Whether the route this request is for resolves a parameter `name: T`
+    /// through a provider, anywhere in its plan: among its handler's
+    /// parameters or a provider's it needs. For a provider that can save a
+    /// round trip by knowing what else the request will need: a lazy
+    /// session reads the whole session at its first read when the route
+    /// also takes `session: AsyncSession`, rather than a few fields first and
+    /// everything after.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::addon::{HandlerInfo, Injectable, ParamPlan, RequestCtx};
+    /// use uapi::sessions::AsyncSession;
+    /// use uapi::Response;
+    ///
+    /// /// Says whether the route also reads the whole session.
+    /// struct Planner;
+    ///
+    /// impl Injectable for Planner {
+    ///     type Output = bool;
+    ///     type Provided = bool;
+    ///     fn info(&self) -> HandlerInfo {
+    ///         HandlerInfo::new("planner", Vec::new(), "bool")
+    ///     }
+    ///     async fn call(&self, ctx: &mut RequestCtx, _: &[ParamPlan]) -> Result<bool, Response> {
+    ///         Ok(ctx.route_resolves::<AsyncSession>("session"))
+    ///     }
+    ///     fn provide(out: bool) -> Result<bool, Response> {
+    ///         Ok(out)
+    ///     }
+    /// }
+    /// ```
+    pub fn route_resolves<T: 'static>(&self, name: &str) -> bool {
+        let wanted = std::any::TypeId::of::<T>();
+        self.resolves.as_deref().is_some_and(|all| all.iter().any(|r| r.provided == wanted && r.name == name))
     }
 
     /// The request line and headers.

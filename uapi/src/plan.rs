@@ -12,7 +12,7 @@ use http::header::HeaderName;
 use http::Method;
 
 use crate::config::BodyLimits;
-use crate::ctx::{ParamPlan, ProviderNode, Source};
+use crate::ctx::{ParamPlan, ProviderNode, Resolved, Source};
 use crate::erased::ErasedHandler;
 use crate::error::BuildError;
 use crate::handler::{ExtractorKind, ParamInfo, ParamKind, Rename};
@@ -27,6 +27,9 @@ pub(crate) struct Route {
     pub(crate) name: &'static str,
     /// What reshapes this route's refusals (its app's hook).
     pub(crate) on_rejection: Option<RefusalHook>,
+    /// The parameters its plan resolves through providers, anywhere in it:
+    /// what [`crate::addon::RequestCtx::route_resolves`] answers from.
+    pub(crate) resolves: Option<Arc<[Resolved]>>,
 }
 
 /// A built app: what [`crate::AppService`] serves.
@@ -89,7 +92,10 @@ pub(crate) fn build(app: &Registry, body: BodyLimits) -> Result<Compiled, BuildE
         let plan = resolver.params(&label, &r.info.params);
         check_path_params_used(&mut problems, r, &path_names, &plan);
         let on_rejection = r.on_rejection.clone().or_else(|| app.on_rejection.clone());
-        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: r.name, on_rejection });
+        let mut resolved = Vec::new();
+        collect_providers(app, &plan, &mut resolved);
+        let resolves = (!resolved.is_empty()).then(|| resolved.into());
+        routes.push(Route { handler: r.handler.clone(), plan: plan.into(), name: r.name, on_rejection, resolves });
     }
 
     match router {
@@ -122,6 +128,22 @@ fn check_path_params_used(problems: &mut Vec<String>, route: &RouteDef, path_nam
              name a parameter `{name}` to read it",
             route.method, route.path, route.info.name
         ));
+    }
+}
+
+/// Every parameter `plan` resolves through a provider (its name and the
+/// provider's type), through providers too, each once.
+fn collect_providers(app: &Registry, plan: &[ParamPlan], out: &mut Vec<Resolved>) {
+    for p in plan {
+        if let Source::Provider(node) = &p.source {
+            if let Some(def) = app.providers.get(node.slot) {
+                let resolved = Resolved { name: p.name, provided: def.provided };
+                if !out.contains(&resolved) {
+                    out.push(resolved);
+                }
+            }
+            collect_providers(app, &node.plan, out);
+        }
     }
 }
 

@@ -97,7 +97,15 @@ impl AppService {
         };
         let route = &inner.routes[route_index];
         let is_head = parts.method == Method::HEAD;
-        let mut ctx = RequestCtx::new(parts, body, inner.body, found.params, route.name, inner.provider_slots);
+        let mut ctx = RequestCtx::new(
+            parts,
+            body,
+            inner.body,
+            found.params,
+            route.name,
+            inner.provider_slots,
+            route.resolves.clone(),
+        );
         let call = route.handler.call(&mut ctx, &route.plan);
         let mut response = match AssertUnwindSafe(call).catch_unwind().await {
             Ok(r) => r,

@@ -3,12 +3,12 @@
 //! cookie sessions (`SecureSession`) alike.
 
 use crate::addon::BoxFuture;
-use crate::sessions::{AsyncSession, SessionError};
+use crate::sessions::{AsyncSession, LazySession, SessionError};
 use crate::Headers;
 
 /// What the login addon needs of a session: read and write its fields,
 /// begin a login (with a cookie whose value changes, against fixation), end
-/// it. Implemented by [`AsyncSession`] and, with feature `secure-sessions`,
+/// it. Implemented by [`AsyncSession`], [`LazySession`] and, with feature `secure-sessions`,
 /// by [`SecureSession`](crate::sessions::SecureSession); a session type of
 /// your own implements it to carry [`AsyncLoginSession`](super::AsyncLoginSession).
 ///
@@ -41,6 +41,14 @@ pub trait SessionForLogin: Send + Sync + 'static {
 
     /// Ends the session and expires its cookie, returning the `Set-Cookie`.
     fn end_session(&self) -> BoxFuture<'_, Result<Headers, SessionError>>;
+
+    /// Reads `fields` (`None`: every field) before [`Self::field`] is asked
+    /// for them: what a session read lazily needs. A session in hand has
+    /// them already (the default does nothing).
+    fn read_ahead<'a>(&'a self, fields: Option<&'a [&'a str]>) -> BoxFuture<'a, Result<(), SessionError>> {
+        let _ = fields;
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Login rotates the session id, in the namespace of the user (so
@@ -64,6 +72,40 @@ impl SessionForLogin for AsyncSession {
 
     fn end_session(&self) -> BoxFuture<'_, Result<Headers, SessionError>> {
         Box::pin(self.clear_session())
+    }
+}
+
+/// Login reads only what it needs: the user id field for `current_user_id`
+/// (one `HMGET` on Redis), the whole session for `login_session`, and the
+/// whole session before a login rotates it to its new id.
+impl SessionForLogin for LazySession {
+    fn field(&self, key: &str) -> Option<String> {
+        self.known(key)
+    }
+
+    fn set_field(&self, key: &str, value: String) {
+        self.insert(key, value);
+    }
+
+    fn clear_fields(&self) {
+        self.start_over();
+    }
+
+    fn begin_login<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Headers, SessionError>> {
+        Box::pin(self.rotate_id_in(Some(user_id)))
+    }
+
+    fn end_session(&self) -> BoxFuture<'_, Result<Headers, SessionError>> {
+        Box::pin(self.clear_session())
+    }
+
+    fn read_ahead<'a>(&'a self, fields: Option<&'a [&'a str]>) -> BoxFuture<'a, Result<(), SessionError>> {
+        Box::pin(async move {
+            match fields {
+                Some(fields) => self.get_many(fields).await.map(drop),
+                None => self.load().await.map(drop),
+            }
+        })
     }
 }
 

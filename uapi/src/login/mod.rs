@@ -8,9 +8,11 @@
 //!   and out;
 //! - `login_manager: AsyncLoginManager<T>`: to log a user out everywhere.
 //!
-//! The first three build on the store's `session: AsyncSession`, through the
-//! public provider seam ([`crate::addon`]) any addon has, so a handler asking
-//! for `current_user_id` and `session` loads the session once. A login puts the
+//! The first three build on the store's `session: LazySession`, through the
+//! public provider seam ([`crate::addon`]) any addon has: `current_user_id`
+//! reads only the user id field of the session (on Redis one `HMGET`,
+//! whatever the session's size), and a handler asking for `current_user_id`
+//! and `session: AsyncSession` reads the session once, whole. A login puts the
 //! session in the namespace of the user's id, so [`AsyncLoginManager::logout`]
 //! ends every session of a user.
 //!
@@ -38,7 +40,7 @@ use std::sync::Arc;
 use crate::addon::{HandlerInfo, Injectable, ParamInfo, ParamPlan, RequestCtx, ResponseDoc, SecurityDoc};
 #[cfg(feature = "secure-sessions")]
 use crate::sessions::{secure::SecureSessionStore, SecureSession};
-use crate::sessions::{AsyncSession, SessionError, SessionStore};
+use crate::sessions::{LazySession, SessionError, SessionStore};
 use crate::{App, Headers, IntoResponse, Refusal, Response};
 
 pub use self::backing::SessionForLogin;
@@ -184,7 +186,7 @@ pub fn configure_async_login<T: UserId>(
     store: &SessionStore,
     options: LoginOptions,
 ) -> AsyncLoginManager<T> {
-    register::<T, AsyncSession>(app, store.options(), options);
+    register::<T, LazySession>(app, store.options(), options);
     let manager = AsyncLoginManager { store: store.clone(), user: PhantomData };
     app.provide_value_by_name("login_manager", manager.clone());
     manager
@@ -271,12 +273,19 @@ impl<T: UserId, S: SessionForLogin + Clone> LoginProvider<T, S> {
         HandlerInfo::new(name, vec![ParamInfo::provided::<S>(self.session_param)], returns)
     }
 
-    async fn load(ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<(S, Option<T>), Response> {
+    /// The session and its user. `fields`: what of the session to read
+    /// (`None`: all of it, for a handler that gets the session).
+    async fn load(
+        ctx: &mut RequestCtx,
+        plan: &[ParamPlan],
+        fields: Option<&[&str]>,
+    ) -> Result<(S, Option<T>), Response> {
         // The plan has the one parameter `info` declared (App::build made it so).
         let Some(session_plan) = plan.first() else {
             return Err(crate::status::InternalServerError::new("login misconfigured").into_response());
         };
         let session = ctx.provided::<S>(session_plan).await?;
+        session.read_ahead(fields).await.map_err(IntoResponse::into_response)?;
         // A stored id that does not parse (e.g. written by other code) is anonymous.
         let user = session.field(USER_ID_KEY).and_then(|s| s.parse::<T>().ok());
         Ok((session, user))
@@ -308,7 +317,7 @@ impl<T: UserId, S: SessionForLogin + Clone> Injectable for Required<T, S> {
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
-        let (_, user) = LoginProvider::<T, S>::load(ctx, plan).await?;
+        let (_, user) = LoginProvider::<T, S>::load(ctx, plan, Some(&[USER_ID_KEY])).await?;
         Ok(user.ok_or_else(|| (self.0.forbidden)()))
     }
 
@@ -326,7 +335,7 @@ impl<T: UserId, S: SessionForLogin + Clone> Injectable for Optional<T, S> {
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
-        Ok(LoginProvider::<T, S>::load(ctx, plan).await?.1)
+        Ok(LoginProvider::<T, S>::load(ctx, plan, Some(&[USER_ID_KEY])).await?.1)
     }
 
     fn provide(out: Option<T>) -> Result<Option<T>, Response> {
@@ -343,7 +352,7 @@ impl<T: UserId, S: SessionForLogin + Clone> Injectable for LoginProvider<T, S> {
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<Self::Output, Response> {
-        let (session, user_id) = LoginProvider::<T, S>::load(ctx, plan).await?;
+        let (session, user_id) = LoginProvider::<T, S>::load(ctx, plan, None).await?;
         Ok(AsyncLoginSession { user_id, session: Arc::new(session) })
     }
 

@@ -144,6 +144,9 @@ struct State {
     /// it may not exist (a
     /// [`LazySession`](lazy::LazySession) before its first read).
     unread: bool,
+    /// The route reads the session whole anyway (it also takes an
+    /// `AsyncSession`): a first read of a few fields reads everything.
+    wants_whole: bool,
 }
 
 impl std::fmt::Debug for AsyncSession {

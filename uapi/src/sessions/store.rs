@@ -92,7 +92,7 @@ pub fn configure_sessions(app: &mut App, backend: impl SessionBackend, options: 
         std::borrow::Cow::Owned(s) => Box::leak(s.into_boxed_str()),
     };
     let shared = Arc::new(Shared::new(Arc::new(backend), options));
-    app.register_by_name_and_type(param, LazyProvider { shared: shared.clone() });
+    app.register_by_name_and_type(param, LazyProvider { shared: shared.clone(), param });
     app.register_by_name_and_type(param, SessionProvider { param });
     SessionStore { shared }
 }
@@ -101,6 +101,8 @@ pub fn configure_sessions(app: &mut App, backend: impl SessionBackend, options: 
 /// refuses a cross-site write carrying it; no store round trip.
 struct LazyProvider {
     shared: Arc<Shared>,
+    /// The store's session parameter name.
+    param: &'static str,
 }
 
 impl Injectable for LazyProvider {
@@ -110,10 +112,13 @@ impl Injectable for LazyProvider {
     fn info(&self) -> HandlerInfo {
         let options = &self.shared.options;
         let mut info =
-            HandlerInfo::new("session provider", Vec::new(), "LazySession").with_security(SecurityDoc::cookie(
-                options.cookie_name.clone(),
-                format!("the session id in cookie `{}` (set by the server)", options.cookie_name),
-            ));
+            // No store round trip here, but every read and save after can be a 503.
+            HandlerInfo::new("session provider", Vec::new(), "LazySession")
+                .with_refusal(ResponseDoc::new(503, "the session store is unavailable; try again shortly"))
+                .with_security(SecurityDoc::cookie(
+                    options.cookie_name.clone(),
+                    format!("the session id in cookie `{}` (set by the server)", options.cookie_name),
+                ));
         if options.refuse_cross_site {
             info = info.with_refusal(
                 ResponseDoc::new(403, "a write carrying the session cookie from another site").writes_only(),
@@ -138,10 +143,11 @@ impl Injectable for LazyProvider {
         };
         let id = raw.and_then(|raw| SessionId::parse_bytes(&raw));
         let response = ctx.response_headers();
+        let wants_whole = ctx.route_resolves::<AsyncSession>(self.param);
         async move {
             match refused {
                 Some(refusal) => Err(refusal.into_response()),
-                None => Ok(LazySession::new(shared, response, id)),
+                None => Ok(LazySession::new(shared, response, id, wants_whole)),
             }
         }
     }
@@ -164,8 +170,8 @@ impl Injectable for SessionProvider {
     type Provided = AsyncSession;
 
     fn info(&self) -> HandlerInfo {
+        // Its 503 is the lazy session's, whose provider it needs.
         HandlerInfo::new("session provider", vec![ParamInfo::provided::<LazySession>(self.param)], "AsyncSession")
-            .with_refusal(ResponseDoc::new(503, "the session store is unavailable; try again shortly"))
     }
 
     async fn call(&self, ctx: &mut RequestCtx, plan: &[ParamPlan]) -> Result<AsyncSession, Response> {

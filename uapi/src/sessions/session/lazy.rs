@@ -74,8 +74,10 @@ impl std::fmt::Debug for LazySession {
 
 impl LazySession {
     /// The session the request's cookie names (`id`), nothing read yet; a
-    /// fresh empty one without a cookie.
-    pub(crate) fn new(store: Arc<Shared>, response: ResponseHeaders, id: Option<SessionId>) -> Self {
+    /// fresh empty one without a cookie. `wants_whole`: the route reads it
+    /// whole anyway, so the first read of a few fields reads everything (one
+    /// round trip in all, not two).
+    pub(crate) fn new(store: Arc<Shared>, response: ResponseHeaders, id: Option<SessionId>, wants_whole: bool) -> Self {
         let state = match id {
             Some(id) => State {
                 id: Some(id),
@@ -83,6 +85,7 @@ impl LazySession {
                 from_request: true,
                 fetched: Some(HashSet::new()),
                 unread: true,
+                wants_whole,
                 ..State::default()
             },
             None => State::default(),
@@ -202,6 +205,24 @@ impl LazySession {
         self.session.clear_session().await
     }
 
+    /// The value of `key` as far as this request knows it (read, or
+    /// changed): what login reads after [`Self::get_many`] of its fields.
+    pub(crate) fn known(&self, key: &str) -> Option<String> {
+        self.session.get(key)
+    }
+
+    /// Drops every field, stored ones included, without reading them: for
+    /// a login as another user, which [`Self::rotate_id_in`] follows (it
+    /// writes the new id from what this request holds and deletes the old).
+    pub(crate) fn start_over(&self) {
+        self.session.with(|s| {
+            s.data.clear();
+            s.changed.clear();
+            s.removed.clear();
+            (s.fetched, s.unread) = (None, false);
+        });
+    }
+
     /// The session, as the eager provider hands it on (after
     /// [`AsyncSession::read_whole`]).
     pub(crate) fn into_inner(self) -> AsyncSession {
@@ -236,6 +257,9 @@ impl AsyncSession {
     /// Reads the fields among `keys` not known yet (and, at the first read,
     /// whether the session exists), in one round trip.
     async fn read_fields(&self, keys: &[&str]) -> Result<(), SessionError> {
+        if self.with(|s| s.wants_whole && s.fetched.is_some()) {
+            return self.read_whole().await;
+        }
         let wanted = self.with(|s| {
             let (Some(fetched), Some(id)) = (&s.fetched, s.id) else { return None };
             let missing: Vec<&str> = keys
