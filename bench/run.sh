@@ -13,7 +13,9 @@
 # PipelinedConnection; also uapi-lazy: on Workers, GET / and POST /touch
 # reading only the field they use through a LazySession),
 # SCENARIOS ("hello read write login"; also read-kN and write-kN: the session
-# first filled with N keys of 100 bytes by POST /fill, e.g. read-k50 write-k200),
+# first filled with N keys of 100 bytes by POST /fill, e.g. read-k50 write-k200;
+# any of these with -cN: N wrk connections instead of CONNS, e.g. hello-c1000
+# read-k50-c1000),
 # OUT (results directory), BUILD (1; 0 uses the binaries already built).
 #
 # Runs are interleaved: for each round, for each scenario, every target in
@@ -56,6 +58,31 @@ if ! command -v wrk >/dev/null; then
 fi
 
 source "$ROOT/bench/common.sh"
+
+# ---- scenarios ------------------------------------------------------------
+# scenario NAME: sets KIND (hello, read, write or login), KEYS (keys the
+# session is filled with first) and SCONNS (wrk's connections); false for a
+# name it does not know.
+scenario() {
+    KEYS=0 SCONNS=$CONNS
+    [[ $1 =~ ^(hello|read|write|login)(-k([0-9]+))?(-c([0-9]+))?$ ]] || return 1
+    KIND=${BASH_REMATCH[1]} KEYS=${BASH_REMATCH[3]:-0} SCONNS=${BASH_REMATCH[5]:-$CONNS}
+    [[ $KEYS == 0 || $KIND == read || $KIND == write ]]
+}
+# applies TARGET KIND: plain hyper serves /hello only.
+applies() {
+    case $1 in
+        hyper) [[ $2 == hello ]] ;;
+        *) true ;;
+    esac
+}
+# Every connection is a descriptor in the client and in the server, which
+# inherit this limit: raise it for -c1000.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+for scen in $SCENARIOS; do
+    scenario "$scen" || { log "unknown scenario $scen"; exit 1; }
+    (( SCONNS + 100 <= $(ulimit -n) )) || { log "$scen: $SCONNS connections need more than ulimit -n $(ulimit -n)"; exit 1; }
+done
 
 # ---- build ----------------------------------------------------------------
 if [[ "${BUILD:-1}" == 1 ]]; then
@@ -144,20 +171,18 @@ check_semantics() { # target
         || { log "$1: second touch is not 200"; exit 1; }
 }
 
-run_one() { # round target scenario
-    local round=$1 target=$2 scen=$3 path method=GET cookie="" args=() keys=0
-    case $scen in
+run_one() { # round target scenario (after `scenario`: KIND, KEYS, SCONNS)
+    local round=$1 target=$2 scen=$3 path method=GET cookie="" args=() keys=$KEYS
+    case $KIND in
         hello) path=/hello ;;
-        read|read-k*) path=/ ;;
-        write|write-k*) path=/touch; method=POST ;;
+        read) path=/ ;;
+        write) path=/touch; method=POST ;;
         login) path="/login?user_id=1"; method=POST ;;
-        *) log "unknown scenario $scen"; exit 1 ;;
     esac
-    [[ $scen == *-k* ]] && keys=${scen##*-k}
     rcli flushall >/dev/null
     start_server "$target"
     [[ $round == 1 && $scen == hello ]] && check_semantics "$target"
-    if [[ $scen == read* || $scen == write* ]]; then
+    if [[ $KIND == read || $KIND == write ]]; then
         cookie=$(login_cookie)
         [[ -n "$cookie" ]] || { log "$target: no session cookie from /login"; exit 1; }
         args+=(-H "Cookie: $cookie")
@@ -171,13 +196,13 @@ run_one() { # round target scenario
     fi
     [[ $method == POST ]] && args+=(-s "$LUA")
     local url="http://127.0.0.1:$PORT$path"
-    wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
+    wrk -t"$THREADS" -c"$SCONNS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
     rcli config resetstat >/dev/null
     local t0 t1 c0 c1 n0 n1 wout
     c0=$(redis_cpu)
     n0=$(net_bytes)
     t0=$(cpu_ticks "$SERVER_PID")
-    wout=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${args[@]}" "$url")
+    wout=$(wrk -t"$THREADS" -c"$SCONNS" -d"${DURATION}s" --latency "${args[@]}" "$url")
     t1=$(cpu_ticks "$SERVER_PID")
     n1=$(net_bytes)
     c1=$(redis_cpu)
@@ -186,7 +211,7 @@ run_one() { # round target scenario
     stats=$(rcli info commandstats | tr -d '\r' | grep '^cmdstat_' || true)
     # Round trips per request: sequential requests, one at a time (round 1).
     local rt=""
-    if [[ $round == 1 && $scen != hello ]]; then
+    if [[ $round == 1 && $KIND != hello ]]; then
         local r0 r1 hdr=()
         [[ -n "$cookie" ]] && hdr=(-H "Cookie: $cookie")
         r0=$(reads_processed)
@@ -194,7 +219,7 @@ run_one() { # round target scenario
         r1=$(reads_processed)
         # -2: the INFO that reads r1, and the close of the connection that read r0.
         rt=$(python3 -c "print(round(($r1 - $r0 - 2) / $PROBE_N, 2))")
-    elif [[ $scen == hello ]]; then
+    elif [[ $KIND == hello ]]; then
         rt=0
     fi
     stop_server
@@ -233,8 +258,9 @@ printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_p
 log "redis on $RPORT; ${ROUNDS} rounds; wrk -t$THREADS -c$CONNS -d${DURATION}s (warm-up ${WARMUP}s); results in $OUT"
 for round in $(seq "$ROUNDS"); do
     for scen in $SCENARIOS; do
+        scenario "$scen"
         for target in $TARGETS; do
-            [[ $target == hyper && $scen != hello ]] && continue
+            applies "$target" "$KIND" || continue
             run_one "$round" "$target" "$scen"
         done
     done
@@ -242,8 +268,8 @@ done
 
 {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), shared"
-    echo "command: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS${QUICK:+ QUICK=$QUICK} bash bench/run.sh"
-    echo "load: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, ${WARMUP}s warm-up, $ROUNDS rounds interleaved; medians"
+    echo "command: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS${QUICK:+ QUICK=$QUICK} TARGETS=\"$TARGETS\" SCENARIOS=\"$SCENARIOS\" bash bench/run.sh"
+    echo "load: wrk -t$THREADS -c$CONNS (or a scenario's -cN) -d${DURATION}s --latency, ${WARMUP}s warm-up, $ROUNDS rounds interleaved; medians"
     echo
     python3 "$ROOT/bench/summarize.py" "$RAW"
 } | tee "$OUT/summary.md"

@@ -2,6 +2,7 @@
 ratios uapi/peer, and the issue's targets (met or missed)."""
 
 import csv
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -11,12 +12,33 @@ by = defaultdict(list)
 for r in rows:
     by[(r["target"], r["scenario"])].append(r)
 
-SCEN = [("hello", "hello (GET /hello)"), ("read", "session read (GET /)"),
-        ("write", "session write (POST /touch)"), ("login", "login (POST /login)")]
+KIND = {"hello": "hello (GET /hello)", "read": "session read (GET /)",
+        "write": "session write (POST /touch)", "login": "login (POST /login)"}
+
+
+def parse(s):
+    """A scenario's kind, keys (0: not filled) and connections (None: CONNS)."""
+    m = re.fullmatch(r"(hello|read|write|login)(?:-k(\d+))?(?:-c(\d+))?", s)
+    return (m.group(1), int(m.group(2) or 0), int(m.group(3)) if m.group(3) else None) if m else (s, 0, None)
+
+
+def describe(s):
+    kind, keys, conns = parse(s)
+    if kind not in KIND:
+        return s
+    if not keys and not conns:
+        return KIND[kind]
+    extra = [f"{keys} keys"] * bool(keys) + [f"{conns} connections"] * bool(conns)
+    return f"{KIND[kind].split(' (')[0]} ({', '.join(extra)})"
+
+
+# In the order the run took them (SCENARIOS' order).
+ORDER = list(dict.fromkeys(r["scenario"] for r in rows))
+SCEN = [(s, describe(s)) for s in ("hello", "read", "write", "login")]
+ALL = [(s, describe(s)) for s in ORDER]
 # Large sessions: read-kN / write-kN, the session filled with N keys of 100 bytes.
-KEYS = sorted({int(r["scenario"].split("-k")[1]) for r in rows if "-k" in r["scenario"]})
-LARGE = [(f"{op}-k{n}", f"{what} ({n} keys)") for n in KEYS
-         for op, what in (("read", "session read"), ("write", "session write"))]
+KEYS = sorted({parse(s)[1] for s in ORDER if parse(s)[1] and parse(s)[2] is None})
+LARGE = [(f"{op}-k{n}", describe(f"{op}-k{n}")) for n in KEYS for op in ("read", "write")]
 TARGETS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
 OURS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl"]
 PEERS = ["axum", "actix"]
@@ -50,9 +72,10 @@ def num(t, s, k, fmt):
     return "-" if v is None else format(v, fmt)
 
 
-print("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | Redis CPU µs/req | Redis cmds/req | Redis round trips/req | Redis bytes/req |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for s, label in SCEN + LARGE:
+if rows:
+    print("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | Redis CPU µs/req | Redis cmds/req | Redis round trips/req | Redis bytes/req |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for s, label in ALL:
     for t in TARGETS:
         if (t, s) not in by:
             continue
@@ -77,13 +100,14 @@ if KEYS:
                 cells.append("-")
         print(f"| {label} | " + " | ".join(cells) + " |")
 
-print()
-print("Ratios ours / peer, of the medians (req/s: higher is better; CPU per request and p99: lower")
-print("is better), then the median of the per-round ratios (runs are interleaved, so these cancel drifts):")
-print()
-print("| scenario | ours | peer | req/s | CPU µs/req | p99 | req/s, per round | CPU, per round |")
-print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
-for s, label in SCEN + LARGE:
+if rows:
+    print()
+    print("Ratios ours / peer, of the medians (req/s: higher is better; CPU per request and p99: lower")
+    print("is better), then the median of the per-round ratios (runs are interleaved, so these cancel drifts):")
+    print()
+    print("| scenario | ours | peer | req/s | CPU µs/req | p99 | req/s, per round | CPU, per round |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for s, label in ALL:
     for o in OURS:
         if (o, s) not in by:
             continue
@@ -94,7 +118,6 @@ for s, label in SCEN + LARGE:
                   f"| {med(o, s, 'cpu_us_per_req') / med(p, s, 'cpu_us_per_req'):.2f}× "
                   f"| {med(o, s, 'p99_ms') / med(p, s, 'p99_ms'):.2f}× "
                   f"| {paired(o, p, s, 'rps'):.2f}× | {paired(o, p, s, 'cpu_us_per_req'):.2f}× |")
-
 
 
 def check(name, ok, detail):
