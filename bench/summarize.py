@@ -1,5 +1,6 @@
 """Summarizes bench/run.sh's raw.tsv: medians per target and scenario, the
-ratios uapi/peer, and the issue's targets (met or missed)."""
+ratios uapi/peer, p99 against the best peer's, and the issue's targets (met
+or missed)."""
 
 import csv
 import re
@@ -118,6 +119,47 @@ for s, label in ALL:
                   f"| {med(o, s, 'cpu_us_per_req') / med(p, s, 'cpu_us_per_req'):.2f}× "
                   f"| {med(o, s, 'p99_ms') / med(p, s, 'p99_ms'):.2f}× "
                   f"| {paired(o, p, s, 'rps'):.2f}× | {paired(o, p, s, 'cpu_us_per_req'):.2f}× |")
+
+
+ours_here = [o for o in OURS if any(k[0] == o for k in by)]
+
+
+def best_p99(s):
+    """The peer (axum or actix) with the lower median p99 in scenario s."""
+    peers = [p for p in PEERS if (p, s) in by]
+    return min(peers, key=lambda p: med(p, s, "p99_ms")) if peers else None
+
+
+if ours_here and any(best_p99(s) for s in ORDER):
+    print()
+    print("Tail latency: p99 of each of ours against the best peer's (the lower of axum's and actix's),")
+    print("in ms, with the ratio (≤ 1.00× meets the issue's tail target):")
+    print()
+    print("| scenario | best peer p99 | " + " | ".join(ours_here) + " |")
+    print("| --- | ---: | " + " | ".join("---:" for _ in ours_here) + " |")
+    met = defaultdict(list)
+    for s, label in ALL:
+        bp = best_p99(s)
+        if not bp:
+            continue
+        cells = []
+        for o in ours_here:
+            if (o, s) not in by:
+                cells.append("-")
+                continue
+            q = med(o, s, "p99_ms") / med(bp, s, "p99_ms")
+            met[o].append((s, q <= 1.0))
+            cells.append(f"{med(o, s, 'p99_ms'):.2f} ({q:.2f}×)")
+        print(f"| {label} | {med(bp, s, 'p99_ms'):.2f} {bp} | " + " | ".join(cells) + " |")
+    print("| **at or under the best peer** | | " + " | ".join(
+        f"{sum(ok for _, ok in met[o])} of {len(met[o])}" for o in ours_here) + " |")
+    misses = [(o, [s for s, ok in met[o] if not ok]) for o in ours_here]
+    if any(m for _, m in misses):
+        print()
+        for o, m in misses:
+            if m:
+                print(f"- {o} is over the best peer's p99 in: {', '.join(m)}")
+
 
 
 def check(name, ok, detail):
