@@ -11,7 +11,10 @@
 # uapi is the bench server on Workers with redis-rs's ConnectionManager, uapi-mt
 # the same on the multi-thread runtime, uapi-pl on Workers with uapi's own
 # PipelinedConnection; also uapi-lazy: on Workers, GET / and POST /touch
-# reading only the field they use through a LazySession),
+# reading only the field they use through a LazySession; uapi-wait is uapi with
+# every session write waiting for one replica, WAIT 1 100, on a replica this
+# script then starts for the whole run: it runs the write and login scenarios
+# only),
 # SCENARIOS ("hello read write login"; also read-kN and write-kN: the session
 # first filled with N keys of 100 bytes by POST /fill, e.g. read-k50 write-k200;
 # any of these with -cN: N wrk connections instead of CONNS, e.g. hello-c1000
@@ -43,6 +46,7 @@ SCENARIOS=${SCENARIOS:-"hello read write login"}
 OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 PROBE_N=20
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 RAW="$OUT/raw.tsv"
 HZ=$(getconf CLK_TCK)
 
@@ -69,10 +73,12 @@ scenario() {
     KIND=${BASH_REMATCH[1]} KEYS=${BASH_REMATCH[3]:-0} SCONNS=${BASH_REMATCH[5]:-$CONNS}
     [[ $KEYS == 0 || $KIND == read || $KIND == write ]]
 }
-# applies TARGET KIND: plain hyper serves /hello only.
+# applies TARGET KIND: plain hyper serves /hello only; uapi-wait differs from
+# uapi only where sessions are written.
 applies() {
     case $1 in
         hyper) [[ $2 == hello ]] ;;
+        uapi-wait) [[ $2 == write || $2 == login ]] ;;
         *) true ;;
     esac
 }
@@ -100,21 +106,30 @@ declare -A BIN=(
     [uapi-mt]="$MAIN_TARGET/release/examples/bench_server"
     [uapi-pl]="$MAIN_TARGET/release/examples/bench_server"
     [uapi-lazy]="$MAIN_TARGET/release/examples/bench_server"
+    [uapi-wait]="$MAIN_TARGET/release/examples/bench_server"
     [axum]="$ROOT/bench/peers/target/release/axum_peer"
     [actix]="$ROOT/bench/peers/target/release/actix_peer"
     [hyper]="$ROOT/bench/peers/target/release/hyper_peer"
 )
 
 # ---- redis ----------------------------------------------------------------
-SERVER_PID="" REDIS_PID=""
+SERVER_PID="" REDIS_PID="" REPLICA_PID=""
 cleanup() {
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null || true
+    [[ -n "$REPLICA_PID" ]] && kill "$REPLICA_PID" 2>/dev/null || true
     [[ -n "$REDIS_PID" ]] && kill "$REDIS_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 start_redis "$OUT/redis.log"
 REDIS_URL="redis://127.0.0.1:$RPORT"
 rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
+# uapi-wait needs a replica to wait for. It serves the whole run, so every
+# target's Redis feeds it alike and uapi against uapi-wait is the wait alone.
+if [[ " $TARGETS " == *" uapi-wait "* ]]; then
+    rcli config set repl-diskless-sync-delay 0 >/dev/null
+    start_replica "$OUT/replica.log" "$RPORT" || { log "the replica's link to $RPORT did not come up"; exit 1; }
+    log "replica on $REPLICA_PORT, for uapi-wait"
+fi
 
 LUA="$OUT/post.lua"
 echo 'wrk.method = "POST"' > "$LUA"
@@ -124,12 +139,15 @@ start_server() { # target -> sets SERVER_PID, PORT
     PORT=$(free_port)
     # uapi-mt: the same bench server on tokio's multi-thread runtime;
     # uapi-pl: on Workers, with uapi's PipelinedConnection;
-    # uapi-lazy: on Workers, GET / and POST /touch on a LazySession.
-    local runtime=workers redis=manager session=eager
+    # uapi-lazy: on Workers, GET / and POST /touch on a LazySession;
+    # uapi-wait: on Workers, each session write waiting up to 100 ms for one replica.
+    local runtime=workers redis=manager session=eager wait=0
     [[ $1 == uapi-mt ]] && runtime=multi-thread
     [[ $1 == uapi-pl ]] && redis=pipelined
     [[ $1 == uapi-lazy ]] && session=lazy
-    UAPI_RUNTIME=$runtime UAPI_REDIS=$redis UAPI_SESSION=$session PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
+    [[ $1 == uapi-wait ]] && wait=1
+    UAPI_RUNTIME=$runtime UAPI_REDIS=$redis UAPI_SESSION=$session UAPI_WAIT_REPLICAS=$wait UAPI_WAIT_TIMEOUT_MS=100 \
+        PORT=$PORT REDIS_URL=$REDIS_URL "${BIN[$1]}" >>"$OUT/$1.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do
         curl -fs "http://127.0.0.1:$PORT/hello" >/dev/null 2>&1 && return 0
@@ -146,6 +164,9 @@ stop_server() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 redis_cpu() { rcli info cpu | tr -d '\r' | awk -F: '$1=="used_cpu_sys"||$1=="used_cpu_user"{t+=$2} END{printf "%.6f", t}'; }
 reads_processed() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_reads_processed"{print $2}'; }
+# The replica's acknowledgements (REPLCONF ACK): reads and commands on the
+# primary that no server sent, taken out of the round trips and the command count.
+replconf_calls() { rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1=="cmdstat_replconf"{n=$3} END{print n+0}'; }
 net_bytes() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_net_input_bytes"||$1=="total_net_output_bytes"{t+=$2} END{printf "%.0f", t}'; }
 login_cookie() { # -> "name=value" of the Set-Cookie of a fresh login
     curl -fsi -X POST "http://127.0.0.1:$PORT/login?user_id=1" | tr -d '\r' \
@@ -212,13 +233,16 @@ run_one() { # round target scenario (after `scenario`: KIND, KEYS, SCONNS)
     # Round trips per request: sequential requests, one at a time (round 1).
     local rt=""
     if [[ $round == 1 && $KIND != hello ]]; then
-        local r0 r1 hdr=()
+        local r0 r1 a0 a1 hdr=()
         [[ -n "$cookie" ]] && hdr=(-H "Cookie: $cookie")
+        a0=$(replconf_calls)
         r0=$(reads_processed)
         for _ in $(seq $PROBE_N); do curl -fs -o /dev/null -X "$method" "${hdr[@]}" "$url"; done
         r1=$(reads_processed)
-        # -2: the INFO that reads r1, and the close of the connection that read r0.
-        rt=$(python3 -c "print(round(($r1 - $r0 - 2) / $PROBE_N, 2))")
+        a1=$(replconf_calls)
+        # -2: the INFO that reads r1, and the close of the connection that read r0;
+        # and one read per acknowledgement from the replica (none without one).
+        rt=$(python3 -c "print(round(($r1 - $r0 - 2 - ($a1 - $a0)) / $PROBE_N, 2))")
     elif [[ $KIND == hello ]]; then
         rt=0
     fi
@@ -244,7 +268,7 @@ for line in stats.splitlines():
     m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
     if m and m.group(1).split("|")[0] not in ("info", "config", "flushall", "ping"):
         cmds[m.group(1)] = int(m.group(2))
-total = sum(cmds.values())
+total = sum(v for k, v in cmds.items() if k != "replconf")  # the replica's, not the server's
 breakdown = ",".join(f"{k}={v / max(reqs, 1):.2f}" for k, v in sorted(cmds.items()))
 cpu_us = int(ticks) * 1e6 / int(hz) / max(reqs, 1)
 print("\t".join(map(str, [round_, target, scen, f"{rps:.1f}", f"{p50:.3f}", f"{p99:.3f}", errs, reqs,

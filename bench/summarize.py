@@ -1,6 +1,6 @@
 """Summarizes bench/run.sh's raw.tsv: medians per target and scenario, the
-ratios uapi/peer, p99 against the best peer's, and the issue's targets (met
-or missed)."""
+ratios uapi/peer, p99 against the best peer's, the replica wait's cost, and
+the issue's targets (met or missed)."""
 
 import csv
 import re
@@ -40,8 +40,8 @@ ALL = [(s, describe(s)) for s in ORDER]
 # Large sessions: read-kN / write-kN, the session filled with N keys of 100 bytes.
 KEYS = sorted({parse(s)[1] for s in ORDER if parse(s)[1] and parse(s)[2] is None})
 LARGE = [(f"{op}-k{n}", describe(f"{op}-k{n}")) for n in KEYS for op in ("read", "write")]
-TARGETS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
-OURS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl"]
+TARGETS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "uapi-wait", "axum", "actix", "hyper"]
+OURS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "uapi-wait"]
 PEERS = ["axum", "actix"]
 
 
@@ -159,6 +159,22 @@ if ours_here and any(best_p99(s) for s in ORDER):
         for o, m in misses:
             if m:
                 print(f"- {o} is over the best peer's p99 in: {', '.join(m)}")
+
+WAITED = [(s, label) for s, label in ALL if ("uapi-wait", s) in by and ("uapi", s) in by]
+if WAITED:
+    print()
+    print("The replica wait's cost: uapi-wait (uapi with WAIT 1 100 after every session write) against")
+    print("uapi, one replica attached for both (uapi → uapi-wait; the ratio also per round):")
+    print()
+    print("| scenario | req/s | ratio | per round | p50 ms | p99 ms | CPU µs/req | Redis CPU µs/req | Redis cmds/req | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s, label in WAITED:
+        def pair(k, fmt):
+            return f"{format(med('uapi', s, k), fmt)} → {format(med('uapi-wait', s, k), fmt)}"
+        print(f"| {label} | {pair('rps', ',.0f')} | {med('uapi-wait', s, 'rps') / med('uapi', s, 'rps'):.2f}× "
+              f"| {paired('uapi-wait', 'uapi', s, 'rps'):.2f}× | {pair('p50_ms', '.2f')} | {pair('p99_ms', '.2f')} "
+              f"| {pair('cpu_us_per_req', '.1f')} | {pair('redis_cpu_us_per_req', '.1f')} | {pair('redis_cmds_per_req', '.2f')} "
+              f"| {errors('uapi', s)} → {errors('uapi-wait', s)} |")
 
 
 
