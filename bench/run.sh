@@ -18,7 +18,8 @@
 # SCENARIOS ("hello read write login"; also read-kN and write-kN: the session
 # first filled with N keys of 100 bytes by POST /fill, e.g. read-k50 write-k200;
 # any of these with -cN: N wrk connections instead of CONNS, e.g. hello-c1000
-# read-k50-c1000),
+# read-k50-c1000; idle-N or idle-Nk: the server's memory per idle keep-alive
+# connection, N connections held by bench/load's uapi-idle, e.g. idle-10k),
 # OUT (results directory), BUILD (1; 0 uses the binaries already built).
 #
 # Runs are interleaved: for each round, for each scenario, every target in
@@ -29,7 +30,11 @@
 # microseconds per request, and Redis network bytes per request (INFO stats
 # total_net_input_bytes + total_net_output_bytes). Once per target and scenario, a sequential probe
 # (20 requests, one at a time) counts Redis round trips per request from
-# INFO stats' total_reads_processed. The summary prints medians over rounds.
+# INFO stats' total_reads_processed. An idle-N run instead reads the server's
+# VmRSS before uapi-idle opens N connections (one GET /hello each) and once
+# they are all answered and idle, and gives (after - before) / N, after
+# checking the server still held every connection open (idle.tsv). The
+# summary prints medians over rounds.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +52,7 @@ OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 PROBE_N=20
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-RAW="$OUT/raw.tsv"
+RAW="$OUT/raw.tsv" IDLE_RAW="$OUT/idle.tsv"
 HZ=$(getconf CLK_TCK)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -64,11 +69,16 @@ fi
 source "$ROOT/bench/common.sh"
 
 # ---- scenarios ------------------------------------------------------------
-# scenario NAME: sets KIND (hello, read, write or login), KEYS (keys the
-# session is filled with first) and SCONNS (wrk's connections); false for a
-# name it does not know.
+# scenario NAME: sets KIND (hello, read, write, login or idle), KEYS (keys the
+# session is filled with first) and SCONNS (wrk's connections, or the idle
+# ones); false for a name it does not know.
 scenario() {
     KEYS=0 SCONNS=$CONNS
+    if [[ $1 =~ ^idle-([0-9]+)(k?)$ ]]; then
+        KIND=idle SCONNS=${BASH_REMATCH[1]}
+        [[ -z ${BASH_REMATCH[2]} ]] || SCONNS=$((SCONNS * 1000))
+        return 0
+    fi
     [[ $1 =~ ^(hello|read|write|login)(-k([0-9]+))?(-c([0-9]+))?$ ]] || return 1
     KIND=${BASH_REMATCH[1]} KEYS=${BASH_REMATCH[3]:-0} SCONNS=${BASH_REMATCH[5]:-$CONNS}
     [[ $KEYS == 0 || $KIND == read || $KIND == write ]]
@@ -77,17 +87,19 @@ scenario() {
 # uapi only where sessions are written.
 applies() {
     case $1 in
-        hyper) [[ $2 == hello ]] ;;
+        hyper) [[ $2 == hello || $2 == idle ]] ;;
         uapi-wait) [[ $2 == write || $2 == login ]] ;;
         *) true ;;
     esac
 }
 # Every connection is a descriptor in the client and in the server, which
-# inherit this limit: raise it for -c1000.
+# inherit this limit: raise it for -c1000 and idle-10k.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+NEED_IDLE=0
 for scen in $SCENARIOS; do
     scenario "$scen" || { log "unknown scenario $scen"; exit 1; }
     (( SCONNS + 100 <= $(ulimit -n) )) || { log "$scen: $SCONNS connections need more than ulimit -n $(ulimit -n)"; exit 1; }
+    [[ $KIND == idle ]] && NEED_IDLE=1
 done
 
 # ---- build ----------------------------------------------------------------
@@ -100,7 +112,12 @@ MAIN_TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps \
 if [[ "${BUILD:-1}" == 1 ]]; then
     log "building peers (release, bench/peers/target)"
     cargo build --release --quiet --manifest-path "$ROOT/bench/peers/Cargo.toml" --target-dir "$ROOT/bench/peers/target"
+    if [[ $NEED_IDLE == 1 ]]; then
+        log "building bench/load's uapi-idle (release)"
+        cargo build --release --quiet --manifest-path "$ROOT/bench/load/Cargo.toml" --bin uapi-idle
+    fi
 fi
+IDLE_BIN="$ROOT/bench/load/target/release/uapi-idle"
 declare -A BIN=(
     [uapi]="$MAIN_TARGET/release/examples/bench_server"
     [uapi-mt]="$MAIN_TARGET/release/examples/bench_server"
@@ -278,6 +295,42 @@ PY
     log "$(tail -1 "$RAW" | cut -f1-11)"
 }
 
+rss_kib() { awk '$1=="VmRSS:"{print $2}' "/proc/$1/status"; }
+
+# An idle-N run: the server's VmRSS before uapi-idle opens SCONNS keep-alive
+# connections and once their replies are all in and they sit idle, then
+# whether the server still held them all (it must not have closed any
+# before the second read; actix closes idle ones after 5 s, uapi after its
+# 10 s header-read timeout, hyper after 30 s).
+run_idle() { # round target scenario
+    local round=$1 target=$2 scen=$3 before after ready checked pid from to f
+    local -A got=()
+    start_server "$target"
+    before=$(rss_kib "$SERVER_PID")
+    coproc IDLE { "$IDLE_BIN" "127.0.0.1:$PORT" "$SCONNS" 2>>"$OUT/uapi-idle.log"; }
+    # Copies: bash drops IDLE and IDLE_PID as soon as the client exits.
+    pid=$IDLE_PID
+    exec {from}<&"${IDLE[0]}" {to}>&"${IDLE[1]}"
+    read -r -t 120 ready <&"$from" || { log "$target: uapi-idle did not get ready"; exit 1; }
+    sleep 0.2
+    after=$(rss_kib "$SERVER_PID")
+    echo check >&"$to"
+    read -r -t 30 checked <&"$from" || { log "$target: uapi-idle did not check"; exit 1; }
+    exec {from}<&- {to}>&-
+    wait "$pid" || true
+    stop_server
+    for f in $ready $checked; do
+        if [[ $f == *=* ]]; then got[${f%%=*}]=${f#*=}; fi
+    done
+    (( ${got[opened]:-0} > 0 )) || { log "$target: uapi-idle opened no connection ($ready)"; exit 1; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$target" "$scen" "$SCONNS" \
+        "${got[opened]}" "${got[failed]}" "${got[secs]}" "$before" "$after" \
+        "$(awk -v a="$after" -v b="$before" -v n="${got[opened]}" 'BEGIN{printf "%.2f", (a - b) / n}')" \
+        "${got[open]}" >>"$IDLE_RAW"
+    log "$(tail -1 "$IDLE_RAW")"
+}
+
+printf 'round\ttarget\tscenario\tconns\topened\tfailed\topen_secs\trss_before_kib\trss_after_kib\tkib_per_conn\tstill_open\n' >"$IDLE_RAW"
 printf 'round\ttarget\tscenario\trps\tp50_ms\tp99_ms\terrors\trequests\tcpu_us_per_req\tredis_cmds_per_req\tredis_round_trips\tcmd_breakdown\tredis_cpu_us_per_req\tredis_bytes_per_req\n' >"$RAW"
 log "redis on $RPORT; ${ROUNDS} rounds; wrk -t$THREADS -c$CONNS -d${DURATION}s (warm-up ${WARMUP}s); results in $OUT"
 for round in $(seq "$ROUNDS"); do
@@ -285,7 +338,11 @@ for round in $(seq "$ROUNDS"); do
         scenario "$scen"
         for target in $TARGETS; do
             applies "$target" "$KIND" || continue
-            run_one "$round" "$target" "$scen"
+            if [[ $KIND == idle ]]; then
+                run_idle "$round" "$target" "$scen"
+            else
+                run_one "$round" "$target" "$scen"
+            fi
         done
     done
 done
@@ -295,5 +352,5 @@ done
     echo "command: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS${QUICK:+ QUICK=$QUICK} TARGETS=\"$TARGETS\" SCENARIOS=\"$SCENARIOS\" bash bench/run.sh"
     echo "load: wrk -t$THREADS -c$CONNS (or a scenario's -cN) -d${DURATION}s --latency, ${WARMUP}s warm-up, $ROUNDS rounds interleaved; medians"
     echo
-    python3 "$ROOT/bench/summarize.py" "$RAW"
+    python3 "$ROOT/bench/summarize.py" "$RAW" "$IDLE_RAW"
 } | tee "$OUT/summary.md"

@@ -1,8 +1,12 @@
-"""Summarizes bench/run.sh's raw.tsv: medians per target and scenario, the
-ratios uapi/peer, p99 against the best peer's, the replica wait's cost, and
-the issue's targets (met or missed)."""
+"""Summarizes bench/run.sh's raw.tsv (and idle.tsv, if given): medians per
+target and scenario, the ratios uapi/peer, p99 against the best peer's, the
+replica wait's cost, memory per idle connection, and the issue's targets (met
+or missed).
+
+usage: summarize.py RAW_TSV [IDLE_TSV]"""
 
 import csv
+import os
 import re
 import statistics
 import sys
@@ -176,6 +180,37 @@ if WAITED:
               f"| {pair('cpu_us_per_req', '.1f')} | {pair('redis_cpu_us_per_req', '.1f')} | {pair('redis_cmds_per_req', '.2f')} "
               f"| {errors('uapi', s)} → {errors('uapi-wait', s)} |")
 
+IDLE = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(sys.argv[1]), "idle.tsv")
+idle = list(csv.DictReader(open(IDLE), delimiter="\t")) if os.path.exists(IDLE) else []
+if idle:
+    iby = defaultdict(list)
+    for r in idle:
+        iby[(r["target"], r["scenario"])].append(r)
+
+    def imed(t, s, k):
+        return statistics.median(float(r[k]) for r in iby[(t, s)])
+
+    print()
+    print("Memory per idle keep-alive connection: the server's VmRSS before the connections and once they")
+    print("are all answered (one GET /hello each) and idle, (after - before) / opened, medians; still open:")
+    print("the fewest the server still held after the second read, over rounds (all of them, or the figure")
+    print("is suspect); ours / best peer: against the lower of axum's and actix's.")
+    print()
+    print("| scenario | target | KiB per connection | ours / best peer | RSS before MiB | RSS with them MiB "
+          "| opened | failed | still open | seconds to open |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s in dict.fromkeys(r["scenario"] for r in idle):
+        peers = [p for p in PEERS if (p, s) in iby]
+        bp = min(peers, key=lambda p: imed(p, s, "kib_per_conn")) if peers else None
+        for t in TARGETS:
+            if (t, s) not in iby:
+                continue
+            rs = iby[(t, s)]
+            ratio = f"{imed(t, s, 'kib_per_conn') / imed(bp, s, 'kib_per_conn'):.2f}× {bp}" if bp and t in OURS else ""
+            print(f"| {s} | {t} | {imed(t, s, 'kib_per_conn'):.1f} | {ratio} "
+                  f"| {imed(t, s, 'rss_before_kib') / 1024:.1f} | {imed(t, s, 'rss_after_kib') / 1024:.1f} "
+                  f"| {min(int(r['opened']) for r in rs):,} | {sum(int(r['failed']) for r in rs)} "
+                  f"| {min(int(r['still_open']) for r in rs):,} | {imed(t, s, 'open_secs'):.2f} |")
 
 
 def check(name, ok, detail):
