@@ -184,6 +184,20 @@ reads_processed() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_reads_pro
 # The replica's acknowledgements (REPLCONF ACK): reads and commands on the
 # primary that no server sent, taken out of the round trips and the command count.
 replconf_calls() { rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1=="cmdstat_replconf"{n=$3} END{print n+0}'; }
+# Waits (up to 5 s) until the replica, if any, has applied all the primary
+# sent it: one run's backlog must not spill into the next run or the probe.
+replica_caught_up() {
+    [[ -n $REPLICA_PID ]] || return 0
+    local sent applied
+    for _ in $(seq 50); do
+        sent=$(rcli info replication | tr -d '\r' | awk -F: '$1=="master_repl_offset"{print $2}')
+        applied=$(redis-cli -h 127.0.0.1 -p "$REPLICA_PORT" info replication | tr -d '\r' \
+            | awk -F: '$1=="slave_repl_offset"{print $2}')
+        [[ $sent == "$applied" ]] && return 0
+        sleep 0.1
+    done
+    log "the replica is still behind the primary ($applied of $sent)"
+}
 net_bytes() { rcli info stats | tr -d '\r' | awk -F: '$1=="total_net_input_bytes"||$1=="total_net_output_bytes"{t+=$2} END{printf "%.0f", t}'; }
 login_cookie() { # -> "name=value" of the Set-Cookie of a fresh login
     curl -fsi -X POST "http://127.0.0.1:$PORT/login?user_id=1" | tr -d '\r' \
@@ -218,6 +232,7 @@ run_one() { # round target scenario (after `scenario`: KIND, KEYS, SCONNS)
         login) path="/login?user_id=1"; method=POST ;;
     esac
     rcli flushall >/dev/null
+    replica_caught_up
     start_server "$target"
     [[ $round == 1 && $scen == hello ]] && check_semantics "$target"
     if [[ $KIND == read || $KIND == write ]]; then
@@ -252,6 +267,7 @@ run_one() { # round target scenario (after `scenario`: KIND, KEYS, SCONNS)
     if [[ $round == 1 && $KIND != hello ]]; then
         local r0 r1 a0 a1 hdr=()
         [[ -n "$cookie" ]] && hdr=(-H "Cookie: $cookie")
+        replica_caught_up
         a0=$(replconf_calls)
         r0=$(reads_processed)
         for _ in $(seq $PROBE_N); do curl -fs -o /dev/null -X "$method" "${hdr[@]}" "$url"; done
