@@ -1,7 +1,13 @@
-"""Summarizes bench/run.sh's raw.tsv: medians per target and scenario, the
-ratios uapi/peer, and the issue's targets (met or missed)."""
+"""Summarizes bench/run.sh's raw.tsv (and idle.tsv, if given): medians per
+target and scenario, the ratios uapi/peer, p99 against the best peer's, the
+replica wait's cost, memory per idle connection, and the issue's targets (met
+or missed).
+
+usage: summarize.py RAW_TSV [IDLE_TSV]"""
 
 import csv
+import os
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -11,14 +17,35 @@ by = defaultdict(list)
 for r in rows:
     by[(r["target"], r["scenario"])].append(r)
 
-SCEN = [("hello", "hello (GET /hello)"), ("read", "session read (GET /)"),
-        ("write", "session write (POST /touch)"), ("login", "login (POST /login)")]
+KIND = {"hello": "hello (GET /hello)", "read": "session read (GET /)",
+        "write": "session write (POST /touch)", "login": "login (POST /login)"}
+
+
+def parse(s):
+    """A scenario's kind, keys (0: not filled) and connections (None: CONNS)."""
+    m = re.fullmatch(r"(hello|read|write|login)(?:-k(\d+))?(?:-c(\d+))?", s)
+    return (m.group(1), int(m.group(2) or 0), int(m.group(3)) if m.group(3) else None) if m else (s, 0, None)
+
+
+def describe(s):
+    kind, keys, conns = parse(s)
+    if kind not in KIND:
+        return s
+    if not keys and not conns:
+        return KIND[kind]
+    extra = [f"{keys} keys"] * bool(keys) + [f"{conns} connections"] * bool(conns)
+    return f"{KIND[kind].split(' (')[0]} ({', '.join(extra)})"
+
+
+# In the order the run took them (SCENARIOS' order).
+ORDER = list(dict.fromkeys(r["scenario"] for r in rows))
+SCEN = [(s, describe(s)) for s in ("hello", "read", "write", "login")]
+ALL = [(s, describe(s)) for s in ORDER]
 # Large sessions: read-kN / write-kN, the session filled with N keys of 100 bytes.
-KEYS = sorted({int(r["scenario"].split("-k")[1]) for r in rows if "-k" in r["scenario"]})
-LARGE = [(f"{op}-k{n}", f"{what} ({n} keys)") for n in KEYS
-         for op, what in (("read", "session read"), ("write", "session write"))]
-TARGETS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "axum", "actix", "hyper"]
-OURS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl"]
+KEYS = sorted({parse(s)[1] for s in ORDER if parse(s)[1] and parse(s)[2] is None})
+LARGE = [(f"{op}-k{n}", describe(f"{op}-k{n}")) for n in KEYS for op in ("read", "write")]
+TARGETS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "uapi-wait", "axum", "actix", "hyper"]
+OURS = ["uapi", "uapi-lazy", "uapi-mt", "uapi-pl", "uapi-wait"]
 PEERS = ["axum", "actix"]
 
 
@@ -50,9 +77,10 @@ def num(t, s, k, fmt):
     return "-" if v is None else format(v, fmt)
 
 
-print("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | Redis CPU µs/req | Redis cmds/req | Redis round trips/req | Redis bytes/req |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for s, label in SCEN + LARGE:
+if rows:
+    print("| scenario | target | req/s | p50 ms | p99 ms | errors | CPU µs/req | Redis CPU µs/req | Redis cmds/req | Redis round trips/req | Redis bytes/req |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for s, label in ALL:
     for t in TARGETS:
         if (t, s) not in by:
             continue
@@ -77,13 +105,14 @@ if KEYS:
                 cells.append("-")
         print(f"| {label} | " + " | ".join(cells) + " |")
 
-print()
-print("Ratios ours / peer, of the medians (req/s: higher is better; CPU per request and p99: lower")
-print("is better), then the median of the per-round ratios (runs are interleaved, so these cancel drifts):")
-print()
-print("| scenario | ours | peer | req/s | CPU µs/req | p99 | req/s, per round | CPU, per round |")
-print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
-for s, label in SCEN + LARGE:
+if rows:
+    print()
+    print("Ratios ours / peer, of the medians (req/s: higher is better; CPU per request and p99: lower")
+    print("is better), then the median of the per-round ratios (runs are interleaved, so these cancel drifts):")
+    print()
+    print("| scenario | ours | peer | req/s | CPU µs/req | p99 | req/s, per round | CPU, per round |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for s, label in ALL:
     for o in OURS:
         if (o, s) not in by:
             continue
@@ -95,6 +124,93 @@ for s, label in SCEN + LARGE:
                   f"| {med(o, s, 'p99_ms') / med(p, s, 'p99_ms'):.2f}× "
                   f"| {paired(o, p, s, 'rps'):.2f}× | {paired(o, p, s, 'cpu_us_per_req'):.2f}× |")
 
+
+ours_here = [o for o in OURS if any(k[0] == o for k in by)]
+
+
+def best_p99(s):
+    """The peer (axum or actix) with the lower median p99 in scenario s."""
+    peers = [p for p in PEERS if (p, s) in by]
+    return min(peers, key=lambda p: med(p, s, "p99_ms")) if peers else None
+
+
+if ours_here and any(best_p99(s) for s in ORDER):
+    print()
+    print("Tail latency: p99 of each of ours against the best peer's (the lower of axum's and actix's),")
+    print("in ms, with the ratio (≤ 1.00× meets the issue's tail target):")
+    print()
+    print("| scenario | best peer p99 | " + " | ".join(ours_here) + " |")
+    print("| --- | ---: | " + " | ".join("---:" for _ in ours_here) + " |")
+    met = defaultdict(list)
+    for s, label in ALL:
+        bp = best_p99(s)
+        if not bp:
+            continue
+        cells = []
+        for o in ours_here:
+            if (o, s) not in by:
+                cells.append("-")
+                continue
+            q = med(o, s, "p99_ms") / med(bp, s, "p99_ms")
+            met[o].append((s, q <= 1.0))
+            cells.append(f"{med(o, s, 'p99_ms'):.2f} ({q:.2f}×)")
+        print(f"| {label} | {med(bp, s, 'p99_ms'):.2f} {bp} | " + " | ".join(cells) + " |")
+    print("| **at or under the best peer** | | " + " | ".join(
+        f"{sum(ok for _, ok in met[o])} of {len(met[o])}" for o in ours_here) + " |")
+    misses = [(o, [s for s, ok in met[o] if not ok]) for o in ours_here]
+    if any(m for _, m in misses):
+        print()
+        for o, m in misses:
+            if m:
+                print(f"- {o} is over the best peer's p99 in: {', '.join(m)}")
+
+WAITED = [(s, label) for s, label in ALL if ("uapi-wait", s) in by and ("uapi", s) in by]
+if WAITED:
+    print()
+    print("The replica wait's cost: uapi-wait (uapi with WAIT 1 100 after every session write) against")
+    print("uapi, one replica attached for both (uapi → uapi-wait; the ratio also per round):")
+    print()
+    print("| scenario | req/s | ratio | per round | p50 ms | p99 ms | CPU µs/req | Redis CPU µs/req | Redis cmds/req | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s, label in WAITED:
+        def pair(k, fmt):
+            return f"{format(med('uapi', s, k), fmt)} → {format(med('uapi-wait', s, k), fmt)}"
+        print(f"| {label} | {pair('rps', ',.0f')} | {med('uapi-wait', s, 'rps') / med('uapi', s, 'rps'):.2f}× "
+              f"| {paired('uapi-wait', 'uapi', s, 'rps'):.2f}× | {pair('p50_ms', '.2f')} | {pair('p99_ms', '.2f')} "
+              f"| {pair('cpu_us_per_req', '.1f')} | {pair('redis_cpu_us_per_req', '.1f')} | {pair('redis_cmds_per_req', '.2f')} "
+              f"| {errors('uapi', s)} → {errors('uapi-wait', s)} |")
+
+IDLE = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(sys.argv[1]), "idle.tsv")
+idle = list(csv.DictReader(open(IDLE), delimiter="\t")) if os.path.exists(IDLE) else []
+if idle:
+    iby = defaultdict(list)
+    for r in idle:
+        iby[(r["target"], r["scenario"])].append(r)
+
+    def imed(t, s, k):
+        return statistics.median(float(r[k]) for r in iby[(t, s)])
+
+    print()
+    print("Memory per idle keep-alive connection: the server's VmRSS before the connections and once they")
+    print("are all answered (one GET /hello each) and idle, (after - before) / opened, medians; still open:")
+    print("the fewest the server still held after the second read, over rounds (all of them, or the figure")
+    print("is suspect); ours / best peer: against the lower of axum's and actix's.")
+    print()
+    print("| scenario | target | KiB per connection | ours / best peer | RSS before MiB | RSS with them MiB "
+          "| opened | failed | still open | seconds to open |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for s in dict.fromkeys(r["scenario"] for r in idle):
+        peers = [p for p in PEERS if (p, s) in iby]
+        bp = min(peers, key=lambda p: imed(p, s, "kib_per_conn")) if peers else None
+        for t in TARGETS:
+            if (t, s) not in iby:
+                continue
+            rs = iby[(t, s)]
+            ratio = f"{imed(t, s, 'kib_per_conn') / imed(bp, s, 'kib_per_conn'):.2f}× {bp}" if bp and t in OURS else ""
+            print(f"| {s} | {t} | {imed(t, s, 'kib_per_conn'):.1f} | {ratio} "
+                  f"| {imed(t, s, 'rss_before_kib') / 1024:.1f} | {imed(t, s, 'rss_after_kib') / 1024:.1f} "
+                  f"| {min(int(r['opened']) for r in rs):,} | {sum(int(r['failed']) for r in rs)} "
+                  f"| {min(int(r['still_open']) for r in rs):,} | {imed(t, s, 'open_secs'):.2f} |")
 
 
 def check(name, ok, detail):

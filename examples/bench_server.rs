@@ -20,13 +20,15 @@
 //! default), or with `UAPI_REDIS=pipelined` through uapi's own
 //! `PipelinedConnection` (feature `pipelined`). With `UAPI_SESSION=lazy`,
 //! `GET /` and `POST /touch` take a `LazySession` (only the field they use
-//! is read) instead of an `AsyncSession` (the whole session). `bench/run.sh` runs it
-//! (targets `uapi`, `uapi-mt` and `uapi-pipelined`) against the peers in
-//! `bench/peers/`.
+//! is read) instead of an `AsyncSession` (the whole session). With
+//! `--wait-replicas N` (`UAPI_WAIT_REPLICAS`) every session write waits for N
+//! replicas (`RedisBackend::wait_for_replicas`, up to `--wait-timeout-ms`).
+//! `bench/run.sh` runs it (targets `uapi`, `uapi-mt`, `uapi-pl`, `uapi-lazy` and
+//! `uapi-wait`) against the peers in `bench/peers/`.
 
 use std::time::Duration;
 
-use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection, RedisConnection};
+use uapi::sessions::redis::{configure_async_sessions, PipelinedConnection, RedisBackend, RedisConnection};
 use uapi::sessions::{AsyncSession, LazySession, SessionError, SessionOptions};
 use uapi::status::Created;
 use uapi::{handler, App, CookieSettings, Workers};
@@ -110,15 +112,34 @@ struct Args {
     /// the field the route uses).
     #[arg(long, env = "UAPI_SESSION", default_value = "eager", value_parser = ["eager", "lazy"])]
     session: String,
+    /// Replicas every session write waits for (`WAIT`); 0, the default, waits for none.
+    #[arg(long, env = "UAPI_WAIT_REPLICAS", default_value_t = 0)]
+    wait_replicas: u32,
+    /// How long a write waits for them, in milliseconds.
+    #[arg(long, env = "UAPI_WAIT_TIMEOUT_MS", default_value_t = 100)]
+    wait_timeout_ms: u64,
+}
+
+/// How the sessions reach Redis: the connection, and the replica wait.
+#[derive(Clone, Copy)]
+struct Backend {
+    pipelined: bool,
+    wait_replicas: u32,
+    wait_timeout: Duration,
 }
 
 fn main() {
     let args = <Args as clap::Parser>::parse();
     let (port, url) = (args.port, args.redis_url.clone());
-    let (pipelined, lazy) = (args.redis == "pipelined", args.session == "lazy");
+    let lazy = args.session == "lazy";
+    let backend = Backend {
+        pipelined: args.redis == "pipelined",
+        wait_replicas: args.wait_replicas,
+        wait_timeout: Duration::from_millis(args.wait_timeout_ms),
+    };
     let served = match args.runtime.as_str() {
-        "multi-thread" => serve_multi_thread(port, &url, pipelined, lazy),
-        _ => serve_workers(port, url, pipelined, lazy),
+        "multi-thread" => serve_multi_thread(port, &url, backend, lazy),
+        _ => serve_workers(port, url, backend, lazy),
     };
     if let Err(e) = served {
         eprintln!("bench_server: {e}");
@@ -127,7 +148,7 @@ fn main() {
 }
 
 /// The routes, with sessions on `redis`.
-fn app(redis: RedisConnection, lazy: bool) -> App {
+fn app(redis: RedisBackend, lazy: bool) -> App {
     let mut app = App::new();
     let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
     configure_async_sessions(&mut app, redis, options);
@@ -141,10 +162,10 @@ fn app(redis: RedisConnection, lazy: bool) -> App {
 }
 
 /// One worker per core, each with its own runtime, app and Redis connection.
-fn serve_workers(port: u16, url: String, pipelined: bool, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn serve_workers(port: u16, url: String, backend: Backend, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
     let running = Workers::new(("127.0.0.1", port)).start(move |_worker| {
         let url = url.clone();
-        async move { Ok::<_, redis::RedisError>(app(connect(&url, pipelined).await?, lazy)) }
+        async move { Ok::<_, redis::RedisError>(app(connect(&url, backend).await?, lazy)) }
     })?;
     eprintln!("bench_server listening on http://{} (workers)", running.local_addr());
     Ok(running.wait()?)
@@ -152,22 +173,25 @@ fn serve_workers(port: u16, url: String, pipelined: bool, lazy: bool) -> Result<
 
 /// `UAPI_RUNTIME=multi-thread`: `app.bind` on tokio's multi-thread runtime
 /// (a thread per core, work stealing), one Redis connection for all.
-fn serve_multi_thread(port: u16, url: &str, pipelined: bool, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
+fn serve_multi_thread(port: u16, url: &str, backend: Backend, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
-        let server = app(connect(url, pipelined).await?, lazy).bind(("127.0.0.1", port)).await?;
+        let server = app(connect(url, backend).await?, lazy).bind(("127.0.0.1", port)).await?;
         eprintln!("bench_server listening on http://{} (multi-thread runtime)", server.local_addr());
         Ok(server.run().await?)
     })
 }
 
-/// A redis-rs `ConnectionManager`, or uapi's own connection, with 2 s bounds.
-async fn connect(url: &str, pipelined: bool) -> redis::RedisResult<RedisConnection> {
+/// A redis-rs `ConnectionManager`, or uapi's own connection, with 2 s bounds,
+/// and the replica wait if one was asked for.
+async fn connect(url: &str, backend: Backend) -> redis::RedisResult<RedisBackend> {
     let timeout = Duration::from_secs(2);
-    if pipelined {
-        return Ok(PipelinedConnection::connect_with_timeouts(url, timeout, timeout).await?.into());
-    }
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout));
-    Ok(redis::Client::open(url)?.get_connection_manager_with_config(config).await?.into())
+    let conn: RedisConnection = if backend.pipelined {
+        PipelinedConnection::connect_with_timeouts(url, timeout, timeout).await?.into()
+    } else {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        redis::Client::open(url)?.get_connection_manager_with_config(config).await?.into()
+    };
+    Ok(RedisBackend::new(conn).wait_for_replicas(backend.wait_replicas, backend.wait_timeout))
 }
