@@ -147,6 +147,21 @@ struct State {
     /// The route reads the session whole anyway (it also takes an
     /// `AsyncSession`): a first read of a few fields reads everything.
     wants_whole: bool,
+    /// The keys this request set or removed while only some fields were
+    /// known, saved or not: a read answered later never overwrites them.
+    written: HashSet<String>,
+    /// Counts the times the state became another session (a new id, a
+    /// logout, the store not having it): a read answered for an earlier one
+    /// is dropped.
+    epoch: u64,
+}
+
+impl State {
+    /// An empty session, none from the store: the state after a logout.
+    fn reset(&mut self) {
+        let epoch = self.epoch + 1;
+        *self = State { epoch, ..State::default() };
+    }
 }
 
 impl std::fmt::Debug for AsyncSession {
@@ -174,6 +189,9 @@ impl AsyncSession {
         let key = key.into();
         self.with(|s| {
             s.removed.remove(&key);
+            if s.fetched.is_some() {
+                s.written.insert(key.clone());
+            }
             s.changed.insert(key.clone());
             s.data.insert(key, value.into())
         })
@@ -380,6 +398,7 @@ impl AsyncSession {
             s.ends_at = ends_at;
             s.fetched = None;
             s.unread = false;
+            s.epoch += 1;
         });
         self.queue(&headers);
         Ok(headers)
@@ -437,11 +456,11 @@ impl AsyncSession {
             // No live session (no cookie, or one naming none): nothing to
             // delete, and no cookie to change (a cross-site form posting here
             // must not get a cookie-deleting answer).
-            self.with(|s| *s = State::default());
+            self.with(State::reset);
             return Ok(Headers::new());
         };
         store.backend.delete(store.store(), &id).await?;
-        self.with(|s| *s = State::default());
+        self.with(State::reset);
         if !from_request {
             // Made in this request: the browser never had it.
             self.inner.response.remove_cookie(&store.options.cookie_name);

@@ -124,10 +124,23 @@ impl LazySession {
     }
 
     /// Removes `key` (saved by the next `update_session`). Reads nothing.
+    /// Names the store keeps for itself are never removed, as with
+    /// [`AsyncSession::remove`].
     pub fn remove(&self, key: &str) {
+        if key.starts_with(RESERVED_PREFIX) || key == ENDS_AT_FIELD {
+            return;
+        }
         self.session.with(|s| {
-            s.data.remove(key);
+            let had = s.data.remove(key).is_some();
             s.changed.remove(key);
+            match s.fetched {
+                // Whole: as the eager session does, nothing to remove unless it is there.
+                None if !had => return,
+                None => {}
+                Some(_) => {
+                    s.written.insert(key.to_owned());
+                }
+            }
             // A session not in the store yet has nothing to remove there.
             if s.id.is_some() {
                 s.removed.insert(key.to_owned());
@@ -196,12 +209,15 @@ impl LazySession {
     }
 
     /// Deletes the session server-side and expires its cookie: see
-    /// [`AsyncSession::clear_session`]. Reads nothing first.
+    /// [`AsyncSession::clear_session`]. Asks the store first whether the
+    /// cookie's session exists (unless a read did): a cookie naming no
+    /// session is left alone, no `Set-Cookie`.
     ///
     /// # Errors
     ///
     /// As [`AsyncSession::clear_session`].
     pub async fn clear_session(&self) -> Result<Headers, SessionError> {
+        self.session.read_fields(&[]).await?;
         self.session.clear_session().await
     }
 
@@ -219,7 +235,9 @@ impl LazySession {
             s.data.clear();
             s.changed.clear();
             s.removed.clear();
+            s.written.clear();
             (s.fetched, s.unread) = (None, false);
+            s.epoch += 1;
         });
     }
 
@@ -237,6 +255,8 @@ impl State {
         let changed = &self.changed;
         self.data.retain(|k, _| changed.contains(k));
         self.removed.clear();
+        self.written.clear();
+        self.epoch += 1;
         (self.id, self.existed, self.from_request, self.ends_at) = (None, false, false, None);
         (self.fetched, self.unread) = (None, false);
         if !self.namespace_dirty {
@@ -248,10 +268,11 @@ impl State {
 impl AsyncSession {
     /// Reads every field of a session not read whole yet.
     pub(crate) async fn read_whole(&self) -> Result<(), SessionError> {
-        let Some(id) = self.with(|s| if s.fetched.is_some() { s.id } else { None }) else { return Ok(()) };
+        let asked = self.with(|s| if s.fetched.is_some() { s.id.map(|id| (id, s.epoch)) } else { None });
+        let Some((id, epoch)) = asked else { return Ok(()) };
         let shared = &self.inner.store;
         let loaded = shared.backend.load(shared.store(), &id).await?;
-        self.settle(&id, loaded, None).await
+        self.settle((&id, epoch), loaded, None).await
     }
 
     /// Reads the fields among `keys` not known yet (and, at the first read,
@@ -266,29 +287,29 @@ impl AsyncSession {
                 .iter()
                 .copied()
                 .filter(|k| !k.starts_with(RESERVED_PREFIX) && *k != ENDS_AT_FIELD)
-                .filter(|k| !fetched.contains(*k) && !s.changed.contains(*k) && !s.removed.contains(*k))
+                .filter(|k| !fetched.contains(*k) && !s.written.contains(*k))
                 .collect();
-            (s.unread || !missing.is_empty()).then_some((id, s.unread, missing))
+            (s.unread || !missing.is_empty()).then_some((id, s.epoch, s.unread, missing))
         });
-        let Some((id, unread, missing)) = wanted else { return Ok(()) };
+        let Some((id, epoch, unread, missing)) = wanted else { return Ok(()) };
         let mut fields = missing.clone();
         if unread {
             fields.push(ENDS_AT_FIELD);
         }
         let shared = &self.inner.store;
         let loaded = shared.backend.load_fields(shared.store(), &id, &fields).await?;
-        self.settle(&id, loaded, Some(&missing)).await
+        self.settle((&id, epoch), loaded, Some(&missing)).await
     }
 
-    /// Takes in what the store gave, then extends the session when rolling
-    /// expiry is due.
+    /// Takes in what the store gave for session `id` as it was at `epoch`,
+    /// then extends the session when rolling expiry is due.
     async fn settle(
         &self,
-        id: &SessionId,
+        (id, epoch): (&SessionId, u64),
         loaded: Option<LoadedSession>,
         asked: Option<&[&str]>,
     ) -> Result<(), SessionError> {
-        if let Some(extend_to) = self.absorb(loaded, asked) {
+        if let Some(extend_to) = self.absorb((id, epoch), loaded, asked) {
             let shared = &self.inner.store;
             shared.backend.touch(shared.store(), id, extend_to).await?;
             self.refresh_cookie();
@@ -300,9 +321,21 @@ impl AsyncSession {
     /// under the changes this request made. At the first read, decides
     /// whether the session is still live and returns the time to extend it
     /// to when rolling expiry is due.
-    fn absorb(&self, loaded: Option<LoadedSession>, asked: Option<&[&str]>) -> Option<Duration> {
+    ///
+    /// A reply that arrives when the state has moved on (another read made
+    /// it whole; a logout, a new id, or the store not having the session
+    /// made it another session) is dropped: it speaks of what no longer is.
+    fn absorb(
+        &self,
+        (id, epoch): (&SessionId, u64),
+        loaded: Option<LoadedSession>,
+        asked: Option<&[&str]>,
+    ) -> Option<Duration> {
         let options = &self.inner.store.options;
         self.with(|s| {
+            if s.epoch != epoch || s.id.as_ref() != Some(id) || s.fetched.is_none() {
+                return None;
+            }
             let Some(mut loaded) = loaded else {
                 s.forget();
                 return None;
@@ -340,19 +373,31 @@ impl AsyncSession {
             if !s.namespace_dirty {
                 s.namespace = loaded.namespace;
             }
-            if s.data.is_empty() && s.removed.is_empty() {
-                s.data = loaded.data;
-            } else {
-                for (k, v) in loaded.data {
-                    if !s.changed.contains(&k) && !s.removed.contains(&k) {
-                        s.data.insert(k, v);
+            // What this request wrote wins; for the rest the store's answer
+            // is the newer, absent fields included.
+            match asked {
+                Some(keys) => {
+                    for key in keys.iter().filter(|k| !s.written.contains(**k)) {
+                        match loaded.data.remove(*key) {
+                            Some(value) => s.data.insert((*key).to_owned(), value),
+                            None => s.data.remove(*key),
+                        };
+                    }
+                    if let Some(fetched) = &mut s.fetched {
+                        fetched.extend(keys.iter().map(|k| (*k).to_owned()));
                     }
                 }
-            }
-            match (asked, &mut s.fetched) {
-                (Some(keys), Some(fetched)) => fetched.extend(keys.iter().map(|k| (*k).to_owned())),
-                (Some(_), None) => {}
-                (None, fetched) => *fetched = None,
+                None => {
+                    let mut whole = loaded.data;
+                    whole.retain(|k, _| !s.written.contains(k));
+                    for key in s.written.drain() {
+                        if let Some(value) = s.data.remove(&key) {
+                            whole.insert(key, value);
+                        }
+                    }
+                    s.data = whole;
+                    s.fetched = None;
+                }
             }
             extend
         })
