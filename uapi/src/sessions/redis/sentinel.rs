@@ -79,6 +79,12 @@ const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 /// connection it returns keeps talking to that node after a failover: that
 /// is the gap this type fills (see `uapi/src/sessions/redis/sentinel.rs`).
 ///
+/// With [`RedisBackend::wait_for_replicas`](super::RedisBackend::wait_for_replicas),
+/// a save is answered once a replica has it, and a failover to that replica
+/// keeps it (`tests/sentinel.rs`, with one replica). With two replicas or
+/// more, a planned failover can lose the saves the old primary took in its
+/// last second (SECURITY.md, "Known gaps").
+///
 /// Clones share one connection, one lookup and one subscription; the
 /// subscription ends with the last clone.
 ///
