@@ -5,8 +5,9 @@
 //! FAILOVER`), under load from concurrent clients: every answer meanwhile
 //! is a 2xx or a 503 (never a 500, never a hang), the same app serves from
 //! the new primary within `down-after` + `failover-timeout` + 2 s, and every
-//! session whose save was acknowledged is still there afterwards. Each run
-//! prints its time to recover. Needs `redis-server` on PATH.
+//! session whose save was acknowledged is still there afterwards; and so
+//! after the sentinel the app listens to for `+switch-master` has died.
+//! Each run prints its time to recover. Needs `redis-server` on PATH.
 //!
 //! One replica, not more: with `WAIT 1`, a save is acknowledged only once
 //! the replica has it, and that replica is the node Sentinel promotes, so
@@ -114,6 +115,9 @@ enum Trigger {
     Kill,
     /// `SENTINEL FAILOVER`: the old primary stays up.
     Planned,
+    /// The sentinel the app listens to SIGKILLed first (the app listens to
+    /// the next one), then `SENTINEL FAILOVER`.
+    PlannedWithoutFirstSentinel,
 }
 
 /// What one run saw.
@@ -162,6 +166,13 @@ async fn failover_under_load(trigger: Trigger) -> Run {
     let old = sentinels.primary();
     assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the app starts on the primary");
     let pre_trigger = before.len();
+    if trigger == Trigger::PlannedWithoutFirstSentinel {
+        let killed = Instant::now();
+        deployment.kill_sentinel(0);
+        let sentinels = sentinels.clone();
+        tokio::task::spawn_blocking(move || sentinels.wait_subscribed(1)).await.expect("the subscription watch");
+        eprintln!("the app listened to the next sentinel {:?} after the first one was killed", killed.elapsed());
+    }
 
     let acked = Arc::new(Mutex::new(before));
     let statuses = Arc::new(Mutex::new(BTreeMap::<u16, usize>::new()));
@@ -220,7 +231,7 @@ async fn failover_under_load(trigger: Trigger) -> Run {
     let triggered = Instant::now();
     match trigger {
         Trigger::Kill => deployment.kill(old),
-        Trigger::Planned => sentinels.failover(),
+        Trigger::Planned | Trigger::PlannedWithoutFirstSentinel => sentinels.failover(),
     }
     let switched = {
         let sentinels = sentinels.clone();
@@ -335,5 +346,15 @@ async fn a_primary_killed_under_load_fails_over_and_keeps_every_acknowledged_ses
 async fn a_planned_failover_moves_the_app_to_the_new_primary_and_keeps_every_acknowledged_session() {
     let _turn = SERIAL.lock().await;
     let run = tokio::time::timeout(SCENARIO_PATIENCE, failover_under_load(Trigger::Planned)).await.expect("it hung");
+    assert_recovered(&run);
+}
+
+/// The sentinel the app listens to dies first: the app listens to the next
+/// one, and a planned failover moves it in time all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_sentinel_it_listens_to_dead_the_app_still_follows_a_planned_failover() {
+    let _turn = SERIAL.lock().await;
+    let scenario = failover_under_load(Trigger::PlannedWithoutFirstSentinel);
+    let run = tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
     assert_recovered(&run);
 }

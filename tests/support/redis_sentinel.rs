@@ -219,6 +219,13 @@ impl RedisSentinel {
             .expect("sentinel connection")
     }
 
+    /// SIGKILLs sentinel `i`.
+    pub fn kill_sentinel(&mut self, i: usize) {
+        if let Some(mut child) = self.sentinels[i].child.take() {
+            child.kill();
+        }
+    }
+
     /// SIGKILLs the data node on `port`.
     pub fn kill(&mut self, port: u16) {
         self.node(port).kill();
@@ -269,24 +276,44 @@ impl Sentinels {
         addr.map(|(_, port)| port)
     }
 
-    /// The primary's port, as the first sentinel names it.
+    /// The primary's port, as the first sentinel that answers names it.
     pub fn primary(&self) -> u16 {
-        self.primary_by(0).expect("the first sentinel names a primary")
+        (0..self.ports.len()).find_map(|i| self.primary_by(i)).expect("a sentinel names a primary")
     }
 
-    /// Polls until every sentinel names the same primary other than `old`,
-    /// and that node's `INFO replication` says it is one: its port.
+    /// Polls until every sentinel that answers names the same primary
+    /// other than `old`, and that node's `INFO replication` says it is one:
+    /// its port.
     pub fn wait_moved_from(&self, old: u16) -> u16 {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let named: Vec<Option<u16>> = (0..self.ports.len()).map(|i| self.primary_by(i)).collect();
-            if let Some(&Some(new)) = named.first() {
-                let agreed = new != old && named.iter().all(|n| *n == Some(new));
+            let named: Vec<u16> = (0..self.ports.len()).filter_map(|i| self.primary_by(i)).collect();
+            if let Some(&new) = named.first() {
+                let agreed = new != old && named.iter().all(|n| *n == new);
                 if agreed && replication_info(new).is_some_and(|info| info.contains("role:master\r")) {
                     return new;
                 }
             }
             assert!(Instant::now() < deadline, "the sentinels never moved the primary from {old}: {named:?}");
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Polls sentinel `i`'s `CLIENT LIST` until a client of it is
+    /// subscribed to a channel (no sentinel subscribes to another: that is
+    /// a client listening for `+switch-master`).
+    pub fn wait_subscribed(&self, i: usize) {
+        let deadline = Instant::now() + PATIENCE;
+        let client = redis::Client::open(self.urls()[i].as_str()).expect("url");
+        loop {
+            let clients: Option<String> = client
+                .get_connection_with_timeout(Duration::from_millis(500))
+                .and_then(|mut c| redis::cmd("CLIENT").arg("LIST").query(&mut c))
+                .ok();
+            if clients.as_deref().is_some_and(|list| list.lines().any(|l| l.contains(" sub=1 "))) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "nobody subscribed to sentinel {i}: {clients:?}");
             std::thread::sleep(POLL);
         }
     }
