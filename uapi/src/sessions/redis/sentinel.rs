@@ -43,6 +43,7 @@ use tokio::sync::oneshot;
 mod switch;
 mod verdict;
 
+use self::switch::Heard;
 use self::verdict::{verdict, Many, One, Op, Verdict};
 
 /// After a failed lookup, how long the requests that find no connection fail
@@ -192,7 +193,15 @@ impl SentinelConnection {
         let live = Live { id: 0, conn, addr };
         let state = State { live: Some(live), next_id: 1, lookups: 0, failed: None };
         let shared = Arc::new(Shared { client: client.clone(), config, db, state: Mutex::new(state), _stop: stop });
-        tokio::spawn(switch::watch(Arc::downgrade(&shared), client, stopped));
+        let weak = Arc::downgrade(&shared);
+        tokio::spawn(switch::watch(client, stopped, LOOKUP_PATIENCE, move |heard| {
+            let Some(shared) = weak.upgrade() else { return false };
+            match heard {
+                Heard::Switched { old, new } => shared.switched(&old, &new),
+                Heard::Resubscribed => shared.forget_any(),
+            }
+            true
+        }));
         Ok(SentinelConnection { shared })
     }
 

@@ -14,15 +14,13 @@
 //! first sentinel that answers then, and the connection is dropped once
 //! (a switch may have been announced while nobody listened).
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::sentinel::SentinelClient;
 use redis::{RedisError, RedisResult, Value};
 use tokio::sync::oneshot;
-
-use super::{Shared, LOOKUP_PATIENCE};
 
 /// The sentinels' channel for a moved primary.
 const CHANNEL: &str = "+switch-master";
@@ -32,23 +30,33 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 /// without closing the connection (a network partition) is noticed.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
-/// Listens for switches until `stop` (dropped with the last connection).
+/// What the subscription tells the connection.
+pub(super) enum Heard {
+    /// The sentinels moved the primary from `old` to `new` (`host:port` each).
+    Switched { old: String, new: String },
+    /// Subscribed again after losing the subscription: a switch may have
+    /// been announced meanwhile.
+    Resubscribed,
+}
+
+/// Listens for switches until `stop` ends (dropped with the last
+/// connection) or `heard` returns `false` (the connection is gone); each
+/// step bounded by `patience`.
 pub(super) async fn watch(
-    shared: Weak<Shared>,
     client: Arc<tokio::sync::Mutex<SentinelClient>>,
     mut stop: oneshot::Receiver<()>,
+    patience: Duration,
+    heard: impl Fn(Heard) -> bool + Send + Sync,
 ) {
     let mut resubscribing = false;
     loop {
         tokio::select! {
             _ = &mut stop => return,
-            ended = listen(&shared, &client, &mut resubscribing) => match ended {
-                Ok(()) => tracing::debug!("session store: the sentinel closed the {CHANNEL} subscription"),
+            ended = listen(&client, patience, &heard, &mut resubscribing) => match ended {
+                Ok(true) => tracing::debug!("session store: the sentinel closed the {CHANNEL} subscription"),
+                Ok(false) => return,
                 Err(e) => tracing::debug!(error = %e, "session store: the {CHANNEL} subscription failed"),
             },
-        }
-        if shared.strong_count() == 0 {
-            return;
         }
         tokio::select! {
             _ = &mut stop => return,
@@ -57,44 +65,42 @@ pub(super) async fn watch(
     }
 }
 
-/// One subscription, until it ends or fails.
+/// One subscription, until it ends (`Ok(true)`: subscribe again), fails,
+/// or `heard` says the connection is gone (`Ok(false)`).
 async fn listen(
-    shared: &Weak<Shared>,
     client: &tokio::sync::Mutex<SentinelClient>,
+    patience: Duration,
+    heard: &(impl Fn(Heard) -> bool + Send + Sync),
     resubscribing: &mut bool,
-) -> RedisResult<()> {
+) -> RedisResult<bool> {
     let subscribe = async {
         let sentinel = client.lock().await.async_get_sentinel_client().await?;
         let (mut sink, messages) = sentinel.get_async_pubsub().await?.split();
         sink.subscribe(CHANNEL).await?;
         Ok::<_, RedisError>((sink, messages))
     };
-    let (mut sink, mut messages) = match tokio::time::timeout(LOOKUP_PATIENCE, subscribe).await {
+    let (mut sink, mut messages) = match tokio::time::timeout(patience, subscribe).await {
         Ok(subscribed) => subscribed?,
-        Err(_) => return Err(timed_out("subscribing to a sentinel")),
+        Err(_) => return Err(timed_out("subscribing to a sentinel", patience)),
     };
-    if std::mem::replace(resubscribing, true) {
-        match shared.upgrade() {
-            Some(shared) => shared.forget_any(),
-            None => return Ok(()),
-        }
+    if std::mem::replace(resubscribing, true) && !heard(Heard::Resubscribed) {
+        return Ok(false);
     }
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
         tokio::select! {
             message = messages.next() => {
-                let Some(message) = message else { return Ok(()) };
+                let Some(message) = message else { return Ok(true) };
                 let Ok(payload) = message.get_payload::<String>() else { continue };
                 let Some((old, new)) = addresses(&payload) else { continue };
-                match shared.upgrade() {
-                    Some(shared) => shared.switched(&old, &new),
-                    None => return Ok(()),
+                if !heard(Heard::Switched { old, new }) {
+                    return Ok(false);
                 }
             }
-            _ = ping.tick() => match tokio::time::timeout(LOOKUP_PATIENCE, sink.ping::<Value>()).await {
+            _ = ping.tick() => match tokio::time::timeout(patience, sink.ping::<Value>()).await {
                 Ok(pong) => drop(pong?),
-                Err(_) => return Err(timed_out("a ping to the subscribed sentinel")),
+                Err(_) => return Err(timed_out("a ping to the subscribed sentinel", patience)),
             },
         }
     }
@@ -111,8 +117,8 @@ fn addresses(payload: &str) -> Option<(String, String)> {
     }
 }
 
-fn timed_out(what: &str) -> RedisError {
-    RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} took over {LOOKUP_PATIENCE:?}")))
+fn timed_out(what: &str, patience: Duration) -> RedisError {
+    RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} took over {patience:?}")))
 }
 
 #[cfg(test)]
