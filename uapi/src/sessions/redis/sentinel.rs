@@ -27,7 +27,7 @@
 //! - a subscription to `+switch-master` on a sentinel (`switch`) drops the
 //!   connection when the sentinels move the primary away from it. A planned
 //!   failover (`SENTINEL FAILOVER`) leaves the old primary up and answering
-//!   for seconds before Sentinel demotes it, and nothing would fail to tell.
+//!   for some 10 s before Sentinel demotes it, and nothing would fail to tell.
 //!
 //! Modules: `verdict` (what a reply says about the node it came from),
 //! `switch` (the subscription).
@@ -64,17 +64,20 @@ const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 /// It asks the sentinels for the primary through redis-rs's
 /// [`SentinelClient`] (build that for `SentinelServerType::Master`, with the
 /// sentinels' and the nodes' auth and TLS as redis-rs allows), and asks them
-/// again when the primary fails it: a broken connection fails that request
-/// (a 503 in the session store: "maybe applied", never replayed), and the
-/// next request connects to whatever primary the sentinels name then; a
-/// `READONLY` or `MASTERDOWN` refusal (a node demoted to replica) is sent
-/// once more, to the new primary. A timeout fails its request (a 503) and
-/// keeps the connection. A `+switch-master`
-/// announcement from the sentinels moves it to the new primary even when
-/// the old one still answers (a planned `SENTINEL FAILOVER`). Between a
-/// failure and the sentinels naming a new primary, requests fail at once
-/// with transient errors: each request makes at most one lookup, and one
-/// lookup runs at a time.
+/// again when the primary fails it:
+/// - a broken connection fails that request (a 503 in the session store:
+///   "maybe applied", never replayed), and the next request connects to
+///   whatever primary the sentinels name then;
+/// - a `READONLY` or `MASTERDOWN` refusal (a node demoted to replica) is
+///   sent once more, to the primary the sentinels name now;
+/// - a `+switch-master` announcement from the sentinels moves it to the new
+///   primary even while the old one still answers (a planned `SENTINEL
+///   FAILOVER`);
+/// - a timeout fails its request (a 503) and keeps the connection.
+///
+/// Between a failure and the sentinels naming a new primary, requests fail
+/// at once with transient errors: each request makes at most one lookup,
+/// and one lookup runs at a time.
 ///
 /// redis-rs's `SentinelClient` alone resolves the primary once, and the
 /// connection it returns keeps talking to that node after a failover: that

@@ -2,9 +2,10 @@
 //! moves (`+switch-master <name> <old ip> <old port> <new ip> <new port>`),
 //! and a connection to the old primary is dropped at once, so the next
 //! request looks the new one up. Without it, a planned failover would go
-//! unnoticed until Sentinel demotes the old primary (seconds later, when it
-//! also closes its clients' connections): meanwhile the old primary still
-//! answers, and its writes wait for replicas that now follow another node.
+//! unnoticed until Sentinel demotes the old primary and closes its clients'
+//! connections, some 10 s later (11.3 s in `tests/sentinel.rs`): meanwhile
+//! the old primary still answers, and its writes wait for replicas that now
+//! follow another node.
 //!
 //! The subscription is on the sentinel redis-rs's
 //! `async_get_sentinel_client` picks: the first of the list that answers,
