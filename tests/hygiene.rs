@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use support::redis_cluster::RedisCluster;
+use support::redis_sentinel::RedisSentinel;
 use support::redis_server::RedisServer;
 
 /// The upper bound on anything a test waits for; never reached when things work.
@@ -64,18 +65,20 @@ fn connect_all(ports: &[u16]) -> Vec<TcpStream> {
     ports.iter().map(|p| TcpStream::connect(("127.0.0.1", *p)).expect("the server is up")).collect()
 }
 
-/// Standalone servers (plain and TLS) and a private cluster are gone once
-/// dropped. (Run as the victim of the SIGKILL test, it reports its servers
-/// and waits to be killed instead.)
+/// Standalone servers (plain and TLS), a private cluster and a Sentinel
+/// deployment are gone once dropped. (Run as the victim of the SIGKILL test,
+/// it reports its servers and waits to be killed instead.)
 #[test]
 fn dropped_servers_and_clusters_are_gone() {
     let plain = RedisServer::start();
     let tls = RedisServer::builder().tls().start();
     let cluster = RedisCluster::start();
+    let sentinel = RedisSentinel::start(1, Duration::from_secs(5), Duration::from_secs(10));
     let mut ports = vec![plain.port(), tls.port()];
     ports.extend(cluster.ports());
+    ports.extend(sentinel.ports());
     let mut pids = vec![plain.pid(), tls.pid()];
-    pids.extend(cluster.ports().into_iter().map(pid_on));
+    pids.extend(cluster.ports().into_iter().chain(sentinel.ports()).map(pid_on));
     if std::env::var_os(VICTIM).is_some() {
         let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
         let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
@@ -89,14 +92,16 @@ fn dropped_servers_and_clusters_are_gone() {
     drop(plain);
     drop(tls);
     drop(cluster);
+    drop(sentinel);
     for ((conn, port), pid) in conns.into_iter().zip(ports).zip(pids) {
         assert_gone(conn, port, pid, "a dropped redis-server");
     }
 }
 
 /// A test process SIGKILLed while its servers run (no destructor runs) takes
-/// them along: each standalone `redis-server`, plain and TLS, by its
-/// watchdog, and each cluster node by its guard.
+/// them along: each standalone `redis-server`, plain and TLS, and each
+/// process of a Sentinel deployment by its watchdog, and each cluster node
+/// by its guard.
 #[test]
 fn redis_servers_die_with_a_sigkilled_test_process() {
     let exe = std::env::current_exe().expect("this test binary");
@@ -130,8 +135,8 @@ fn redis_servers_die_with_a_sigkilled_test_process() {
             panic!("the victim never reported its servers: {e}");
         }
     };
-    assert_eq!(ports.len(), 5, "2 standalone servers and 3 cluster nodes: {ports:?}");
-    assert_eq!(pids.len(), 5, "{pids:?}");
+    assert_eq!(ports.len(), 10, "2 standalone servers, 3 cluster nodes, 2 + 3 Sentinel processes: {ports:?}");
+    assert_eq!(pids.len(), 10, "{pids:?}");
     let _leftovers = Leftovers { pids: pids.clone() };
     let conns = connect_all(&ports);
     victim.kill().expect("SIGKILL the victim");

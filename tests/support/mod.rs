@@ -5,6 +5,7 @@ pub mod browser;
 pub mod counting;
 pub mod fault_proxy;
 pub mod redis_cluster;
+pub mod redis_sentinel;
 pub mod redis_server;
 pub mod set_cookie;
 pub mod spawned;

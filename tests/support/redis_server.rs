@@ -4,7 +4,10 @@
 //! log line (no sleeps). Only ever binds 127.0.0.1.
 //!
 //! [`RedisServer::builder`] adds TLS (TLS only: the plain port is off, with
-//! certificates from a fresh test CA) and ACL users.
+//! certificates from a fresh test CA), ACL users, and any other
+//! `redis-server` arguments (`--replicaof`, say). [`spawn_until`] starts any
+//! `redis-server` command and waits for a line of its log (a sentinel's,
+//! say).
 //!
 //! Every server (plain or TLS) has a [`Watchdog`]: it is SIGKILLed, and its
 //! temp dir removed, when the test process ends without dropping it (a
@@ -12,7 +15,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -34,6 +37,8 @@ pub struct RedisServer {
     dir: PathBuf,
     tls: Option<ServerTls>,
     acl_users: Vec<Vec<String>>,
+    /// More `redis-server` arguments, kept for restarts.
+    args: Vec<String>,
 }
 
 /// The TLS side of a server.
@@ -49,6 +54,7 @@ pub struct RedisServerBuilder {
     tls: bool,
     client_auth: bool,
     acl_users: Vec<Vec<String>>,
+    args: Vec<String>,
 }
 
 impl RedisServerBuilder {
@@ -78,10 +84,17 @@ impl RedisServerBuilder {
         self
     }
 
+    /// More `redis-server` arguments, e.g. `args(&["--replicaof", "127.0.0.1", "6379"])`;
+    /// a restart passes them again.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
     /// Starts the server on a free port and waits until it accepts connections.
     pub fn start(self) -> RedisServer {
         let tls = self.tls.then(|| ServerTls { ca: TestCa::new("uapi test CA"), client_auth: self.client_auth });
-        RedisServer::launch(tls, self.acl_users)
+        RedisServer::launch(tls, self.acl_users, self.args)
     }
 }
 
@@ -96,7 +109,7 @@ impl RedisServer {
         RedisServerBuilder::default()
     }
 
-    fn launch(tls: Option<ServerTls>, acl_users: Vec<Vec<String>>) -> RedisServer {
+    fn launch(tls: Option<ServerTls>, acl_users: Vec<Vec<String>>, args: Vec<String>) -> RedisServer {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let port = free_port();
         let dir = std::env::temp_dir().join(format!(
@@ -111,7 +124,7 @@ impl RedisServer {
             std::fs::write(dir.join("server.pem"), server_cert.cert_pem).expect("write server.pem");
             std::fs::write(dir.join("server.key"), server_cert.key_pem).expect("write server.key");
         }
-        let mut server = RedisServer { child: None, port, dir, tls, acl_users };
+        let mut server = RedisServer { child: None, port, dir, tls, acl_users, args };
         // Another process may grab the port between our probe and redis'
         // bind; the server then exits at once (EOF, no waiting), so retry.
         for _ in 0..5 {
@@ -142,42 +155,11 @@ impl RedisServer {
         for user in &self.acl_users {
             command.arg("--user").args(user);
         }
-        let mut child = command
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn redis-server (is it installed?)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        // Keeps draining stdout after readiness so the server never blocks on
-        // a full pipe; ends at EOF when the process dies.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.contains(READY_LINE) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-            }
-        });
-        // Guarded from here on: a test process killed while the server
-        // starts leaves nothing behind either.
-        let mut child = GuardedChild::new(child, Some(&self.dir));
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(()) => {
-                self.child = Some(child);
-                Ok(())
-            }
-            Err(e) => {
-                child.kill();
-                Err(format!("redis-server on port {} not ready: {e}", self.port))
-            }
-        }
+        command.args(&self.args).arg("--dir").arg(&self.dir);
+        let child = spawn_until(command, READY_LINE, &self.dir)
+            .map_err(|e| format!("redis-server on port {} not ready: {e}", self.port))?;
+        self.child = Some(child);
+        Ok(())
     }
 
     /// `redis://127.0.0.1:<port>/`, or `rediss://` for a TLS server.
@@ -230,6 +212,14 @@ impl RedisServer {
     /// test's connection or server got it): retries for a while.
     pub fn restart(&mut self) {
         self.restart_observed(|failure| eprintln!("{failure}; retrying"));
+    }
+
+    /// [`Self::restart`] with other extra `redis-server` arguments (those
+    /// [`RedisServerBuilder::args`] gave are dropped), e.g. a primary killed
+    /// by a test coming back as a replica of the node that took its place.
+    pub fn restart_with_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| (*a).to_owned()).collect();
+        self.restart();
     }
 
     /// [`Self::restart`], calling `on_retry` with each failed attempt's error.
@@ -285,8 +275,46 @@ impl Drop for RedisServer {
     }
 }
 
+/// Spawns `command` (a `redis-server`), guarded (killed with this process,
+/// `dir` removed), and waits until its log (stdout) has a line containing
+/// `ready`; the error if it exits or takes over 10 s first (killed then).
+pub fn spawn_until(mut command: Command, ready: &str, dir: &Path) -> Result<GuardedChild, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn redis-server (is it installed?)");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    let ready = ready.to_owned();
+    // Keeps draining stdout after readiness so the server never blocks on
+    // a full pipe; ends at EOF when the process dies.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(&ready) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    // Guarded from here on: a test process killed while the server starts
+    // leaves nothing behind either.
+    let mut child = GuardedChild::new(child, Some(dir));
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(()) => Ok(child),
+        Err(e) => {
+            child.kill();
+            Err(e.to_string())
+        }
+    }
+}
+
 /// A port that was free a moment ago (bind :0, read it, release it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }

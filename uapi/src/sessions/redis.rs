@@ -30,7 +30,8 @@
 //! units, replies), `error`, `scripts`, `batch` (auto-pipelining),
 //! `pipelined` (feature `pipelined`), `replicas` (waiting for replicas after
 //! a write: `WAIT`, and refusing the writes of a primary short of them),
-//! `transport` (which way a connection is
+//! `sentinel` ([`SentinelConnection`]: the primary of a Sentinel deployment,
+//! followed across failovers), `transport` (which way a connection is
 //! sent on), `backend` ([`RedisBackend`]), `attempts` (its
 //! [`AttemptLog`](crate::sessions::AttemptLog)), `configure`.
 
@@ -43,6 +44,7 @@ mod error;
 mod pipelined;
 mod replicas;
 mod scripts;
+mod sentinel;
 mod transport;
 mod wire;
 
@@ -50,4 +52,5 @@ pub use self::backend::RedisBackend;
 pub use self::configure::configure_async_sessions;
 #[cfg(feature = "pipelined")]
 pub use self::pipelined::PipelinedConnection;
+pub use self::sentinel::SentinelConnection;
 pub use self::transport::RedisConnection;

@@ -22,8 +22,9 @@ const DELETE_CHUNK: usize = 256;
 
 /// A [`SessionBackend`] on Redis, built from a redis-rs connection: a
 /// [`redis::aio::ConnectionManager`] (reconnects by itself; TLS, ACL users and
-/// RESP3 as its URL says), a [`redis::cluster_async::ClusterConnection`], or
-/// any other [`RedisConnection`]. The settings only Redis has live here: the
+/// RESP3 as its URL says), a [`redis::cluster_async::ClusterConnection`], a
+/// [`SentinelConnection`](super::SentinelConnection) (the primary of a Sentinel
+/// deployment, followed across failovers), or any other [`RedisConnection`]. The settings only Redis has live here: the
 /// key prefix and the command timeout.
 ///
 /// Round trips: `load` and `save` take one in the steady state. Exceptions,

@@ -13,6 +13,8 @@ impl From<redis::RedisError> for SessionError {
             || matches!(
                 err.kind(),
                 ErrorKind::ClusterConnectionNotFound
+                    // No primary through Sentinel (a failover under way).
+                    | ErrorKind::MasterNameNotFoundBySentinel
                     | ErrorKind::Server(ServerErrorKind::ClusterDown)
                     | ErrorKind::Server(ServerErrorKind::TryAgain)
                     | ErrorKind::Server(ServerErrorKind::MasterDown)
@@ -41,6 +43,13 @@ mod tests {
         let err: SessionError = redis::RedisError::from(io).into();
         assert!(matches!(err, SessionError::Unavailable(_)), "{err:?}");
         assert!(err.is_transient());
+    }
+
+    #[test]
+    fn no_primary_through_sentinel_is_unavailable() {
+        let re = redis::RedisError::from((redis::ErrorKind::MasterNameNotFoundBySentinel, "no master"));
+        let err: SessionError = re.into();
+        assert!(matches!(err, SessionError::Unavailable(_)), "{err:?}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! How the Redis session store reaches Redis. The way is chosen once, from the
 //! connection the backend is built with ([`RedisConnection`]): a single node's
 //! connection shares writes through the batcher, a cluster connection sends
-//! each hash slot's commands as their own requests, and uapi's own
+//! each hash slot's commands as their own requests (a Sentinel deployment's
+//! primary, through [`SentinelConnection`], is a single node), and uapi's own
 //! `PipelinedConnection` (feature `pipelined`) takes the commands straight
 //! into its socket's buffer. Every request is bounded by the command timeout,
 //! and a flushed script cache is reloaded once and the request retried.
@@ -18,6 +19,7 @@ use super::batch::Batcher;
 use super::pipelined::PipelinedConnection;
 use super::replicas::{ReplicaWait, Shortages};
 use super::scripts;
+use super::sentinel::SentinelConnection;
 use super::wire::{self, is_kind, Attempt, Cmds, Replies, Unit};
 use crate::sessions::SessionError;
 
@@ -26,7 +28,8 @@ mod writes;
 /// A redis-rs connection the Redis session store can use. How it is sent on is
 /// picked here, when the backend is built: `From` takes redis-rs's own
 /// connections as they are ([`ConnectionManager`], [`MultiplexedConnection`],
-/// [`ClusterConnection`]); [`RedisConnection::single_node`] and
+/// [`ClusterConnection`]), and uapi's [`SentinelConnection`] (a Sentinel
+/// deployment's primary, followed across failovers); [`RedisConnection::single_node`] and
 /// [`RedisConnection::cluster`] take any other [`ConnectionLike`] (a wrapper
 /// that adds metrics or tracing, say), saying which kind of server it talks to.
 ///
@@ -51,6 +54,7 @@ enum Conn {
     Manager(ConnectionManager),
     Multiplexed(MultiplexedConnection),
     Cluster(ClusterConnection),
+    Sentinel(SentinelConnection),
     OtherNode(DynConnection),
     OtherCluster(DynConnection),
     #[cfg(feature = "pipelined")]
@@ -86,6 +90,12 @@ impl From<MultiplexedConnection> for RedisConnection {
 impl From<ClusterConnection> for RedisConnection {
     fn from(conn: ClusterConnection) -> Self {
         RedisConnection(Conn::Cluster(conn))
+    }
+}
+
+impl From<SentinelConnection> for RedisConnection {
+    fn from(conn: SentinelConnection) -> Self {
+        RedisConnection(Conn::Sentinel(conn))
     }
 }
 
@@ -152,6 +162,7 @@ pub(super) struct Transport {
 enum Kind {
     Manager(Arc<Batcher<ConnectionManager>>),
     Multiplexed(Arc<Batcher<MultiplexedConnection>>),
+    Sentinel(Arc<Batcher<SentinelConnection>>),
     OtherNode(Arc<Batcher<DynConnection>>),
     Cluster(ClusterConnection),
     OtherCluster(DynConnection),
@@ -164,6 +175,7 @@ impl Transport {
         let kind = match conn.0 {
             Conn::Manager(c) => Kind::Manager(Batcher::new(c, timeout)),
             Conn::Multiplexed(c) => Kind::Multiplexed(Batcher::new(c, timeout)),
+            Conn::Sentinel(c) => Kind::Sentinel(Batcher::new(c, timeout)),
             Conn::OtherNode(c) => Kind::OtherNode(Batcher::new(c, timeout)),
             Conn::Cluster(c) => Kind::Cluster(c),
             Conn::OtherCluster(c) => Kind::OtherCluster(c),
@@ -187,6 +199,7 @@ impl Transport {
         let conn = match self.kind {
             Kind::Manager(b) => Conn::Manager(b.conn().clone()),
             Kind::Multiplexed(b) => Conn::Multiplexed(b.conn().clone()),
+            Kind::Sentinel(b) => Conn::Sentinel(b.conn().clone()),
             Kind::OtherNode(b) => Conn::OtherNode(b.conn().clone()),
             Kind::Cluster(c) => Conn::Cluster(c),
             Kind::OtherCluster(c) => Conn::OtherCluster(c),
@@ -219,6 +232,7 @@ impl Transport {
         match &self.kind {
             Kind::Manager(b) => b.send(build).await,
             Kind::Multiplexed(b) => b.send(build).await,
+            Kind::Sentinel(b) => b.send(build).await,
             Kind::OtherNode(b) => b.send(build).await,
             // Boxed where awaited: the rare path keeps its future out of the
             // size of every request's.
