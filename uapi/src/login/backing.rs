@@ -80,15 +80,20 @@ impl SessionForLogin for AsyncSession {
 /// whole session before a login rotates it to its new id.
 impl SessionForLogin for LazySession {
     fn field(&self, key: &str) -> Option<String> {
-        self.known(key)
+        self.peek(key)
     }
 
     fn set_field(&self, key: &str, value: String) {
         self.insert(key, value);
     }
 
+    /// `login_session` reads the session whole before a login (see
+    /// `read_ahead`), so every field is known here.
     fn clear_fields(&self) {
-        self.start_over();
+        match self.whole() {
+            Some(session) => session.clear(),
+            None => tracing::error!("login cleared a session not read whole; its stored fields stay"),
+        }
     }
 
     fn begin_login<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Headers, SessionError>> {

@@ -221,24 +221,29 @@ impl LazySession {
         self.session.clear_session().await
     }
 
-    /// The value of `key` as far as this request knows it (read, or
-    /// changed): what login reads after [`Self::get_many`] of its fields.
-    pub(crate) fn known(&self, key: &str) -> Option<String> {
+    /// The value of `key` as far as this request knows it, without asking
+    /// the store: what a read fetched or this request set; `None` for a
+    /// field not read yet (or not set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use uapi::sessions::{LazySession, SessionError};
+    ///
+    /// async fn theme(session: &LazySession) -> Result<Option<String>, SessionError> {
+    ///     session.get_many(&["theme", "lang"]).await?; // one round trip
+    ///     Ok(session.peek("theme")) // no second round trip
+    /// }
+    /// ```
+    pub fn peek(&self, key: &str) -> Option<String> {
         self.session.get(key)
     }
 
-    /// Drops every field, stored ones included, without reading them: for
-    /// a login as another user, which [`Self::rotate_id_in`] follows (it
-    /// writes the new id from what this request holds and deletes the old).
-    pub(crate) fn start_over(&self) {
-        self.session.with(|s| {
-            s.data.clear();
-            s.changed.clear();
-            s.removed.clear();
-            s.written.clear();
-            (s.fetched, s.unread) = (None, false);
-            s.epoch += 1;
-        });
+    /// The session as an [`AsyncSession`] (the same state), if it has been
+    /// read whole already (by [`Self::load`], or because the route also
+    /// takes an `AsyncSession`), without reading.
+    pub fn whole(&self) -> Option<AsyncSession> {
+        self.session.with(|s| s.fetched.is_none()).then(|| self.session.clone())
     }
 
     /// The session, as the eager provider hands it on (after
