@@ -18,7 +18,9 @@
 //! dead ids, which is harmless (ids are never reused, members are pruned by
 //! score, and deletion re-checks the namespace inside the session hash).
 //!
-//! Commands per request, single node: a load is one `HGETALL`; creating a
+//! Commands per request, single node: a load is one `HGETALL` (a
+//! `LazySession`'s read one `HMGET` of the marker, the namespace and the
+//! fields it names; `current_user_id` is such a read); creating a
 //! session and updating one are transactions (`MULTI` .. `EXEC`: `HSET`,
 //! `PEXPIRE`, and for an update `HEXISTS` of the marker field, which tells a
 //! session deleted meanwhile); the Lua scripts in `scripts` serve the rarer
