@@ -34,7 +34,7 @@
 //! a write: `WAIT`, and refusing the writes of a primary short of them),
 //! `sentinel` ([`SentinelConnection`]: the primary of a Sentinel deployment,
 //! followed across failovers), `transport` (which way a connection is
-//! sent on), `backend` ([`RedisBackend`]), `attempts` (its
+//! sent on), `reads` (a session read whole or by fields), `backend` ([`RedisBackend`]), `attempts` (its
 //! [`AttemptLog`](crate::sessions::AttemptLog)), `configure`.
 
 mod attempts;
@@ -44,6 +44,7 @@ mod configure;
 mod error;
 #[cfg(feature = "pipelined")]
 mod pipelined;
+mod reads;
 mod replicas;
 mod scripts;
 mod sentinel;

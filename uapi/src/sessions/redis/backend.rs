@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use redis::{Cmd, Pipeline, Value};
 
+use super::reads::{self, Read};
 use super::replicas::ReplicaWait;
 use super::scripts::{DELETE_IF_NS, INDEX_ADD, SAVE, TAKE_INDEX};
 use super::transport::{RedisConnection, Transport};
-use super::wire::{
-    convert, fields_from_reply, group, on_key, session_from_reply, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD,
-};
+use super::wire::{convert, group, on_key, take, KeyBytes, Unit, MARKER_FIELD, NS_FIELD};
 use crate::sessions::backend::{check_fields, check_request};
 use crate::sessions::{
     AttemptLog, BoxFuture, LoadedSession, SaveOutcome, SaveRequest, SessionBackend, SessionError, SessionId, StoreInfo,
@@ -296,30 +295,7 @@ impl SessionBackend for RedisBackend {
     ) -> BoxFuture<'a, Result<Option<LoadedSession>, SessionError>> {
         Box::pin(async move {
             let key = self.session_key(store, id);
-            let reply;
-            let mut pttl = -1;
-            // Only rolling expiry needs the time to live: without it, a load
-            // is a single `HGETALL`.
-            if store.rolling {
-                let (mut all, mut ttl) = (redis::pipe(), redis::pipe());
-                all.hgetall(&key[..]);
-                ttl.pttl(&key[..]);
-                // Two groups: one pipeline on a single node, two concurrent
-                // single-command requests (still one round trip) on a cluster.
-                let mut r = Box::pin(self.transport.run(&[all, ttl])).await?;
-                pttl = take(group(&mut r, 1), 0)?;
-                reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
-            } else {
-                reply = self.transport.run_unit(|u| u.on_key("HGETALL", &key, &[])).await?.pop().unwrap_or(Value::Nil);
-            }
-            // Every live session has the marker; a hash without it is absent
-            // (a "husk": see the update in `save`).
-            let Some((data, namespace)) = session_from_reply(reply)? else { return Ok(None) };
-            if pttl == -2 {
-                return Ok(None);
-            }
-            let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
-            Ok(Some(LoadedSession { data, namespace, ttl }))
+            reads::read(&self.transport, &key, store.rolling, Read::All).await
         })
     }
 
@@ -335,34 +311,7 @@ impl SessionBackend for RedisBackend {
         Box::pin(async move {
             check_fields(fields.iter().copied())?;
             let key = self.session_key(store, id);
-            let reply;
-            let mut pttl = -1;
-            if store.rolling {
-                let (mut some, mut ttl) = (redis::pipe(), redis::pipe());
-                some.cmd("HMGET").arg(&key[..]).arg(MARKER_FIELD).arg(NS_FIELD).arg(fields);
-                ttl.pttl(&key[..]);
-                let mut r = Box::pin(self.transport.run(&[some, ttl])).await?;
-                pttl = take(group(&mut r, 1), 0)?;
-                reply = group(&mut r, 0).get_mut(0).map(std::mem::take).unwrap_or(Value::Nil);
-            } else {
-                let unit = |u: &mut dyn Unit| {
-                    u.begin(4 + fields.len());
-                    u.arg(b"HMGET");
-                    u.arg(&key);
-                    u.arg(MARKER_FIELD.as_bytes());
-                    u.arg(NS_FIELD.as_bytes());
-                    for field in fields {
-                        u.arg(field.as_bytes());
-                    }
-                };
-                reply = self.transport.run_unit(unit).await?.pop().unwrap_or(Value::Nil);
-            }
-            let Some((data, namespace)) = fields_from_reply(reply, fields)? else { return Ok(None) };
-            if pttl == -2 {
-                return Ok(None);
-            }
-            let ttl = u64::try_from(pttl).ok().map(Duration::from_millis);
-            Ok(Some(LoadedSession { data, namespace, ttl }))
+            reads::read(&self.transport, &key, store.rolling, Read::Fields(fields)).await
         })
     }
 
