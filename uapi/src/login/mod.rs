@@ -106,7 +106,7 @@ impl<T: UserId> AsyncLoginManager<T> {
 }
 
 /// The login view of a session: uapi's `AsyncLoginSession`, on any session
-/// type that is [`SessionForLogin`] (a server-side store's [`AsyncSession`],
+/// type that is [`SessionForLogin`] (a server-side store's [`AsyncSession`](crate::sessions::AsyncSession),
 /// a secure cookie session).
 #[derive(Clone)]
 pub struct AsyncLoginSession<T> {
