@@ -16,11 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use support::failover_load::{self, poll_until, save_new, timed, PATIENCE};
 use support::redis_cluster::RedisCluster;
-use uapi::sessions::redis::configure_async_sessions;
-use uapi::sessions::{AsyncSession, RedisBackend, SessionError, SessionOptions};
-use uapi::testing::{TestClient, TestRequest};
-use uapi::{handler, App, AppService, CookieSettings};
+use uapi::sessions::RedisBackend;
+use uapi::AppService;
 
 /// `cluster-node-timeout`: how long before the others declare a silent master failed.
 const NODE_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -30,8 +29,6 @@ const TIMEOUT: Duration = Duration::from_millis(1000);
 const WAIT_TIMEOUT: Duration = Duration::from_millis(100);
 /// Slack for scheduling on a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_millis(700);
-/// The upper bound on anything the tests wait for; reached only by a hang.
-const PATIENCE: Duration = Duration::from_secs(15);
 /// Concurrent clients during the failover.
 const CLIENTS: usize = 6;
 /// Key prefix of every session.
@@ -40,60 +37,12 @@ const PREFIX: &str = "fo:";
 /// The two scenarios take turns: their timings need the machine to themselves.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// `POST /put?v=X`: writes `v` into the session (a new one without a cookie).
-#[handler]
-async fn put(session: AsyncSession, v: String) -> Result<String, SessionError> {
-    session.insert("v", v);
-    session.update_session().await?;
-    Ok("saved".to_owned())
-}
-
-/// `GET /get`: the session's `v`, empty for no session.
-#[handler]
-async fn get(session: AsyncSession) -> String {
-    session.get("v").unwrap_or_default()
-}
-
 fn site(conn: redis::cluster_async::ClusterConnection, wait: bool) -> AppService {
     let mut backend = RedisBackend::new(conn).key_prefix(PREFIX).command_timeout(TIMEOUT);
     if wait {
         backend = backend.wait_for_replicas(1, WAIT_TIMEOUT);
     }
-    let mut app = App::new();
-    let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
-    configure_async_sessions(&mut app, backend, options);
-    app.post("/put", put).get("/get", get);
-    app.build().expect("app builds")
-}
-
-/// A browser whose save was answered with a success: its value must stay.
-struct Acked {
-    client: TestClient,
-    value: String,
-    key: String,
-}
-
-/// One request, timed: status, body, time taken (a hang fails after [`PATIENCE`]).
-async fn timed(request: TestRequest) -> (u16, String, Duration) {
-    let start = Instant::now();
-    let r = tokio::time::timeout(PATIENCE, request.send()).await.expect("a request hung");
-    (r.status.as_u16(), r.text(), start.elapsed())
-}
-
-/// A new browser saving `value`: `Some` when the save was acknowledged, or
-/// `None` for a 503; anything else (a 500, a hang, too slow) fails the test.
-async fn save_new(site: &AppService, value: String, bound: Duration) -> Option<Acked> {
-    let client = TestClient::from_service(site.clone());
-    let (status, body, elapsed) = timed(client.post(&format!("/put?v={value}"))).await;
-    assert!(elapsed < bound, "a save took {elapsed:?} ({status} {body})");
-    match status {
-        200 => {
-            let id = client.cookie("session_id").expect("a saved session has a cookie");
-            Some(Acked { client, value, key: format!("{PREFIX}uapi:session:{id}") })
-        }
-        503 => None,
-        _ => panic!("a save answered {status}: {body}"),
-    }
+    failover_load::site(backend)
 }
 
 /// What one failover run saw.
@@ -129,7 +78,7 @@ async fn failover_under_load(wait: bool) -> Run {
 
     let mut before = Vec::new();
     for i in 0..60 {
-        before.push(save_new(&site, format!("b{i}"), save_bound).await.expect("saves before the kill succeed"));
+        before.push(save_new(&site, PREFIX, format!("b{i}"), save_bound).await.expect("saves before the kill succeed"));
     }
     let masters = cluster.masters();
     assert_eq!(masters.len(), 3, "3 masters before the kill");
@@ -152,7 +101,7 @@ async fn failover_under_load(wait: bool) -> Run {
                 let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    match save_new(&site, format!("c{c}n{n}"), save_bound).await {
+                    match save_new(&site, PREFIX, format!("c{c}n{n}"), save_bound).await {
                         Some(a) => {
                             count(&statuses, 200);
                             acked.lock().unwrap_or_else(PoisonError::into_inner).push(a);
@@ -251,16 +200,6 @@ async fn failover_under_load(wait: bool) -> Run {
         run.recovered_after, run.promoted_after, probes, run.acked, run.lost, run.wrong_reads, run.statuses
     );
     run
-}
-
-/// Polls `done` every few milliseconds until it holds, or fails with `what`
-/// past [`PATIENCE`].
-async fn poll_until(done: impl Fn() -> bool, what: &str) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < PATIENCE, "{what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// With the wait for a replica: bounded answers, service back in time, and

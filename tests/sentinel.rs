@@ -30,11 +30,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use support::failover_load::{self, poll_until, save_new, timed, PATIENCE};
 use support::redis_sentinel::RedisSentinel;
-use uapi::sessions::redis::{configure_async_sessions, SentinelConnection};
-use uapi::sessions::{AsyncSession, RedisBackend, SessionError, SessionOptions};
-use uapi::testing::{TestClient, TestRequest};
-use uapi::{handler, App, AppService, CookieSettings};
+use uapi::sessions::redis::SentinelConnection;
+use uapi::sessions::RedisBackend;
+use uapi::AppService;
 
 /// `down-after-milliseconds`: how long before the sentinels call a silent primary down.
 const DOWN_AFTER: Duration = Duration::from_millis(1000);
@@ -46,8 +46,6 @@ const TIMEOUT: Duration = Duration::from_millis(1000);
 const WAIT_TIMEOUT: Duration = Duration::from_millis(100);
 /// Slack for scheduling on a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_millis(700);
-/// The upper bound on anything the tests wait for; reached only by a hang.
-const PATIENCE: Duration = Duration::from_secs(15);
 /// The watchdog on a whole scenario (each takes under 10 s).
 const SCENARIO_PATIENCE: Duration = Duration::from_secs(60);
 /// Concurrent clients during the failover.
@@ -58,54 +56,10 @@ const PREFIX: &str = "st:";
 /// The two scenarios take turns: their timings need the machine to themselves.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// `POST /put?v=X`: writes `v` into the session (a new one without a cookie).
-#[handler]
-async fn put(session: AsyncSession, v: String) -> Result<String, SessionError> {
-    session.insert("v", v);
-    session.update_session().await?;
-    Ok("saved".to_owned())
-}
-
-/// `GET /get`: the session's `v`, empty for no session.
-#[handler]
-async fn get(session: AsyncSession) -> String {
-    session.get("v").unwrap_or_default()
-}
-
 fn site(conn: SentinelConnection) -> AppService {
     let backend =
         RedisBackend::new(conn).key_prefix(PREFIX).command_timeout(TIMEOUT).wait_for_replicas(1, WAIT_TIMEOUT);
-    let mut app = App::new();
-    let options = SessionOptions::default().cookie_settings(CookieSettings::default().secure(false));
-    configure_async_sessions(&mut app, backend, options);
-    app.post("/put", put).get("/get", get);
-    app.build().expect("app builds")
-}
-
-/// A browser whose save was answered with a success: its value must stay.
-struct Acked {
-    client: TestClient,
-    value: String,
-}
-
-/// One request, timed: status, body, time taken (a hang fails after [`PATIENCE`]).
-async fn timed(request: TestRequest) -> (u16, String, Duration) {
-    let start = Instant::now();
-    let r = tokio::time::timeout(PATIENCE, request.send()).await.expect("a request hung");
-    (r.status.as_u16(), r.text(), start.elapsed())
-}
-
-/// A new browser saving `value`: `Some` when the save was acknowledged, or
-/// `None` for a 503; anything else (a 500, a hang, too slow) fails the test.
-async fn save_new(site: &AppService, value: String, bound: Duration) -> Option<Acked> {
-    let client = TestClient::from_service(site.clone());
-    let (status, body, elapsed) = timed(client.post(&format!("/put?v={value}"))).await;
-    assert!(elapsed < bound, "a save took {elapsed:?} ({status} {body})");
-    match status {
-        200 => Some(Acked { client, value }),
-        503 => None,
-        _ => panic!("a save answered {status}: {body}"),
-    }
+    failover_load::site(backend)
 }
 
 /// How the primary goes.
@@ -161,7 +115,9 @@ async fn failover_under_load(trigger: Trigger) -> Run {
 
     let mut before = Vec::new();
     for i in 0..40 {
-        before.push(save_new(&site, format!("b{i}"), save_bound).await.expect("saves before the failover succeed"));
+        before.push(
+            save_new(&site, PREFIX, format!("b{i}"), save_bound).await.expect("saves before the failover succeed"),
+        );
     }
     let old = sentinels.primary();
     assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the app starts on the primary");
@@ -189,7 +145,7 @@ async fn failover_under_load(trigger: Trigger) -> Run {
                 let mut n = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    match save_new(&site, format!("c{c}n{n}"), save_bound).await {
+                    match save_new(&site, PREFIX, format!("c{c}n{n}"), save_bound).await {
                         Some(a) => {
                             count(&statuses, 200);
                             acked.lock().unwrap_or_else(PoisonError::into_inner).push(a);
@@ -307,16 +263,6 @@ async fn failover_under_load(trigger: Trigger) -> Run {
         run.statuses
     );
     run
-}
-
-/// Polls `done` every few milliseconds until it holds, or fails with `what`
-/// past [`PATIENCE`].
-async fn poll_until(done: impl Fn() -> bool, what: &str) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < PATIENCE, "{what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// The guarantees both scenarios give: bounded answers, service back in

@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod counting;
+pub mod failover_load;
 pub mod fault_proxy;
 pub mod redis_cluster;
 pub mod redis_sentinel;
