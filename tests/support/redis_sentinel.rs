@@ -352,7 +352,7 @@ fn replication_info(port: u16) -> Option<String> {
 
 /// Polls `INFO replication` of the replica on `port` until its link to its
 /// primary is up and it has synced.
-fn wait_linked(port: u16, deadline: Instant) {
+pub fn wait_linked(port: u16, deadline: Instant) {
     loop {
         let info = replication_info(port);
         if info

@@ -94,10 +94,13 @@ impl RedisBackend {
     }
 
     /// Makes every write wait until `replicas` replicas have it: each save,
-    /// login rotation, deletion and logout everywhere sends `WAIT replicas
-    /// timeout` on the same connection (on a cluster, in the same pipeline,
-    /// so to the node that took the write) right after its commands, in the
-    /// same round trip. `replicas == 0` turns it off (the default).
+    /// login rotation, deletion and logout everywhere is followed by `WAIT
+    /// replicas timeout` on the same connection, in the same round trip.
+    /// On a single node (and through Sentinel) it is a group commit: the
+    /// writes of concurrent requests leave in one pipeline, and ONE `WAIT` at
+    /// its end covers them all. On a cluster each write carries its own, in
+    /// the same pipeline, so to the node that took the write. `replicas == 0`
+    /// turns it off (the default).
     ///
     /// What it buys: Redis replicates asynchronously, so a write the primary
     /// answered can be lost when a replica that had not received it yet is
@@ -116,17 +119,18 @@ impl RedisBackend {
     /// answers first (also a 503).
     ///
     /// What it costs: `WAIT` holds the connection it is sent on until the
-    /// replicas answer: a replica round trip per write, and the commands
-    /// queued behind it on that connection (other requests' reads included)
-    /// wait too. A primary without enough replicas (one whose replica died,
+    /// replicas answer: a replica round trip per batch of writes (per write
+    /// on a cluster), and the commands queued behind it on that connection
+    /// (other requests' reads included) wait too. A primary without enough replicas (one whose replica died,
     /// or a replica just promoted by a failover) would hold it for `timeout`
     /// on every write, so once a `WAIT` comes back short, that primary's
     /// writes (all its hash slots, on a cluster) are refused at once with a
     /// 503 for a second, without being sent; then one write goes as a probe,
     /// and an acknowledged probe ends the refusals. Keep `timeout` short
     /// (a replica on the same network acknowledges in about a millisecond;
-    /// tens of milliseconds leave room for load). Unmeasured on the load
-    /// bench so far. The login throttle's attempt counts and `touch`
+    /// tens of milliseconds leave room for load). On the load bench (one
+    /// replica on the same machine) the wait costs about 10% of the session
+    /// writes' requests per second and 25% of the logins' (`bench/README.md`). The login throttle's attempt counts and `touch`
     /// (rolling expiry) do not wait.
     pub fn wait_for_replicas(self, replicas: u32, timeout: Duration) -> Self {
         let wait = (replicas > 0).then_some(ReplicaWait { replicas, timeout });

@@ -15,11 +15,20 @@
 //! its receiver; the others still get their replies. Semantics are those of
 //! separate sends on one connection: Redis runs the commands in order, each
 //! request's commands contiguous (so a `MULTI`..`EXEC` unit stays intact).
+//!
+//! A replica wait (`RedisBackend::wait_for_replicas`) is a group commit here:
+//! a unit that must be acknowledged by replicas asks for it, and the batch
+//! ends with ONE `WAIT`, whose reply every such unit gets. `WAIT` covers every
+//! write its connection sent before it, and the batch is one pipeline on one
+//! connection (a `ConnectionManager` that reconnects sends it whole on the new
+//! one), so that one `WAIT` covers each of them. A `WAIT` blocks its
+//! connection until the replicas answer; one per unit made every write of a
+//! batch wait for its own acknowledgement, in turn.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::{aio::ConnectionLike, ErrorKind, Pipeline, RedisError};
+use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, Value};
 use tokio::sync::oneshot;
 
 use super::wire::{checked, malformed, Attempt, Cmds, Replies, Unit};
@@ -36,10 +45,14 @@ pub(super) struct Batcher<C> {
 struct Queue {
     pipe: Pipeline,
     waiters: Vec<Waiter>,
+    /// The `WAIT` the batch ends with, if a unit in it asked for one.
+    wait: Option<Cmd>,
 }
 
 struct Waiter {
     count: usize,
+    /// Whether the `WAIT`'s reply is appended to this unit's replies.
+    waited: bool,
     tx: oneshot::Sender<Result<Replies, Attempt>>,
 }
 
@@ -60,9 +73,13 @@ where
     /// replies, one [`Value`] per command, or the first server error among
     /// them (e.g. `NOSCRIPT`), or the connection's error, or a timeout: the
     /// flush is bounded by the timeout, so the caller needs no timer of its own.
+    ///
+    /// With `wait` (a `WAIT` command), the batch ends with it, once however
+    /// many units asked, and its reply is the last of this unit's replies.
     pub(super) async fn send(
         self: &Arc<Self>,
         build: impl Fn(&mut dyn Unit) + Send + Sync,
+        wait: Option<&Cmd>,
     ) -> Result<Replies, Attempt> {
         let mut unit = Cmds::default();
         build(&mut unit);
@@ -75,7 +92,10 @@ where
                 q.pipe.add_command(cmd);
             }
             let count = q.pipe.len() - before;
-            q.waiters.push(Waiter { count, tx });
+            if let (Some(wait), None) = (wait, &q.wait) {
+                q.wait = Some(wait.clone());
+            }
+            q.waiters.push(Waiter { count, waited: wait.is_some(), tx });
             q.waiters.len() == 1
         };
         if first {
@@ -92,17 +112,27 @@ where
     async fn flush(self: Arc<Self>) {
         // Let every request that is ready to run now add its commands first.
         tokio::task::yield_now().await;
-        let Queue { pipe, waiters } = std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
+        let Queue { mut pipe, waiters, wait } =
+            std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner));
         if waiters.is_empty() {
             return;
+        }
+        let waits = wait.is_some();
+        if let Some(wait) = wait {
+            pipe.add_command(wait);
         }
         let mut conn = self.conn.clone();
         let sent = tokio::time::timeout(self.timeout, conn.req_packed_commands(&pipe, 0, pipe.len())).await;
         match sent {
             Ok(Ok(values)) => {
                 let mut values = values.into_iter();
+                let acked = if waits { values.next_back() } else { None };
                 for w in waiters {
-                    let _ = w.tx.send(Ok(values.by_ref().take(w.count).collect()));
+                    let mut replies: Replies = values.by_ref().take(w.count).collect();
+                    if w.waited {
+                        replies.push(acked.clone().unwrap_or(Value::Nil));
+                    }
+                    let _ = w.tx.send(Ok(replies));
                 }
             }
             Ok(Err(e)) => {

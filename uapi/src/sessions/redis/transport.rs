@@ -230,10 +230,10 @@ impl Transport {
     /// their replies, or the first server error among them (e.g. `NOSCRIPT`).
     async fn send(&self, build: &(dyn Fn(&mut dyn Unit) + Send + Sync)) -> Result<Replies, Attempt> {
         match &self.kind {
-            Kind::Manager(b) => b.send(build).await,
-            Kind::Multiplexed(b) => b.send(build).await,
-            Kind::Sentinel(b) => b.send(build).await,
-            Kind::OtherNode(b) => b.send(build).await,
+            Kind::Manager(b) => b.send(build, None).await,
+            Kind::Multiplexed(b) => b.send(build, None).await,
+            Kind::Sentinel(b) => b.send(build, None).await,
+            Kind::OtherNode(b) => b.send(build, None).await,
             // Boxed where awaited: the rare path keeps its future out of the
             // size of every request's.
             Kind::Cluster(c) => Box::pin(self.send_alone(c.clone(), build)).await,
@@ -244,6 +244,31 @@ impl Transport {
                 Err(e) if e.is_timeout() => Err(Attempt::Timeout),
                 Err(e) => Err(Attempt::Redis(e)),
             },
+        }
+    }
+
+    /// [`Self::send`], then with `wait` a `WAIT` on the same connection, whose
+    /// reply is the last: one per batch where commands are batched (see
+    /// `batch`), one right after the unit otherwise.
+    async fn send_waited(
+        &self,
+        build: &(dyn Fn(&mut dyn Unit) + Send + Sync),
+        wait: Option<ReplicaWait>,
+    ) -> Result<Replies, Attempt> {
+        let Some(wait) = wait else { return self.send(build).await };
+        let cmd = wait.cmd();
+        match &self.kind {
+            Kind::Manager(b) => b.send(build, Some(&cmd)).await,
+            Kind::Multiplexed(b) => b.send(build, Some(&cmd)).await,
+            Kind::Sentinel(b) => b.send(build, Some(&cmd)).await,
+            Kind::OtherNode(b) => b.send(build, Some(&cmd)).await,
+            _ => {
+                let then_wait = |u: &mut dyn Unit| {
+                    build(u);
+                    wait.write(u);
+                };
+                Box::pin(self.send(&then_wait)).await
+            }
         }
     }
 
@@ -360,9 +385,18 @@ impl Transport {
     /// One unit of commands on one key (so one slot), built by `build` (again
     /// for a retry), with the same script reload as [`Self::run`].
     pub(super) async fn run_unit(&self, build: impl Fn(&mut dyn Unit) + Send + Sync) -> Result<Replies, SessionError> {
+        self.run_unit_waited(build, None).await
+    }
+
+    /// [`Self::run_unit`], with `wait`'s reply last (see [`Self::send_waited`]).
+    async fn run_unit_waited(
+        &self,
+        build: impl Fn(&mut dyn Unit) + Send + Sync,
+        wait: Option<ReplicaWait>,
+    ) -> Result<Replies, SessionError> {
         let mut loaded = false;
         loop {
-            match self.send(&build).await {
+            match self.send_waited(&build, wait).await {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Redis(e)) if !loaded && is_kind(&e, ServerErrorKind::NoScript, "NOSCRIPT") => {
                     loaded = true;

@@ -28,17 +28,16 @@ impl Transport {
         slots.dedup();
         let admitted = self.admit_all(&slots)?;
         if !self.is_cluster() {
-            // One unit on one connection: a WAIT at its end covers every write before it.
-            let mut all = groups.to_vec();
-            let mut last = redis::pipe();
-            last.add_command(wait.cmd());
-            all.push(last);
-            let mut r = match self.run_groups(&all, false).await {
+            // One unit on one connection: a WAIT after it covers every write in it.
+            let cmds = |u: &mut dyn Unit| groups.iter().flat_map(|g| g.cmd_iter().cloned()).for_each(|c| u.cmd(c));
+            let mut flat = match self.run_unit_waited(cmds, Some(wait)).await {
                 Ok(r) => r,
                 Err(e) => return Err(self.failed(&admitted, e).await),
             };
-            let enough = wait.enough(r.pop().and_then(|mut g| g.pop()))?;
+            let enough = wait.enough(flat.pop())?;
             self.waited(0, enough, admitted.first().map(|a| a.1)).await;
+            let mut flat = flat.into_iter();
+            let r = groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect();
             return if enough { Ok(r) } else { Err(wait.short()) };
         }
         let waited: Vec<Pipeline> = groups
@@ -80,12 +79,7 @@ impl Transport {
         let Some(wait) = self.wait else { return self.run_unit(build).await };
         let slot = self.slot(key);
         let admitted = self.admit_all(&[slot])?;
-        let sent = self
-            .run_unit(|u| {
-                build(u);
-                wait.write(u);
-            })
-            .await;
+        let sent = self.run_unit_waited(build, Some(wait)).await;
         let mut replies = match sent {
             Ok(r) => r,
             Err(e) => return Err(self.failed(&admitted, e).await),
