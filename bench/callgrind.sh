@@ -15,7 +15,9 @@
 # starts a redis-server on a free loopback port, runs the server under `valgrind --tool=callgrind` twice, answering 800
 # and then 4,800 keep-alive requests (8 connections, one request in flight on
 # each), and prints (total(4800) - total(800)) / 4000: the cost of a request
-# without start-up. Takes about a minute per target. KEEP=DIR keeps the two
+# without start-up. FILL=N (read and write) first fills the session with N keys
+# of 100 bytes (POST /fill), as bench/run.sh's read-kN and write-kN. Takes about
+# a minute per target. KEEP=DIR keeps the two
 # callgrind profiles there (cg.800, cg.4800) for callgrind_annotate.
 set -euo pipefail
 
@@ -61,6 +63,9 @@ run() { # requests -> total instructions
         [[ $SCEN == write ]] && path=/touch method=POST
         cookie=$(curl -fsi -X POST "http://127.0.0.1:$port/login?user_id=1" | tr -d '\r' \
             | awk 'tolower($1)=="set-cookie:"{split($2,a,";"); print a[1]; exit}')
+        if [[ "${FILL:-0}" -gt 0 ]]; then
+            curl -fs -X POST -H "Cookie: $cookie" "http://127.0.0.1:$port/fill?n=$FILL&size=100" >/dev/null
+        fi
     elif [[ $SCEN == login ]]; then
         path="/login?user_id=1" method=POST
     fi
@@ -96,4 +101,4 @@ PY
 }
 small=$(run 800)
 large=$(run 4800)
-python3 -c "print(f'$TARGET $SCEN: {($large - $small) / 4000:,.0f} instructions per request (user space)')"
+python3 -c "print(f'$TARGET $SCEN${FILL:+ ($FILL keys)}: {($large - $small) / 4000:,.0f} instructions per request (user space)')"

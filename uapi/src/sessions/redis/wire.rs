@@ -192,7 +192,13 @@ pub(super) fn session_from_reply(reply: Value) -> Result<Option<Stored>, Session
             other => Err(SessionError::Backend(format!("unexpected reply: {other:?}"))),
         }
     }
-    let (mut data, mut marked, mut namespace) = (HashMap::new(), false, None);
+    // Sized for the reply: no rehash while a large session is read.
+    let pairs = match &reply {
+        Value::Array(items) => items.len() / 2,
+        Value::Map(pairs) => pairs.len(),
+        _ => 0,
+    };
+    let (mut data, mut marked, mut namespace) = (HashMap::with_capacity(pairs), false, None);
     let mut field = |k: Value, v: Value| -> Result<(), SessionError> {
         let k = text(k)?;
         if !k.starts_with(RESERVED_PREFIX) {
