@@ -8,10 +8,9 @@
 mod hardening;
 mod support;
 
-use std::collections::BTreeMap;
-
 use hardening::{encode, Browser, Running};
 use http::{Method, StatusCode};
+use support::commandstats::{command_counts, reset_stats};
 use support::redis_server::RedisServer;
 use uapi::login::{configure_async_login, AsyncLoginManager, AsyncLoginSession, LoginOptions};
 use uapi::sessions::redis::{configure_async_sessions, RedisBackend};
@@ -107,18 +106,6 @@ fn assert_well_formed(keys: &[String]) {
     }
 }
 
-async fn commandstats(con: &mut redis::aio::MultiplexedConnection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO").arg("commandstats").query_async(con).await.expect("info");
-    info.lines()
-        .filter_map(|l| l.strip_prefix("cmdstat_"))
-        .filter_map(|l| {
-            let (name, rest) = l.split_once(':')?;
-            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
-}
-
 /// Users with hostile ids log in on two devices each; hostile session
 /// cookies are sent; every key stays under the prefix in the fixed layout;
 /// logging out everywhere `*` (then every other hostile id, one by one) ends
@@ -130,7 +117,7 @@ async fn hostile_user_ids_and_cookies_never_leave_the_prefix_or_reach_other_user
     // A key of someone else sharing this Redis, which nothing may touch.
     let _: () = redis::cmd("SET").arg("other:app:key").arg("keep").query_async(&mut con).await.expect("set");
     let server = site(&redis).await;
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut con).await.expect("resetstat");
+    reset_stats(&mut con).await;
 
     let admin = Browser::new(server.addr);
     assert_eq!(admin.post("/login?user_id=admin").await.0, StatusCode::CREATED);
@@ -217,7 +204,7 @@ async fn hostile_user_ids_and_cookies_never_leave_the_prefix_or_reach_other_user
         }
         assert_eq!(admin.get("/me").await, (StatusCode::OK, "admin".to_owned()));
     }
-    let stats = commandstats(&mut con).await;
+    let stats = command_counts(&mut con).await;
     eprintln!("commands the app issued: {stats:?}");
     // The test itself ran KEYS twice and CONFIG RESETSTAT once; the store ran
     // no KEYS, no SCAN of any kind, nothing that flushes, renames or configures.

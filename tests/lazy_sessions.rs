@@ -12,6 +12,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use support::commandstats::{command_counts, reset_stats};
 use support::redis_server::RedisServer;
 use uapi::login::{configure_async_login, AsyncLoginSession, LoginOptions};
 use uapi::sessions::redis::configure_async_sessions;
@@ -153,22 +154,6 @@ fn app(redis: Option<&redis::aio::ConnectionManager>, options: SessionOptions) -
 
 fn options() -> SessionOptions {
     SessionOptions::default().cookie_settings(uapi::CookieSettings::default().secure(false))
-}
-
-/// Calls per command since the last reset (`INFO commandstats`).
-async fn command_counts(conn: &mut redis::aio::ConnectionManager) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO").arg("commandstats").query_async(conn).await.expect("INFO");
-    info.lines()
-        .filter_map(|line| {
-            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
-}
-
-async fn reset_stats(conn: &mut redis::aio::ConnectionManager) {
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(conn).await.expect("RESETSTAT");
 }
 
 /// The commands a request sent, without the test's own `CONFIG`/`INFO`.

@@ -7,9 +7,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use support::commandstats::{command_counts, reset_stats};
 use support::redis_sentinel::wait_linked;
 use support::redis_server::RedisServer;
 use uapi::sessions::redis::configure_async_sessions;
@@ -61,22 +61,6 @@ async fn client(primary: &RedisServer, replicas: u32, timeout: Duration) -> Test
     configure_async_sessions(&mut app, backend, SessionOptions::default());
     app.post("/new", new_session).get("/n", read_n);
     TestClient::new(&app).expect("app builds")
-}
-
-/// Calls per command since the last reset (`INFO commandstats`).
-async fn command_counts(conn: &mut redis::aio::ConnectionManager) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO").arg("commandstats").query_async(conn).await.expect("INFO");
-    info.lines()
-        .filter_map(|line| {
-            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?.parse().ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .collect()
-}
-
-async fn reset_stats(conn: &mut redis::aio::ConnectionManager) {
-    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(conn).await.expect("RESETSTAT");
 }
 
 #[tokio::test]

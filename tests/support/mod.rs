@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod browser;
+pub mod commandstats;
 pub mod counting;
 pub mod failover_load;
 pub mod fault_proxy;
