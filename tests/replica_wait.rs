@@ -34,13 +34,19 @@ async fn read_n(session: AsyncSession) -> String {
     session.get("n").unwrap_or_else(|| "-".to_owned())
 }
 
-/// A primary and one replica, linked, synced, and replicating: a write
-/// acknowledged by the replica (`WAIT`) before the test starts. A link that
-/// is up is not enough: just after the sync, Redis 7.0 may hold the stream
-/// for the replica in its output buffer until its next cron tick (seen here:
-/// `offset=0`, a pending output buffer, and a `WAIT` blocked half a second).
+/// A primary and one replica, linked, synced, and replicating.
 async fn primary_and_replica() -> (RedisServer, RedisServer) {
     let primary = RedisServer::builder().args(&["--repl-diskless-sync-delay", "0"]).start();
+    let replica = replica_of(&primary);
+    (primary, replica)
+}
+
+/// A replica of `primary`, once the primary has had a write of it
+/// acknowledged (`WAIT`). A link that is up is not enough: just after the
+/// sync, Redis 7.0 may hold the stream for the replica in its output buffer
+/// until its next cron tick (seen here: `offset=0`, a pending output buffer,
+/// and a `WAIT` blocked half a second).
+fn replica_of(primary: &RedisServer) -> RedisServer {
     let port = primary.port().to_string();
     let replica = RedisServer::builder().args(&["--replicaof", "127.0.0.1", &port]).start();
     wait_linked(replica.port(), Instant::now() + Duration::from_secs(20));
@@ -51,7 +57,7 @@ async fn primary_and_replica() -> (RedisServer, RedisServer) {
         let acked: i64 = redis::cmd("WAIT").arg(1).arg(20_000).query(&mut admin).expect("WAIT");
         assert_eq!(acked, 1, "the replica never acknowledged a write");
     }
-    (primary, replica)
+    replica
 }
 
 /// The app on `primary`, every write waiting for `replicas` replicas.
@@ -118,4 +124,36 @@ async fn a_short_wait_fails_the_writes_of_its_batch_and_not_its_reads() {
     let waits = counts.get("wait").copied().unwrap_or(0);
     assert!((1..=2).contains(&waits), "{N} concurrent writes, {waits} WAITs ({counts:?})");
     assert_eq!(counts.get("hgetall").copied(), Some(N as u64), "every read went to Redis: {counts:?}");
+}
+
+/// How long writes to a primary found short of replicas are refused before
+/// a probe (`replicas::COOLDOWN`): a timer, with nothing to wait on but time.
+const COOLDOWN: Duration = Duration::from_secs(1);
+
+#[tokio::test]
+async fn a_probe_whose_request_is_dropped_lets_a_later_one_through() {
+    // No replica yet: every WAIT comes back short, after 200 ms.
+    let primary = RedisServer::builder().args(&["--repl-diskless-sync-delay", "0"]).start();
+    let site = client(&primary, 1, Duration::from_millis(200)).await;
+    let short = site.post("/new?n=1").send().await;
+    assert_eq!(short.status, 503, "short: {}", short.text());
+    let refused = site.post("/new?n=2").send().await;
+    assert_eq!(refused.status, 503, "refused during the cooldown: {}", refused.text());
+
+    // After the cooldown the next write is the probe; its client goes away
+    // while its WAIT is out (the request future is dropped).
+    tokio::time::sleep(COOLDOWN).await;
+    let gone = tokio::time::timeout(Duration::from_millis(50), site.post("/new?n=3").send()).await;
+    assert!(gone.is_err(), "the probe answered before its WAIT could");
+    let dropped_at = Instant::now();
+
+    // A replica now acknowledges. Once a cooldown has passed since the lost
+    // probe, the next write goes out as a new probe and is acknowledged.
+    let _replica = replica_of(&primary);
+    tokio::time::sleep((dropped_at + COOLDOWN + Duration::from_millis(100)).saturating_duration_since(Instant::now()))
+        .await;
+    let probe = site.post("/new?n=4").send().await;
+    assert_eq!(probe.status, 200, "a new probe after the lost one: {}", probe.text());
+    let after = site.post("/new?n=5").send().await;
+    assert_eq!(after.status, 200, "writes flow again: {}", after.text());
 }

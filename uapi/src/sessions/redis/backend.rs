@@ -99,8 +99,8 @@ impl RedisBackend {
     /// On a single node (and through Sentinel) it is a group commit: the
     /// writes of concurrent requests leave in one pipeline, and ONE `WAIT` at
     /// its end covers them all. On a cluster each write carries its own, in
-    /// the same pipeline, so to the node that took the write. `replicas == 0`
-    /// turns it off (the default).
+    /// the same pipeline, so to the node that took the write; so does each on
+    /// a `PipelinedConnection`. `replicas == 0` turns it off (the default).
     ///
     /// What it buys: Redis replicates asynchronously, so a write the primary
     /// answered can be lost when a replica that had not received it yet is

@@ -19,16 +19,18 @@
 //! A replica wait (`RedisBackend::wait_for_replicas`) is a group commit here:
 //! a unit that must be acknowledged by replicas asks for it, and the batch
 //! ends with ONE `WAIT`, whose reply every such unit gets. `WAIT` covers every
-//! write its connection sent before it, and the batch is one pipeline on one
-//! connection (a `ConnectionManager` that reconnects sends it whole on the new
-//! one), so that one `WAIT` covers each of them. A `WAIT` blocks its
+//! write its connection sent before it, and a pipeline always goes whole on
+//! one connection (a `ConnectionManager` whose connection broke fails the
+//! batch, "maybe applied", and reconnects; a `SentinelConnection` refused
+//! with `READONLY` sends the whole batch, `WAIT` included, to the new
+//! primary), so that one `WAIT` covers each of them. A `WAIT` blocks its
 //! connection until the replicas answer; one per unit made every write of a
 //! batch wait for its own acknowledgement, in turn.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError, Value};
+use redis::{aio::ConnectionLike, Cmd, ErrorKind, Pipeline, RedisError};
 use tokio::sync::oneshot;
 
 use super::wire::{checked, malformed, Attempt, Cmds, Replies, Unit};
@@ -124,13 +126,22 @@ where
         let mut conn = self.conn.clone();
         let sent = tokio::time::timeout(self.timeout, conn.req_packed_commands(&pipe, 0, pipe.len())).await;
         match sent {
+            // A connection that answers a pipeline with another count of
+            // replies (a user's own `ConnectionLike`): every alignment below
+            // would be a guess, the `WAIT` reply's above all.
+            Ok(Ok(values)) if values.len() != pipe.len() => {
+                let e = RedisError::from((ErrorKind::Client, "a reply count that is not the pipeline's"));
+                for w in waiters {
+                    let _ = w.tx.send(Err(Attempt::Redis(e.clone())));
+                }
+            }
             Ok(Ok(values)) => {
                 let mut values = values.into_iter();
                 let acked = if waits { values.next_back() } else { None };
                 for w in waiters {
                     let mut replies: Replies = values.by_ref().take(w.count).collect();
                     if w.waited {
-                        replies.push(acked.clone().unwrap_or(Value::Nil));
+                        replies.extend(acked.clone());
                     }
                     let _ = w.tx.send(Ok(replies));
                 }

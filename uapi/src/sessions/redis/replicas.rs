@@ -28,7 +28,8 @@ pub(super) const COOLDOWN: Duration = Duration::from_secs(1);
 /// The hash slots of a cluster.
 pub(super) const SLOTS: u16 = 16384;
 
-/// `WAIT replicas timeout` after each write.
+/// `WAIT replicas timeout` after the writes (one per batch where commands
+/// are batched, one per write otherwise).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ReplicaWait {
     pub(super) replicas: u32,
@@ -109,7 +110,62 @@ pub(super) enum Admitted {
 #[derive(Default)]
 pub(super) struct Shortages(Mutex<Vec<Shortage>>);
 
+/// What one request's write was admitted as, per slot it writes. A probe
+/// among them that is dropped unsettled (the request was cancelled while its
+/// `WAIT` was out: the client went away, a timeout layer fired) counts as
+/// short: its primary's cooldown starts again and another probe may go after
+/// it. Without that, `probing` would stay set and the primary's writes would
+/// be refused for good.
+pub(super) struct Admission<'a> {
+    shortages: &'a Shortages,
+    slots: Vec<(u16, Admitted)>,
+    settled: bool,
+}
+
+impl Admission<'_> {
+    /// What the write to `slot` was admitted as.
+    pub(super) fn of(&self, slot: u16) -> Option<Admitted> {
+        self.slots.iter().find(|a| a.0 == slot).map(|a| a.1)
+    }
+
+    /// What the write to the first slot was admitted as (a single node has one).
+    pub(super) fn first(&self) -> Option<Admitted> {
+        self.slots.first().map(|a| a.1)
+    }
+
+    /// The slots this write probes.
+    pub(super) fn probes(&self) -> Vec<u16> {
+        self.slots.iter().filter(|a| a.1 == Admitted::Probe).map(|a| a.0).collect()
+    }
+
+    /// The outcome was recorded (healed, or renewed): nothing to undo on drop.
+    pub(super) fn settle(&mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            for slot in self.probes() {
+                self.shortages.renew(slot);
+            }
+        }
+    }
+}
+
 impl Shortages {
+    /// Admits a write to every slot of `slots`, or refuses it whole (a probe
+    /// admitted before the refusal is given back).
+    pub(super) fn admit_all(&self, slots: &[u16]) -> Result<Admission<'_>, SessionError> {
+        let mut admission = Admission { shortages: self, slots: Vec::with_capacity(slots.len()), settled: false };
+        for &slot in slots {
+            // On a refusal, dropping `admission` gives its probes back.
+            admission.slots.push((slot, self.admit(slot)?));
+        }
+        Ok(admission)
+    }
+
     /// Whether a write to `slot` may go now.
     pub(super) fn admit(&self, slot: u16) -> Result<Admitted, SessionError> {
         let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -220,6 +276,43 @@ mod tests {
         assert!(s.admit(4).is_err(), "one probe at a time");
         s.healed(3);
         assert_eq!(s.admit(25).ok(), Some(Admitted::Write));
+    }
+
+    #[test]
+    fn a_probe_dropped_unsettled_lets_another_go_after_the_cooldown() {
+        let s = Shortages::default();
+        s.record(vec![(0, SLOTS - 1)]);
+        s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].until = Instant::now();
+        let probe = s.admit_all(&[7]).ok().expect("the probe is admitted");
+        assert_eq!(probe.first(), Some(Admitted::Probe));
+        assert!(s.admit(7).is_err(), "one probe at a time");
+        drop(probe); // its request cancelled before the WAIT answered
+        assert!(s.admit(7).is_err(), "a fresh cooldown after the lost probe");
+        s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].until = Instant::now();
+        assert_eq!(s.admit(7).ok(), Some(Admitted::Probe), "another probe may go");
+    }
+
+    #[test]
+    fn a_settled_probe_is_left_alone_on_drop() {
+        let s = Shortages::default();
+        s.record(vec![(0, SLOTS - 1)]);
+        s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].until = Instant::now();
+        let mut probe = s.admit_all(&[7]).ok().expect("the probe is admitted");
+        s.healed(7);
+        probe.settle();
+        drop(probe);
+        assert_eq!(s.admit(7).ok(), Some(Admitted::Write), "healed, and no shortage recorded again");
+    }
+
+    #[test]
+    fn a_refusal_gives_back_the_probes_admitted_before_it() {
+        let s = Shortages::default();
+        s.record(vec![(0, 9)]);
+        s.record(vec![(10, 19)]);
+        s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].until = Instant::now();
+        assert!(s.admit_all(&[3, 15]).is_err(), "slot 15's primary is cooling down");
+        assert!(s.admit(3).is_err(), "slot 3's probe given back: a fresh cooldown");
+        assert!(!s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].probing);
     }
 
     #[test]

@@ -63,7 +63,11 @@ enum Conn {
 
 impl RedisConnection {
     /// Any connection to a single Redis node (or a replica set's primary):
-    /// the commands of concurrent requests share its writes.
+    /// the commands of concurrent requests share its writes. Its
+    /// `req_packed_commands` must send a pipeline whole on one connection and
+    /// answer it with one reply per command, as redis-rs's connections do:
+    /// with [`RedisBackend::wait_for_replicas`](super::RedisBackend::wait_for_replicas),
+    /// one `WAIT` at a pipeline's end stands for every write in it.
     pub fn single_node(conn: impl ConnectionLike + Clone + Send + Sync + 'static) -> Self {
         RedisConnection(Conn::OtherNode(DynConnection(Box::new(conn))))
     }

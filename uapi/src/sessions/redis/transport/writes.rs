@@ -5,7 +5,7 @@
 use redis::aio::ConnectionLike;
 use redis::{Pipeline, Value};
 
-use super::super::replicas::{key_slot, ranges_of_primary, Admitted, SLOTS};
+use super::super::replicas::{key_slot, ranges_of_primary, Admission, Admitted, SLOTS};
 use super::super::wire::{Replies, Unit};
 use super::{Kind, Transport};
 use crate::sessions::SessionError;
@@ -26,16 +26,20 @@ impl Transport {
         let mut slots: Vec<u16> = keys.iter().map(|k| self.slot(k)).collect();
         slots.sort_unstable();
         slots.dedup();
-        let admitted = self.admit_all(&slots)?;
+        let mut admitted = self.shortages.admit_all(&slots)?;
         if !self.is_cluster() {
             // One unit on one connection: a WAIT after it covers every write in it.
             let cmds = |u: &mut dyn Unit| groups.iter().flat_map(|g| g.cmd_iter().cloned()).for_each(|c| u.cmd(c));
             let mut flat = match self.run_unit_waited(cmds, Some(wait)).await {
                 Ok(r) => r,
-                Err(e) => return Err(self.failed(&admitted, e).await),
+                Err(e) => return Err(self.failed(admitted, e).await),
             };
-            let enough = wait.enough(flat.pop())?;
-            self.waited(0, enough, admitted.first().map(|a| a.1)).await;
+            let enough = match wait.enough(flat.pop()) {
+                Ok(enough) => enough,
+                Err(e) => return Err(self.failed(admitted, e).await),
+            };
+            self.waited(0, enough, admitted.first()).await;
+            admitted.settle();
             let mut flat = flat.into_iter();
             let r = groups.iter().map(|g| flat.by_ref().take(g.len()).collect()).collect();
             return if enough { Ok(r) } else { Err(wait.short()) };
@@ -50,15 +54,22 @@ impl Transport {
             .collect();
         let mut r = match self.run_groups(&waited, true).await {
             Ok(r) => r,
-            Err(e) => return Err(self.failed(&admitted, e).await),
+            Err(e) => return Err(self.failed(admitted, e).await),
         };
-        let mut short = false;
+        let (mut short, mut error) = (false, None);
         for (g, key) in r.iter_mut().zip(keys) {
             let slot = self.slot(key);
-            let enough = wait.enough(g.pop())?;
-            let probe = admitted.iter().find(|a| a.0 == slot).map(|a| a.1);
-            self.waited(slot, enough, probe).await;
+            // A reply that is no count counts as short for the probe, and is the error.
+            let enough = wait.enough(g.pop()).unwrap_or_else(|e| {
+                error.get_or_insert(e);
+                false
+            });
+            self.waited(slot, enough, admitted.of(slot)).await;
             short |= !enough;
+        }
+        admitted.settle();
+        if let Some(e) = error {
+            return Err(e);
         }
         if short {
             return Err(wait.short());
@@ -78,14 +89,18 @@ impl Transport {
     ) -> Result<Replies, SessionError> {
         let Some(wait) = self.wait else { return self.run_unit(build).await };
         let slot = self.slot(key);
-        let admitted = self.admit_all(&[slot])?;
+        let mut admitted = self.shortages.admit_all(&[slot])?;
         let sent = self.run_unit_waited(build, Some(wait)).await;
         let mut replies = match sent {
             Ok(r) => r,
-            Err(e) => return Err(self.failed(&admitted, e).await),
+            Err(e) => return Err(self.failed(admitted, e).await),
         };
-        let enough = wait.enough(replies.pop())?;
-        self.waited(slot, enough, admitted.first().map(|a| a.1)).await;
+        let enough = match wait.enough(replies.pop()) {
+            Ok(enough) => enough,
+            Err(e) => return Err(self.failed(admitted, e).await),
+        };
+        self.waited(slot, enough, admitted.first()).await;
+        admitted.settle();
         if enough {
             Ok(replies)
         } else {
@@ -102,30 +117,14 @@ impl Transport {
         }
     }
 
-    /// Admits a write to every slot of `slots`, or refuses it whole (a probe
-    /// admitted before the refusal is given back).
-    fn admit_all(&self, slots: &[u16]) -> Result<Vec<(u16, Admitted)>, SessionError> {
-        let mut admitted = Vec::with_capacity(slots.len());
-        for &slot in slots {
-            match self.shortages.admit(slot) {
-                Ok(a) => admitted.push((slot, a)),
-                Err(e) => {
-                    for (slot, _) in admitted.iter().filter(|a| a.1 == Admitted::Probe) {
-                        self.shortages.renew(*slot);
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(admitted)
-    }
-
-    /// A waited write failed before its `WAIT` answered: a probe among it
-    /// counts as short (another may go after the cooldown).
-    async fn failed(&self, admitted: &[(u16, Admitted)], e: SessionError) -> SessionError {
-        for &(slot, _) in admitted.iter().filter(|a| a.1 == Admitted::Probe) {
+    /// A waited write failed before its `WAIT` answered (or its reply made no
+    /// sense): a probe among it counts as short (another may go after the
+    /// cooldown).
+    async fn failed(&self, mut admitted: Admission<'_>, e: SessionError) -> SessionError {
+        for slot in admitted.probes() {
             self.waited(slot, false, Some(Admitted::Probe)).await;
         }
+        admitted.settle();
         e
     }
 
