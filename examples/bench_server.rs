@@ -118,6 +118,9 @@ struct Args {
     /// How long a write waits for them, in milliseconds.
     #[arg(long, env = "UAPI_WAIT_TIMEOUT_MS", default_value_t = 100)]
     wait_timeout_ms: u64,
+    /// Worker threads with `--runtime workers`; 0, the default, is one per CPU.
+    #[arg(long, env = "UAPI_WORKERS", default_value_t = 0)]
+    workers: usize,
 }
 
 /// How the sessions reach Redis: the connection, and the replica wait.
@@ -139,7 +142,7 @@ fn main() {
     };
     let served = match args.runtime.as_str() {
         "multi-thread" => serve_multi_thread(port, &url, backend, lazy),
-        _ => serve_workers(port, url, backend, lazy),
+        _ => serve_workers(port, url, backend, lazy, args.workers),
     };
     if let Err(e) = served {
         eprintln!("bench_server: {e}");
@@ -162,8 +165,18 @@ fn app(redis: RedisBackend, lazy: bool) -> App {
 }
 
 /// One worker per core, each with its own runtime, app and Redis connection.
-fn serve_workers(port: u16, url: String, backend: Backend, lazy: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let running = Workers::new(("127.0.0.1", port)).start(move |_worker| {
+fn serve_workers(
+    port: u16,
+    url: String,
+    backend: Backend,
+    lazy: bool,
+    threads: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut workers = Workers::new(("127.0.0.1", port));
+    if threads > 0 {
+        workers = workers.threads(threads);
+    }
+    let running = workers.start(move |_worker| {
         let url = url.clone();
         async move { Ok::<_, redis::RedisError>(app(connect(&url, backend).await?, lazy)) }
     })?;
