@@ -72,6 +72,19 @@ enum Trigger {
     /// The sentinel the app listens to SIGKILLed first (the app listens to
     /// the next one), then `SENTINEL FAILOVER`.
     PlannedWithoutFirstSentinel,
+    /// `SENTINEL FAILOVER` with TWO replicas: the one not promoted follows
+    /// the old primary until the sentinels move it.
+    PlannedTwoReplicas,
+}
+
+impl Trigger {
+    /// How many replicas the deployment has.
+    fn replicas(self) -> usize {
+        match self {
+            Trigger::PlannedTwoReplicas => 2,
+            Trigger::Kill | Trigger::Planned | Trigger::PlannedWithoutFirstSentinel => 1,
+        }
+    }
 }
 
 /// What one run saw.
@@ -104,7 +117,7 @@ async fn failover_under_load(trigger: Trigger) -> Run {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "warn,uapi::service=off,uapi::sessions::store=off".into());
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
-    let mut deployment = RedisSentinel::start(1, DOWN_AFTER, FAILOVER_TIMEOUT);
+    let mut deployment = RedisSentinel::start(trigger.replicas(), DOWN_AFTER, FAILOVER_TIMEOUT);
     let sentinels = deployment.sentinels();
     let conn = deployment.connection().await;
     let site = site(conn.clone());
@@ -187,7 +200,7 @@ async fn failover_under_load(trigger: Trigger) -> Run {
     let triggered = Instant::now();
     match trigger {
         Trigger::Kill => deployment.kill(old),
-        Trigger::Planned | Trigger::PlannedWithoutFirstSentinel => sentinels.failover(),
+        Trigger::Planned | Trigger::PlannedWithoutFirstSentinel | Trigger::PlannedTwoReplicas => sentinels.failover(),
     }
     let switched = {
         let sentinels = sentinels.clone();
@@ -301,6 +314,19 @@ async fn a_planned_failover_moves_the_app_to_the_new_primary_and_keeps_every_ack
 async fn with_the_sentinel_it_listens_to_dead_the_app_still_follows_a_planned_failover() {
     let _turn = SERIAL.lock().await;
     let scenario = failover_under_load(Trigger::PlannedWithoutFirstSentinel);
+    let run = tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
+    assert_recovered(&run);
+}
+
+/// `SENTINEL FAILOVER` under load with TWO replicas: the old primary still
+/// takes writes after the promotion and the other replica, still following
+/// it, acknowledges them; the app must stop writing to it before the
+/// promotion, so that every save it answered with a 200 is on the promoted
+/// node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_failover_with_two_replicas_keeps_every_acknowledged_session() {
+    let _turn = SERIAL.lock().await;
+    let scenario = failover_under_load(Trigger::PlannedTwoReplicas);
     let run = tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
     assert_recovered(&run);
 }
