@@ -301,7 +301,7 @@ impl Sentinels {
 
     /// Polls sentinel `i`'s `CLIENT LIST` until a client of it is
     /// subscribed to a channel (no sentinel subscribes to another: that is
-    /// a client listening for `+switch-master`).
+    /// a client listening for the sentinels' failover announcements).
     pub fn wait_subscribed(&self, i: usize) {
         let deadline = Instant::now() + PATIENCE;
         let client = redis::Client::open(self.urls()[i].as_str()).expect("url");
@@ -310,7 +310,7 @@ impl Sentinels {
                 .get_connection_with_timeout(Duration::from_millis(500))
                 .and_then(|mut c| redis::cmd("CLIENT").arg("LIST").query(&mut c))
                 .ok();
-            if clients.as_deref().is_some_and(|list| list.lines().any(|l| l.contains(" sub=1 "))) {
+            if clients.as_deref().is_some_and(|list| list.lines().any(subscribed)) {
                 return;
             }
             assert!(Instant::now() < deadline, "nobody subscribed to sentinel {i}: {clients:?}");
@@ -327,6 +327,12 @@ impl Sentinels {
         let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("sentinel");
         let () = sentinel_cmd(&["FAILOVER", SERVICE]).query(&mut con).expect("SENTINEL FAILOVER");
     }
+}
+
+/// Whether a `CLIENT LIST` line is a client subscribed to a channel or more.
+fn subscribed(line: &str) -> bool {
+    line.split_whitespace()
+        .any(|field| field.strip_prefix("sub=").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 0))
 }
 
 /// `SENTINEL <args>`.

@@ -24,27 +24,55 @@
 //!   its timeout leaves it running); the requests queued behind it share its
 //!   outcome, and for [`LOOKUP_SPACING`] after a failed one, requests fail at
 //!   once instead of asking the sentinels again;
-//! - a subscription to `+switch-master` on a sentinel (`switch`) drops the
-//!   connection when the sentinels move the primary away from it. A planned
-//!   failover (`SENTINEL FAILOVER`) leaves the old primary up and answering
-//!   for some 10 s before Sentinel demotes it, and nothing would fail to tell.
+//! - a subscription on EVERY sentinel to its failover announcements
+//!   (`watch`, `events`): a planned failover (`SENTINEL FAILOVER`) leaves
+//!   the old primary up and answering, and nothing would fail to tell. From
+//!   the first announcement that a failover of the primary has begun
+//!   (`+try-failover`, two or three sentinel timer ticks of 52 to 100 ms
+//!   before the leader sends `SLAVEOF NO ONE` to the replica it picked;
+//!   127 ms in a run of `tests/sentinel.rs`) nothing more is
+//!   sent to it: requests fail at once, transient, and a reply that comes
+//!   back from it after that is failed too (its outcome unknown: a replica
+//!   other than the one promoted may be the one that acknowledged it). The
+//!   connection moves to the replica once the leader announces its
+//!   promotion (`+promoted-slave`, or any sentinel's `+switch-master`), and
+//!   a lookup that still names the old primary (a sentinel that has not
+//!   heard yet) goes to the promoted replica instead (`failovers`). A
+//!   failover given up (`-failover-abort-*` from every sentinel that began
+//!   it) frees the old primary; one not heard of for its failover timeout
+//!   (at least 5 s) too, and the primary is looked up again.
+//!
+//! Without that hold, a planned failover with two replicas lost saves that
+//! `WAIT 1` had acknowledged: the old primary took writes until the
+//! sentinels moved the other replica away from it (`+switch-master` comes
+//! about a second after the promotion), that replica acknowledged them,
+//! then resynced from the promoted one and dropped them.
 //!
 //! Modules: `verdict` (what a reply says about the node it came from),
-//! `switch` (the subscription).
+//! `events` (the announcements), `failovers` (the failovers heard of),
+//! `watch` (the subscriptions).
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::sentinel::SentinelClient;
-use redis::{AsyncConnectionConfig, Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Role, Value};
+use redis::{
+    AsyncConnectionConfig, Cmd, ConnectionInfo, ErrorKind, Pipeline, RedisError, RedisFuture, RedisResult, Value,
+};
 use tokio::sync::oneshot;
 
-mod switch;
+mod events;
+mod failovers;
+mod lookup;
 mod verdict;
+mod watch;
 
-use self::switch::Heard;
+use self::events::Event;
+use self::failovers::{Failovers, Hold};
+use self::lookup::{bounded_lookup, Found};
 use self::verdict::{verdict, Many, One, Op, Verdict};
+use self::watch::{node_at, Heard, Listener};
 
 /// After a failed lookup, how long the requests that find no connection fail
 /// with its error instead of asking the sentinels again: while no primary is
@@ -70,9 +98,13 @@ const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 ///   whatever primary the sentinels name then;
 /// - a `READONLY` or `MASTERDOWN` refusal (a node demoted to replica) is
 ///   sent once more, to the primary the sentinels name now;
-/// - a `+switch-master` announcement from the sentinels moves it to the new
-///   primary even while the old one still answers (a planned `SENTINEL
-///   FAILOVER`);
+/// - from a sentinel's announcement that a failover of the primary has
+///   begun, nothing more is sent to it (requests fail at once, a 503; a
+///   reply it sends after that is a 503 too), until a sentinel announces the
+///   replica promoted in its place (the connection moves there, even while
+///   the old primary still answers: a planned `SENTINEL FAILOVER`) or every
+///   sentinel that began the failover gives it up; it listens to every
+///   sentinel that monitors the primary, since any of them may lead;
 /// - a timeout fails its request (a 503) and keeps the connection.
 ///
 /// Between a failure and the sentinels naming a new primary, requests fail
@@ -84,13 +116,16 @@ const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 /// is the gap this type fills (see `uapi/src/sessions/redis/sentinel.rs`).
 ///
 /// With [`RedisBackend::wait_for_replicas`](super::RedisBackend::wait_for_replicas),
-/// a save is answered once a replica has it, and a failover to that replica
-/// keeps it (`tests/sentinel.rs`, with one replica). With two replicas or
-/// more, a planned failover can lose the saves the old primary took in its
-/// last second (SECURITY.md, "Known gaps").
+/// a save is answered once a replica has it, and a failover keeps it: with
+/// one replica, that is the one promoted; with two, a save answered before
+/// the failover was announced was on a replica two sentinel timer ticks or
+/// more (over 100 ms) before the promotion, and the replicas of one primary
+/// receive its writes together: lost only if the promoted one lagged the
+/// other by that much (`tests/sentinel.rs`, killed and planned, one and two
+/// replicas; SECURITY.md).
 ///
-/// Clones share one connection, one lookup and one subscription; the
-/// subscription ends with the last clone.
+/// Clones share one connection, one lookup and one set of subscriptions;
+/// the subscriptions end with the last clone.
 ///
 /// # Examples
 ///
@@ -124,7 +159,7 @@ struct Shared {
     /// The database the nodes' connection info selects.
     db: i64,
     state: Mutex<State>,
-    /// Dropped with the last clone: ends the `+switch-master` subscription.
+    /// Dropped with the last clone: ends the subscriptions.
     _stop: oneshot::Sender<()>,
 }
 
@@ -136,6 +171,10 @@ struct State {
     lookups: u64,
     /// The last lookup's error and when, while no connection is live.
     failed: Option<(Instant, RedisError)>,
+    /// The primary last connected to (`host:port`), live or not.
+    last: Arc<str>,
+    /// The failovers the sentinels announced.
+    failovers: Failovers,
 }
 
 /// A connection to the primary.
@@ -189,22 +228,21 @@ impl SentinelConnection {
         mut client: SentinelClient,
         config: AsyncConnectionConfig,
     ) -> RedisResult<SentinelConnection> {
-        let (conn, addr, db) = bounded_lookup(&mut client, &config).await?;
-        tracing::info!(primary = %addr, "session store: Redis primary found through Sentinel");
+        let found = bounded_lookup(&mut client, &config, Ok).await?;
+        tracing::info!(primary = %found.addr, "session store: Redis primary found through Sentinel");
         let (stop, stopped) = oneshot::channel();
         let client = Arc::new(tokio::sync::Mutex::new(client));
-        let live = Live { id: 0, conn, addr };
-        let state = State { live: Some(live), next_id: 1, lookups: 0, failed: None };
-        let shared = Arc::new(Shared { client: client.clone(), config, db, state: Mutex::new(state), _stop: stop });
-        let weak = Arc::downgrade(&shared);
-        tokio::spawn(switch::watch(client, stopped, LOOKUP_PATIENCE, move |heard| {
-            let Some(shared) = weak.upgrade() else { return false };
-            match heard {
-                Heard::Switched { old, new } => shared.switched(&old, &new),
-                Heard::Resubscribed => shared.forget_any(),
-            }
-            true
-        }));
+        let state = State {
+            live: Some(Live { id: 0, conn: found.conn, addr: found.addr.clone() }),
+            next_id: 1,
+            lookups: 0,
+            failed: None,
+            last: found.addr,
+            failovers: Failovers::default(),
+        };
+        let shared =
+            Arc::new(Shared { client: client.clone(), config, db: found.db, state: Mutex::new(state), _stop: stop });
+        tokio::spawn(watch::watch(client, stopped, LOOKUP_PATIENCE, Watcher(Arc::downgrade(&shared))));
         Ok(SentinelConnection { shared })
     }
 
@@ -261,7 +299,7 @@ impl Shared {
     async fn send<O: Op>(self: &Arc<Self>, op: O) -> RedisResult<O::Reply> {
         let mut looked_up = false;
         loop {
-            let live = match self.live()? {
+            let (live, begun) = match self.live()? {
                 Some(live) => live,
                 None => {
                     looked_up = true;
@@ -270,6 +308,11 @@ impl Shared {
             };
             let mut conn = live.conn.clone();
             let reply = op.send(&mut conn).await;
+            // A failover of this node began while the request was out: a
+            // replica other than the one promoted may have acknowledged it.
+            if self.state().failovers.begun_since(&live.addr, begun) {
+                return Err(held(&live.addr, "its failover began before it answered: the outcome is unknown"));
+            }
             match verdict(&reply, O::refused) {
                 Verdict::Fine => return reply,
                 Verdict::Broken => {
@@ -287,12 +330,17 @@ impl Shared {
         }
     }
 
-    /// The live connection; `None` when a lookup is due; the last lookup's
-    /// error while it is recent.
-    fn live(&self) -> RedisResult<Option<Live>> {
-        let state = self.state();
+    /// The live connection, with the count of failovers begun; `None` when
+    /// a lookup is due; an error while the last primary is held by a
+    /// failover, or while the last lookup's error is recent.
+    fn live(&self) -> RedisResult<Option<(Live, u64)>> {
+        let mut state = self.state();
         if let Some(live) = &state.live {
-            return Ok(Some(live.clone()));
+            return Ok(Some((live.clone(), state.failovers.begun())));
+        }
+        let last = state.last.clone();
+        if state.failovers.hold(&last, Instant::now()) == Hold::Wait {
+            return Err(held(&last, "a failover of it is under way"));
         }
         match &state.failed {
             Some((at, e)) if at.elapsed() < LOOKUP_SPACING => Err(e.clone()),
@@ -308,19 +356,32 @@ impl Shared {
         }
     }
 
-    /// The sentinels moved the primary away from `old` (`host:port`): drop
-    /// a connection to it, and look up at the next request without waiting
-    /// out a failed lookup's spacing.
-    fn switched(&self, old: &str, new: &str) {
+    /// Sentinel `sentinel` announced `event`: the live connection is
+    /// dropped if its node is held or replaced now (no more is sent to it),
+    /// and a promotion clears a failed lookup's spacing.
+    fn announced(&self, sentinel: usize, event: &Event, hold: Duration) {
         let mut state = self.state();
-        state.failed = None;
-        if let Some(live) = state.live.take_if(|l| &*l.addr == old) {
-            tracing::warn!(old = %live.addr, new, "session store: the sentinels switched the Redis primary");
+        let now = Instant::now();
+        state.failovers.heard(sentinel, event, hold, now);
+        if matches!(event, Event::Promoted { .. }) {
+            state.failed = None;
+        }
+        let Some(addr) = state.live.as_ref().map(|l| l.addr.clone()) else { return };
+        match state.failovers.hold(&addr, now) {
+            Hold::Free => {}
+            Hold::Wait => {
+                tracing::warn!(primary = %addr, "session store: the sentinels began a failover of the Redis primary; nothing is sent to it until they promote a replica");
+                state.live = None;
+            }
+            Hold::MovedTo(new) => {
+                tracing::warn!(old = %addr, %new, "session store: the sentinels promoted a replica in place of the Redis primary");
+                state.live = None;
+            }
         }
     }
 
-    /// Drops the live connection, whatever it is (a switch may have been
-    /// announced while no subscription was listening).
+    /// Drops the live connection, whatever it is (an announcement may have
+    /// been missed while a subscription was lost).
     fn forget_any(&self) {
         let mut state = self.state();
         state.failed = None;
@@ -328,15 +389,16 @@ impl Shared {
     }
 
     /// One lookup and a connection to the primary it names, or the outcome
-    /// of the lookup that finished while this request waited for its turn.
-    async fn reconnect(self: &Arc<Self>) -> RedisResult<Live> {
+    /// of the lookup that finished while this request waited for its turn;
+    /// with the count of failovers begun when it was recorded.
+    async fn reconnect(self: &Arc<Self>) -> RedisResult<(Live, u64)> {
         let seen = self.state().lookups;
         let client = self.client.clone().lock_owned().await;
         {
             let state = self.state();
             if state.lookups != seen {
                 return match (&state.live, &state.failed) {
-                    (Some(live), _) => Ok(live.clone()),
+                    (Some(live), _) => Ok((live.clone(), state.failovers.begun())),
                     (None, Some((_, e))) => Err(e.clone()),
                     (None, None) => Err(RedisError::from((ErrorKind::Io, "the Redis primary was just dropped"))),
                 };
@@ -347,7 +409,7 @@ impl Shared {
         let shared = self.clone();
         let lookup = tokio::spawn(async move {
             let mut client = client;
-            let found = bounded_lookup(&mut client, &shared.config).await;
+            let found = bounded_lookup(&mut client, &shared.config, |named| shared.route(named)).await;
             // Recorded before the lock is let go: whoever waited sees it.
             let live = shared.found(found);
             drop(client);
@@ -356,18 +418,24 @@ impl Shared {
         lookup.await.unwrap_or_else(|e| Err(RedisError::from((ErrorKind::Io, "Sentinel lookup failed", e.to_string()))))
     }
 
-    /// Records a lookup's outcome.
-    fn found(&self, found: RedisResult<(MultiplexedConnection, Arc<str>, i64)>) -> RedisResult<Live> {
+    /// Records a lookup's outcome (a node held by a failover announced
+    /// meanwhile is no outcome).
+    fn found(&self, found: RedisResult<Found>) -> RedisResult<(Live, u64)> {
         let mut state = self.state();
         state.lookups += 1;
+        let found = found.and_then(|found| match state.failovers.hold(&found.addr, Instant::now()) {
+            Hold::Free => Ok(found),
+            _ => Err(held(&found.addr, "a failover of it was announced during the lookup")),
+        });
         match found {
-            Ok((conn, addr, _)) => {
-                tracing::info!(primary = %addr, "session store: Redis primary found through Sentinel");
-                let live = Live { id: state.next_id, conn, addr };
+            Ok(found) => {
+                tracing::info!(primary = %found.addr, "session store: Redis primary found through Sentinel");
+                let live = Live { id: state.next_id, conn: found.conn, addr: found.addr.clone() };
                 state.next_id += 1;
                 state.live = Some(live.clone());
                 state.failed = None;
-                Ok(live)
+                state.last = found.addr;
+                Ok((live, state.failovers.begun()))
             }
             Err(e) => {
                 tracing::debug!(error = %e, "session store: no Redis primary through Sentinel yet");
@@ -376,35 +444,49 @@ impl Shared {
             }
         }
     }
+
+    /// Where a node the sentinels named stands: its connection settings,
+    /// or those of the replica promoted in its place (followed twice at
+    /// most), or an error while a failover of it has begun.
+    fn route(&self, mut settings: ConnectionInfo) -> RedisResult<ConnectionInfo> {
+        for _ in 0..3 {
+            let addr = settings.addr().to_string();
+            match self.state().failovers.hold(&addr, Instant::now()) {
+                Hold::Free => return Ok(settings),
+                Hold::Wait => return Err(held(&addr, "a failover of it is under way")),
+                Hold::MovedTo(new) => {
+                    settings = node_at(&settings, &new).ok_or_else(|| held(&addr, "its replacement is unreachable"))?;
+                }
+            }
+        }
+        Err(held(&settings.addr().to_string(), "the failovers announced go round in circles"))
+    }
 }
 
-/// redis-rs's lookup of the primary, then a connection to it whose `ROLE`
-/// says primary (the node may have been demoted since redis-rs asked it; a
-/// client built for replicas would name one), with its database. Bounded by
-/// [`LOOKUP_PATIENCE`].
-async fn bounded_lookup(
-    client: &mut SentinelClient,
-    config: &AsyncConnectionConfig,
-) -> RedisResult<(MultiplexedConnection, Arc<str>, i64)> {
-    let lookup = async {
-        let node = client.async_get_client().await?;
-        let info = node.get_connection_info();
-        let (addr, db): (Arc<str>, i64) = (info.addr().to_string().into(), info.redis_settings().db());
-        let mut conn = node.get_multiplexed_async_connection_with_config(config).await?;
-        match redis::cmd("ROLE").query_async::<Role>(&mut conn).await? {
-            Role::Primary { .. } => Ok((conn, addr, db)),
-            _ => Err(RedisError::from((
-                ErrorKind::MasterNameNotFoundBySentinel,
-                "the node the sentinels named is no primary (a failover under way, or a SentinelClient built for replicas)",
-                addr.to_string(),
-            ))),
-        }
-    };
-    match tokio::time::timeout(LOOKUP_PATIENCE, lookup).await {
-        Ok(found) => found,
-        Err(_) => Err(RedisError::from(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("no Redis primary found through Sentinel within {LOOKUP_PATIENCE:?}"),
-        ))),
+/// What [`SentinelConnection`] tells the subscriptions, and hears from them.
+struct Watcher(Weak<Shared>);
+
+impl Listener for Watcher {
+    fn primary(&self) -> Option<String> {
+        self.0.upgrade().map(|shared| shared.state().last.to_string())
     }
+
+    fn heard(&self, heard: Heard) -> bool {
+        let Some(shared) = self.0.upgrade() else { return false };
+        match heard {
+            Heard::Event { sentinel, event, hold } => shared.announced(sentinel, &event, hold),
+            Heard::Resubscribed => shared.forget_any(),
+        }
+        true
+    }
+}
+
+/// The transient error of a request kept from (or a reply taken from) the
+/// node at `addr` because of a failover.
+fn held(addr: &str, why: &str) -> RedisError {
+    RedisError::from((
+        ErrorKind::MasterNameNotFoundBySentinel,
+        "the Redis primary is being failed over",
+        format!("{addr}: {why}"),
+    ))
 }

@@ -1,0 +1,245 @@
+//! The subscriptions to the sentinels' failover announcements (`events`),
+//! on EVERY sentinel: only the one that leads a failover announces its steps
+//! before the end, and any of them may lead (`SENTINEL FAILOVER` makes the
+//! sentinel it is sent to the leader).
+//!
+//! The sentinels are found once, from the first one that answers (redis-rs's
+//! `async_get_sentinel_client`): `SENTINEL MASTERS` names the primary's
+//! master (by the address the connection found it at) and its failover
+//! timeout, and `SENTINEL SENTINELS <name>` the other sentinels that monitor
+//! it, reached with the first one's connection settings (auth, TLS). This is
+//! retried every second until it works.
+//!
+//! Each sentinel has a subscription of its own: one that ends (the sentinel
+//! died) or stops answering pings (every 5 s) is made again a second later,
+//! and the connection is told (an announcement may have been missed).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::sentinel::SentinelClient;
+use redis::{Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisError, RedisResult, Value};
+use tokio::sync::oneshot;
+
+use super::events::{event, Event, CHANNELS};
+
+/// How long after a lost subscription (or a failed search for the
+/// sentinels) it is tried again.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+/// How often each subscribed sentinel is pinged, so one that vanished
+/// without closing the connection (a network partition) is noticed.
+const PING_EVERY: Duration = Duration::from_secs(5);
+/// Redis's default `failover-timeout`, for a sentinel that does not report one.
+const DEFAULT_FAILOVER_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// What the subscriptions tell the connection.
+pub(super) enum Heard {
+    /// Sentinel number `sentinel` announced `event`; `hold` is the
+    /// failover timeout the sentinels use for this primary.
+    Event { sentinel: usize, event: Event, hold: Duration },
+    /// A subscription was made again after it was lost: an announcement
+    /// may have been missed meanwhile.
+    Resubscribed,
+}
+
+/// What the connection gives the watch: the primary's address (to find its
+/// master's name by), and what was heard; `None` or `false` once the
+/// connection is gone, which ends the watch.
+pub(super) trait Listener: Send + Sync {
+    fn primary(&self) -> Option<String>;
+    fn heard(&self, heard: Heard) -> bool;
+}
+
+/// The master watched and its sentinels.
+struct Found {
+    name: String,
+    hold: Duration,
+    sentinels: Vec<ConnectionInfo>,
+}
+
+/// Finds the sentinels, then listens to each until `stop` ends (dropped
+/// with the last connection) or the listener says the connection is gone;
+/// each step bounded by `patience`.
+pub(super) async fn watch(
+    client: Arc<tokio::sync::Mutex<SentinelClient>>,
+    mut stop: oneshot::Receiver<()>,
+    patience: Duration,
+    listener: impl Listener,
+) {
+    let found = loop {
+        let Some(primary) = listener.primary() else { return };
+        tokio::select! {
+            _ = &mut stop => return,
+            found = discover(&client, &primary, patience) => match found {
+                Ok(found) => break found,
+                Err(e) => tracing::debug!(error = %e, "session store: could not list the sentinels yet"),
+            },
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            () = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
+        }
+    };
+    tracing::debug!(master = %found.name, sentinels = found.sentinels.len(), "session store: listening to the sentinels");
+    let each = found.sentinels.iter().enumerate().map(|(i, info)| follow(i, info, &found, patience, &listener));
+    tokio::select! {
+        _ = &mut stop => {}
+        _ = futures_util::future::join_all(each) => {}
+    }
+}
+
+/// The master whose primary is at `primary`, its failover timeout, and its
+/// sentinels, as the first sentinel that answers names them.
+async fn discover(
+    client: &tokio::sync::Mutex<SentinelClient>,
+    primary: &str,
+    patience: Duration,
+) -> RedisResult<Found> {
+    let find = async {
+        let first = client.lock().await.async_get_sentinel_client().await?;
+        let info = first.get_connection_info().clone();
+        let mut conn = first.get_multiplexed_async_connection().await?;
+        let masters: Vec<HashMap<String, String>> =
+            redis::cmd("SENTINEL").arg("MASTERS").query_async(&mut conn).await?;
+        let master = masters.iter().find(|m| address(m).as_deref() == Some(primary)).ok_or_else(|| {
+            RedisError::from((
+                ErrorKind::MasterNameNotFoundBySentinel,
+                "no master at the primary's address",
+                primary.to_owned(),
+            ))
+        })?;
+        let name = master.get("name").cloned().unwrap_or_default();
+        let hold = match master.get("failover-timeout").and_then(|t| t.parse::<u64>().ok()) {
+            Some(ms) => Duration::from_millis(ms),
+            None => DEFAULT_FAILOVER_TIMEOUT,
+        };
+        let others: Vec<HashMap<String, String>> =
+            redis::cmd("SENTINEL").arg("SENTINELS").arg(&name).query_async(&mut conn).await?;
+        let mut sentinels = vec![info.clone()];
+        for other in others.iter().filter_map(address) {
+            match node_at(&info, &other) {
+                Some(other) if !sentinels.iter().any(|s| s.addr().to_string() == other.addr().to_string()) => {
+                    sentinels.push(other);
+                }
+                _ => {}
+            }
+        }
+        Ok(Found { name, hold, sentinels })
+    };
+    match tokio::time::timeout(patience, find).await {
+        Ok(found) => found,
+        Err(_) => Err(timed_out("listing the sentinels", patience)),
+    }
+}
+
+/// `ip:port` of an instance a sentinel describes.
+fn address(fields: &HashMap<String, String>) -> Option<String> {
+    let port: u16 = fields.get("port")?.parse().ok()?;
+    Some(format!("{}:{port}", fields.get("ip")?))
+}
+
+/// `info` with its address moved to `addr` (`host:port`), keeping its
+/// settings (auth, database, TLS parameters); `None` for a Unix socket or
+/// an address that is no `host:port`.
+pub(super) fn node_at(info: &ConnectionInfo, addr: &str) -> Option<ConnectionInfo> {
+    let (host, port) = addr.rsplit_once(':')?;
+    let (host, port) = (host.to_owned(), port.parse::<u16>().ok()?);
+    let addr = match info.addr() {
+        ConnectionAddr::Tcp(..) => ConnectionAddr::Tcp(host, port),
+        ConnectionAddr::TcpTls { insecure, tls_params, .. } => {
+            ConnectionAddr::TcpTls { host, port, insecure: *insecure, tls_params: tls_params.clone() }
+        }
+        _ => return None,
+    };
+    Some(info.clone().set_addr(addr))
+}
+
+/// Sentinel number `i`'s subscription, made again each time it is lost,
+/// until the listener says the connection is gone.
+async fn follow(i: usize, info: &ConnectionInfo, found: &Found, patience: Duration, listener: &impl Listener) {
+    let mut resubscribing = false;
+    loop {
+        match listen(i, info, found, patience, listener, &mut resubscribing).await {
+            Ok(true) => tracing::debug!(sentinel = %info.addr(), "session store: the sentinel closed its subscription"),
+            Ok(false) => return,
+            Err(e) => {
+                tracing::debug!(sentinel = %info.addr(), error = %e, "session store: a sentinel subscription failed")
+            }
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+    }
+}
+
+/// One subscription, until it ends (`Ok(true)`: subscribe again), fails,
+/// or the listener says the connection is gone (`Ok(false)`).
+async fn listen(
+    i: usize,
+    info: &ConnectionInfo,
+    found: &Found,
+    patience: Duration,
+    listener: &impl Listener,
+    resubscribing: &mut bool,
+) -> RedisResult<bool> {
+    let subscribe = async {
+        let (mut sink, messages) = Client::open(info.clone())?.get_async_pubsub().await?.split();
+        sink.subscribe(CHANNELS).await?;
+        Ok::<_, RedisError>((sink, messages))
+    };
+    let (mut sink, mut messages) = match tokio::time::timeout(patience, subscribe).await {
+        Ok(subscribed) => subscribed?,
+        Err(_) => return Err(timed_out("subscribing to a sentinel", patience)),
+    };
+    if std::mem::replace(resubscribing, true) && !listener.heard(Heard::Resubscribed) {
+        return Ok(false);
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else { return Ok(true) };
+                let Ok(payload) = message.get_payload::<String>() else { continue };
+                let Some(event) = event(message.get_channel_name(), &payload, &found.name) else { continue };
+                tracing::debug!(sentinel = %info.addr(), channel = message.get_channel_name(), %payload, "session store: heard");
+                if !listener.heard(Heard::Event { sentinel: i, event, hold: found.hold }) {
+                    return Ok(false);
+                }
+            }
+            _ = ping.tick() => match tokio::time::timeout(patience, sink.ping::<Value>()).await {
+                Ok(pong) => drop(pong?),
+                Err(_) => return Err(timed_out("a ping to a subscribed sentinel", patience)),
+            },
+        }
+    }
+}
+
+fn timed_out(what: &str, patience: Duration) -> RedisError {
+    RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} took over {patience:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::IntoConnectionInfo;
+
+    #[test]
+    fn a_node_at_another_address_keeps_the_settings() {
+        let info = "redis://:secret@127.0.0.1:26379/2".into_connection_info().expect("a url");
+        let moved = node_at(&info, "10.0.0.2:26380").expect("tcp");
+        assert_eq!(moved.addr().to_string(), "10.0.0.2:26380");
+        assert_eq!(moved.redis_settings().db(), 2);
+        assert_eq!(moved.redis_settings().password(), Some("secret"));
+        assert!(node_at(&info, "10.0.0.2").is_none());
+        let v6 = node_at(&info, "::1:6379").expect("an IPv6 address");
+        assert_eq!(v6.addr().to_string(), "::1:6379");
+    }
+
+    #[test]
+    fn an_instance_address_is_ip_and_port() {
+        let fields: HashMap<String, String> =
+            [("ip", "127.0.0.1"), ("port", "6379")].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        assert_eq!(address(&fields).as_deref(), Some("127.0.0.1:6379"));
+    }
+}
