@@ -17,8 +17,8 @@
 //!   `READONLY`/`MASTERDOWN` refusal (nothing was applied: the request looks
 //!   the primary up and is sent once more, on the new one). A timeout fails
 //!   its request but keeps the connection: a slow reply is no dead node (a
-//!   batch carrying several `WAIT`s takes several wait timeouts while the
-//!   replicas are missing), and a primary that stops answering for good is
+//!   batch's `WAIT` takes its whole timeout while the replicas are
+//!   missing), and a primary that stops answering for good is
 //!   one the sentinels fail over, which the next point catches;
 //! - one lookup runs at a time, in a task of its own (a request cancelled by
 //!   its timeout leaves it running); the requests queued behind it share its
