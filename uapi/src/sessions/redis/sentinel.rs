@@ -70,7 +70,7 @@ mod watch;
 
 use self::events::Event;
 use self::failovers::{Failovers, Hold};
-use self::lookup::{bounded_lookup, Found};
+use self::lookup::{bounded_lookup, Found, LOOKUP_PATIENCE};
 use self::verdict::{verdict, Many, One, Op, Verdict};
 use self::watch::{node_at, Heard, Listener};
 
@@ -79,11 +79,6 @@ use self::watch::{node_at, Heard, Listener};
 /// reachable (a failover under way), the sentinels are asked at most about
 /// ten times a second per connection, however many requests arrive.
 const LOOKUP_SPACING: Duration = Duration::from_millis(100);
-
-/// Upper bound of one lookup (the sentinels, the named node's `ROLE`, the
-/// connection to it): redis-rs bounds each step by its own timeouts; this
-/// bounds them together, so a lookup never holds up the next for long.
-const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A connection to the current primary of a Redis Sentinel deployment, that
 /// follows failovers: give it to [`RedisBackend::new`](super::RedisBackend::new)

@@ -2,12 +2,16 @@
 //! names (or to the one a failover announced put in its place).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
 use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError, RedisResult, Role};
 
-use super::LOOKUP_PATIENCE;
+/// Upper bound of one lookup (the sentinels, the named node's `ROLE`, the
+/// connection to it): redis-rs bounds each step by its own timeouts; this
+/// bounds them together, so a lookup never holds up the next for long.
+pub(super) const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A primary found, connected to.
 pub(super) struct Found {
