@@ -67,7 +67,9 @@ impl Failovers {
             }
             Event::Promoted { old, new } => {
                 // The new primary is no longer one failed over from.
-                self.list.retain(|f| &f.old != new);
+                // Only a completed failover away from `new` is undone (it
+                // is primary again); one of `new` under way stays held.
+                self.list.retain(|f| &f.old != new || f.new.is_none());
                 let f = self.entry(old, hold, now);
                 f.new = Some(new.clone());
             }
@@ -177,5 +179,20 @@ mod tests {
         f.heard(0, &Event::Promoted { old: R.to_owned(), new: P.to_owned() }, short, now);
         assert_eq!(f.hold(P, now), Hold::Free);
         assert_eq!(f.hold(R, now), Hold::MovedTo(P.to_owned()));
+    }
+
+    /// A late `+switch-master X P` (a sentinel that was away during an
+    /// earlier failover X -> P learns of it from a hello) arrives while a
+    /// failover FROM P is under way: P stays held.
+    #[test]
+    fn a_stale_promotion_to_p_does_not_free_a_failover_of_p_under_way() {
+        const X: &str = "10.0.0.9:6379";
+        let (mut f, now, hold) = (Failovers::default(), Instant::now(), Duration::from_secs(10));
+        let before = f.begun();
+        f.heard(2, &started(), hold, now); // +try-failover master mymaster P
+        assert_eq!(f.hold(P, now), Hold::Wait);
+        f.heard(0, &Event::Promoted { old: X.to_owned(), new: P.to_owned() }, hold, now);
+        assert!(f.begun_since(P, before), "a reply from P after its failover began must still be failed");
+        assert_eq!(f.hold(P, now), Hold::Wait, "P was freed in the middle of its failover");
     }
 }
