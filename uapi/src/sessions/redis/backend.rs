@@ -129,9 +129,10 @@ impl RedisBackend {
     /// and an acknowledged probe ends the refusals. Keep `timeout` short
     /// (a replica on the same network acknowledges in about a millisecond;
     /// tens of milliseconds leave room for load). On the load bench (one
-    /// replica on the same machine) the wait costs about 10% of the session
-    /// writes' requests per second and 25% of the logins' (`bench/README.md`). The login throttle's attempt counts and `touch`
-    /// (rolling expiry) do not wait.
+    /// replica on the same machine) the wait costs about 8% of the session
+    /// writes' requests per second and 28% of the logins' (`bench/README.md`).
+    /// The login throttle's attempt counts and `touch` (rolling expiry) do
+    /// not wait.
     pub fn wait_for_replicas(self, replicas: u32, timeout: Duration) -> Self {
         let wait = (replicas > 0).then_some(ReplicaWait { replicas, timeout });
         RedisBackend { transport: self.transport.with_wait(wait), ..self }
