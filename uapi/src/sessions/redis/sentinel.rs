@@ -70,7 +70,7 @@ mod watch;
 
 use self::events::Event;
 use self::failovers::{Failovers, Hold};
-use self::lookup::{bounded_lookup, Found, LOOKUP_PATIENCE};
+use self::lookup::{bounded_lookup, held, Found, Routed, LOOKUP_PATIENCE};
 use self::verdict::{verdict, Many, One, Op, Verdict};
 use self::watch::{node_at, Heard, Listener};
 
@@ -170,6 +170,9 @@ struct State {
     last: Arc<str>,
     /// The failovers the sentinels announced.
     failovers: Failovers,
+    /// The master's name, once the subscriptions found it: to confirm an
+    /// announced node with a configured sentinel.
+    master: Option<Arc<str>>,
 }
 
 /// A connection to the primary.
@@ -223,7 +226,7 @@ impl SentinelConnection {
         mut client: SentinelClient,
         config: AsyncConnectionConfig,
     ) -> RedisResult<SentinelConnection> {
-        let found = bounded_lookup(&mut client, &config, Ok).await?;
+        let found = bounded_lookup(&mut client, &config, |named| Ok(Routed::Named(named))).await?;
         tracing::info!(primary = %found.addr, "session store: Redis primary found through Sentinel");
         let (stop, stopped) = oneshot::channel();
         let client = Arc::new(tokio::sync::Mutex::new(client));
@@ -234,6 +237,7 @@ impl SentinelConnection {
             failed: None,
             last: found.addr,
             failovers: Failovers::default(),
+            master: None,
         };
         let shared =
             Arc::new(Shared { client: client.clone(), config, db: found.db, state: Mutex::new(state), _stop: stop });
@@ -440,21 +444,19 @@ impl Shared {
         }
     }
 
-    /// Where a node the sentinels named stands: its connection settings,
-    /// or those of the replica promoted in its place (followed twice at
-    /// most), or an error while a failover of it has begun.
-    fn route(&self, mut settings: ConnectionInfo) -> RedisResult<ConnectionInfo> {
-        for _ in 0..3 {
-            let addr = settings.addr().to_string();
-            match self.state().failovers.hold(&addr, Instant::now()) {
-                Hold::Free => return Ok(settings),
-                Hold::Wait => return Err(held(&addr, "a failover of it is under way")),
-                Hold::MovedTo(new) => {
-                    settings = node_at(&settings, &new).ok_or_else(|| held(&addr, "its replacement is unreachable"))?;
-                }
-            }
-        }
-        Err(held(&settings.addr().to_string(), "the failovers announced go round in circles"))
+    /// Where a node the sentinels named stands: itself, or the replica
+    /// announced in its place (to be confirmed by a configured sentinel
+    /// before it is connected to), or an error while a failover of it has
+    /// begun.
+    fn route(&self, named: ConnectionInfo) -> RedisResult<Routed> {
+        let addr = named.addr().to_string();
+        let mut state = self.state();
+        let Some(new) = state.failovers.destination(&addr, Instant::now()).map_err(|why| held(&addr, why))? else {
+            return Ok(Routed::Named(named));
+        };
+        let master = state.master.clone().ok_or_else(|| held(&addr, "its master's name is not known yet"))?;
+        let settings = node_at(&named, &new).ok_or_else(|| held(&addr, "its replacement is unreachable"))?;
+        Ok(Routed::Announced { settings, master })
     }
 }
 
@@ -471,17 +473,8 @@ impl Listener for Watcher {
         match heard {
             Heard::Event { sentinel, event, hold } => shared.announced(sentinel, &event, hold),
             Heard::Resubscribed => shared.forget_any(),
+            Heard::Master(name) => shared.state().master = Some(name),
         }
         true
     }
-}
-
-/// The transient error of a request kept from (or a reply taken from) the
-/// node at `addr` because of a failover.
-fn held(addr: &str, why: &str) -> RedisError {
-    RedisError::from((
-        ErrorKind::MasterNameNotFoundBySentinel,
-        "the Redis primary is being failed over",
-        format!("{addr}: {why}"),
-    ))
 }

@@ -116,6 +116,22 @@ impl Failovers {
         }
     }
 
+    /// Where a lookup that named the primary at `addr` goes: `Ok(None)` to
+    /// it, `Ok(Some(new))` to the replica announced in its place (followed
+    /// twice at most), or why not while a failover of it (or of the replica
+    /// promoted in its place) is held.
+    pub(super) fn destination(&mut self, addr: &str, now: Instant) -> Result<Option<String>, &'static str> {
+        let mut at = addr.to_owned();
+        for _ in 0..3 {
+            match self.hold(&at, now) {
+                Hold::Free => return Ok(Some(at).filter(|at| at != addr)),
+                Hold::Wait => return Err("a failover of it is under way"),
+                Hold::MovedTo(new) => at = new,
+            }
+        }
+        Err("the failovers announced go round in circles")
+    }
+
     /// How many failovers have begun so far: taken when a request is sent,
     /// to tell by [`Self::begun_since`] whether one began before its reply.
     pub(super) fn begun(&self) -> u64 {
@@ -179,6 +195,24 @@ mod tests {
         f.heard(0, &Event::Promoted { old: R.to_owned(), new: P.to_owned() }, short, now);
         assert_eq!(f.hold(P, now), Hold::Free);
         assert_eq!(f.hold(R, now), Hold::MovedTo(P.to_owned()));
+    }
+
+    #[test]
+    fn a_lookup_goes_to_the_announced_replica_and_waits_while_a_failover_is_held() {
+        const X: &str = "10.0.0.9:6379";
+        let (mut f, now, hold) = (Failovers::default(), Instant::now(), Duration::from_secs(10));
+        assert_eq!(f.destination(P, now), Ok(None));
+        f.heard(0, &started(), hold, now);
+        assert!(f.destination(P, now).is_err());
+        f.heard(0, &Event::Promoted { old: P.to_owned(), new: R.to_owned() }, hold, now);
+        assert_eq!(f.destination(P, now), Ok(Some(R.to_owned())));
+        assert_eq!(f.destination(R, now), Ok(None));
+        // A chain is followed; a failover back to P frees P.
+        f.heard(0, &Event::Promoted { old: R.to_owned(), new: X.to_owned() }, hold, now);
+        assert_eq!(f.destination(P, now), Ok(Some(X.to_owned())));
+        f.heard(0, &Event::Promoted { old: X.to_owned(), new: P.to_owned() }, hold, now);
+        assert_eq!(f.destination(P, now), Ok(None));
+        assert_eq!(f.destination(R, now), Ok(Some(P.to_owned())));
     }
 
     /// A late `+switch-master X P` (a sentinel that was away during an

@@ -42,6 +42,9 @@ pub(super) enum Heard {
     /// A subscription was made again after it was lost: an announcement
     /// may have been missed meanwhile.
     Resubscribed,
+    /// The name of the master watched, found before any announcement is
+    /// heard.
+    Master(Arc<str>),
 }
 
 /// What the connection gives the watch: the primary's address (to find its
@@ -83,6 +86,9 @@ pub(super) async fn watch(
         }
     };
     tracing::debug!(master = %found.name, sentinels = found.sentinels.len(), "session store: listening to the sentinels");
+    if !listener.heard(Heard::Master(found.name.as_str().into())) {
+        return;
+    }
     let each = found.sentinels.iter().enumerate().map(|(i, info)| follow(i, info, &found, patience, &listener));
     tokio::select! {
         _ = &mut stop => {}
