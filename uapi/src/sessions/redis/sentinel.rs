@@ -468,6 +468,10 @@ impl Listener for Watcher {
         self.0.upgrade().map(|shared| shared.state().last.to_string())
     }
 
+    fn awaits(&self, sentinel: usize) -> Option<bool> {
+        self.0.upgrade().map(|shared| shared.state().failovers.awaits(sentinel, Instant::now()))
+    }
+
     fn heard(&self, heard: Heard) -> bool {
         let Some(shared) = self.0.upgrade() else { return false };
         match heard {

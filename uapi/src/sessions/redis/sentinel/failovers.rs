@@ -5,7 +5,9 @@
 //! sentinel that has not heard of the promotion yet) is sent there instead.
 //!
 //! An entry ends when every sentinel that announced the failover gave it up
-//! (before the promotion: a promotion cannot be given up), when a later
+//! (before the promotion: a promotion cannot be given up) or, asked, says it
+//! has no failover under way and still names the old primary (one that
+//! names another reports the failover done: a promotion), when a later
 //! failover promotes the old primary again, or once nothing was heard of it
 //! for its `hold` (the failover timeout the sentinels use, at least
 //! [`SETTLE`]): then the primary is looked up again, as with no failover.
@@ -82,7 +84,31 @@ impl Failovers {
                     true
                 });
             }
+            Event::Settled { primary } => {
+                let mut done = Vec::new();
+                self.list.retain_mut(|f| {
+                    if f.new.is_some() || !f.by.contains(&sentinel) {
+                        return true;
+                    }
+                    if &f.old != primary {
+                        done.push(f.old.clone());
+                        return true;
+                    }
+                    f.by.retain(|s| *s != sentinel);
+                    !f.by.is_empty()
+                });
+                for old in done {
+                    self.heard(sentinel, &Event::Promoted { old, new: primary.clone() }, hold, now);
+                }
+            }
         }
+    }
+
+    /// Whether sentinel `sentinel` began a failover that is held (no
+    /// replica promoted yet): it is then asked whether it still is under way.
+    pub(super) fn awaits(&mut self, sentinel: usize, now: Instant) -> bool {
+        self.expire(now);
+        self.list.iter().any(|f| f.new.is_none() && f.by.contains(&sentinel))
     }
 
     /// The failover from `old`, refreshed, or a new one (counted).
@@ -213,6 +239,37 @@ mod tests {
         f.heard(0, &Event::Promoted { old: X.to_owned(), new: P.to_owned() }, hold, now);
         assert_eq!(f.destination(P, now), Ok(None));
         assert_eq!(f.destination(R, now), Ok(Some(P.to_owned())));
+    }
+
+    /// The sentinels that began a failover, asked, say none is under way
+    /// (its leader restarted, or its abort was missed): the hold ends once
+    /// every one of them said so; one that names another primary reports
+    /// the failover done.
+    #[test]
+    fn a_failover_ends_when_every_sentinel_that_began_it_has_none_under_way() {
+        let (mut f, now, hold) = (Failovers::default(), Instant::now(), Duration::from_secs(180));
+        let settled = |primary: &str| Event::Settled { primary: primary.to_owned() };
+        f.heard(0, &started(), hold, now);
+        f.heard(1, &started(), hold, now);
+        assert!(f.awaits(0, now) && f.awaits(1, now) && !f.awaits(2, now));
+        // A sentinel that did not begin it changes nothing; one still at it neither.
+        f.heard(2, &settled(P), hold, now);
+        f.heard(1, &Event::Started { old: P.to_owned() }, hold, now);
+        assert_eq!(f.hold(P, now), Hold::Wait);
+        f.heard(0, &settled(P), hold, now);
+        assert_eq!(f.hold(P, now), Hold::Wait, "sentinel 1 has not answered");
+        assert!(!f.awaits(0, now) && f.awaits(1, now));
+        f.heard(1, &settled(P), hold, now);
+        assert_eq!(f.hold(P, now), Hold::Free);
+        assert!(!f.awaits(1, now));
+        // Long before the failover timeout.
+        f.heard(0, &started(), hold, now);
+        f.heard(0, &settled(R), hold, now + Duration::from_secs(1));
+        assert_eq!(f.hold(P, now + Duration::from_secs(1)), Hold::MovedTo(R.to_owned()));
+        assert!(!f.awaits(0, now));
+        // Once promoted, an answer changes nothing.
+        f.heard(0, &settled(P), hold, now + Duration::from_secs(1));
+        assert_eq!(f.hold(P, now + Duration::from_secs(1)), Hold::MovedTo(R.to_owned()));
     }
 
     /// A late `+switch-master X P` (a sentinel that was away during an

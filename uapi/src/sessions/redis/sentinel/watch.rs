@@ -13,17 +13,25 @@
 //! Each sentinel has a subscription of its own: one that ends (the sentinel
 //! died) or stops answering pings (every 5 s) is made again a second later,
 //! and the connection is told (an announcement may have been missed).
+//!
+//! While a failover a sentinel began is held (no replica promoted yet), that
+//! sentinel is asked about once a second, on a connection of its own,
+//! whether it still has one under way (`SENTINEL MASTER <name>`, its
+//! `failover_in_progress` flag): a leader that restarted, or an abort
+//! missed, frees the hold then, not at the failover timeout. A sentinel
+//! that does not answer (within a second) keeps it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
 use redis::sentinel::SentinelClient;
 use redis::{Client, ConnectionAddr, ConnectionInfo, ErrorKind, RedisError, RedisResult, Value};
 use tokio::sync::oneshot;
 
-use super::events::{event, Event, CHANNELS};
+use super::events::{event, reported, Event, CHANNELS};
 
 /// How long after a lost subscription (or a failed search for the
 /// sentinels) it is tried again.
@@ -33,6 +41,11 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 const PING_EVERY: Duration = Duration::from_secs(5);
 /// Redis's default `failover-timeout`, for a sentinel that does not report one.
 const DEFAULT_FAILOVER_TIMEOUT: Duration = Duration::from_secs(180);
+/// How often a sentinel that began a failover still held is asked whether
+/// it still is under way.
+const ASK_EVERY: Duration = Duration::from_secs(1);
+/// The bound on each such question (one not answered keeps the hold).
+const ASK_PATIENCE: Duration = Duration::from_secs(1);
 
 /// What the subscriptions tell the connection.
 pub(super) enum Heard {
@@ -53,6 +66,9 @@ pub(super) enum Heard {
 pub(super) trait Listener: Send + Sync {
     fn primary(&self) -> Option<String>;
     fn heard(&self, heard: Heard) -> bool;
+    /// Whether sentinel `sentinel` began a failover that is held (no
+    /// replica promoted yet), to be asked whether it still is under way.
+    fn awaits(&self, sentinel: usize) -> Option<bool>;
 }
 
 /// The master watched and its sentinels.
@@ -166,8 +182,9 @@ pub(super) fn node_at(info: &ConnectionInfo, addr: &str) -> Option<ConnectionInf
 /// until the listener says the connection is gone.
 async fn follow(i: usize, info: &ConnectionInfo, found: &Found, patience: Duration, listener: &impl Listener) {
     let mut resubscribing = false;
+    let mut asker = Asker { info: info.clone(), conn: None };
     loop {
-        match listen(i, info, found, patience, listener, &mut resubscribing).await {
+        match listen(i, info, found, patience, listener, &mut asker, &mut resubscribing).await {
             Ok(true) => tracing::debug!(sentinel = %info.addr(), "session store: the sentinel closed its subscription"),
             Ok(false) => return,
             Err(e) => {
@@ -186,6 +203,7 @@ async fn listen(
     found: &Found,
     patience: Duration,
     listener: &impl Listener,
+    asker: &mut Asker,
     resubscribing: &mut bool,
 ) -> RedisResult<bool> {
     let subscribe = async {
@@ -202,6 +220,9 @@ async fn listen(
     }
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    let mut check = tokio::time::interval(ASK_EVERY);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    check.tick().await;
     loop {
         tokio::select! {
             message = messages.next() => {
@@ -217,7 +238,55 @@ async fn listen(
                 Ok(pong) => drop(pong?),
                 Err(_) => return Err(timed_out("a ping to a subscribed sentinel", patience)),
             },
+            _ = check.tick() => match listener.awaits(i) {
+                None => return Ok(false),
+                Some(false) => {}
+                // Still under way is no news (and does not extend the hold).
+                Some(true) => if let Some(settled @ Event::Settled { .. }) = asker.ask(&found.name).await {
+                    tracing::debug!(sentinel = %info.addr(), ?settled, "session store: asked");
+                    if !listener.heard(Heard::Event { sentinel: i, event: settled, hold: found.hold }) {
+                        return Ok(false);
+                    }
+                },
+            },
         }
+    }
+}
+
+/// Questions to one sentinel about the master, on a connection of its own
+/// (a subscribed one takes no commands), made when first needed and again
+/// after one failed.
+struct Asker {
+    info: ConnectionInfo,
+    conn: Option<MultiplexedConnection>,
+}
+
+impl Asker {
+    /// What the sentinel says of master `name` now (`SENTINEL MASTER`):
+    /// `None` if it does not answer within [`ASK_PATIENCE`], or answers no
+    /// master.
+    async fn ask(&mut self, name: &str) -> Option<Event> {
+        match tokio::time::timeout(ASK_PATIENCE, self.master(name)).await {
+            Ok(Ok(fields)) => reported(&fields),
+            Ok(Err(e)) => {
+                tracing::debug!(sentinel = %self.info.addr(), error = %e, "session store: a sentinel asked about the master did not answer");
+                self.conn = None;
+                None
+            }
+            Err(_) => {
+                tracing::debug!(sentinel = %self.info.addr(), "session store: a sentinel asked about the master did not answer in time");
+                self.conn = None;
+                None
+            }
+        }
+    }
+
+    async fn master(&mut self, name: &str) -> RedisResult<HashMap<String, String>> {
+        if self.conn.is_none() {
+            self.conn = Some(Client::open(self.info.clone())?.get_multiplexed_async_connection().await?);
+        }
+        let Some(conn) = self.conn.as_mut() else { return Err(timed_out("connecting to a sentinel", ASK_PATIENCE)) };
+        redis::cmd("SENTINEL").arg("MASTER").arg(name).query_async(conn).await
     }
 }
 
