@@ -461,6 +461,7 @@ impl Shared {
 }
 
 /// What [`SentinelConnection`] tells the subscriptions, and hears from them.
+#[derive(Clone)]
 struct Watcher(Weak<Shared>);
 
 impl Listener for Watcher {
