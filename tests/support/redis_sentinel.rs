@@ -319,9 +319,10 @@ impl Sentinels {
     }
 
     /// `SENTINEL FAILOVER` (a planned failover: the primary stays up) on
-    /// the last sentinel: not the one redis-rs asks first (the one a
-    /// `SentinelConnection` listens to), so the news must travel between
-    /// the sentinels before a client hears it.
+    /// the last sentinel: not the one redis-rs asks first, so the one that
+    /// leads (and alone announces the failover's first steps) is one a
+    /// `SentinelConnection` subscribes to only because the first one lists
+    /// it (`SENTINEL SENTINELS`).
     pub fn failover(&self) {
         let client = redis::Client::open(self.urls()[self.ports.len() - 1].as_str()).expect("url");
         let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("sentinel");

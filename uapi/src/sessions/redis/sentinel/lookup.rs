@@ -15,6 +15,12 @@ use redis::{AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, RedisError
 /// bounds them together, so a lookup never holds up the next for long.
 pub(super) const LOOKUP_PATIENCE: Duration = Duration::from_secs(5);
 
+/// After a failed lookup, how long the requests that find no connection fail
+/// with its error instead of asking the sentinels again: while no primary is
+/// reachable (a failover under way), the sentinels are asked at most about
+/// ten times a second per connection, however many requests arrive.
+pub(super) const LOOKUP_SPACING: Duration = Duration::from_millis(100);
+
 /// A primary found, connected to.
 pub(super) struct Found {
     pub(super) conn: MultiplexedConnection,
