@@ -9,7 +9,9 @@
 //! is still there afterwards; and so after the first sentinel (the one
 //! redis-rs asks first) has died. Each run prints its time to recover. And
 //! an app that connects in the middle of a failover (its announcements
-//! made before the app subscribed) holds until the failover ends.
+//! made before the app subscribed) holds until the failover ends, and a
+//! failover its leader forgot without an abort frees the app in about a
+//! second, not at the failover timeout.
 //! Needs `redis-server` on PATH.
 //!
 //! With one replica, a save acknowledged under `WAIT 1` is on the node
@@ -339,73 +341,108 @@ async fn a_planned_failover_with_two_replicas_keeps_every_acknowledged_session()
     assert_recovered(&run);
 }
 
-/// An app that connects while a failover is under way (its `+try-failover`
-/// published before the app could hear it) holds all the same: each
-/// sentinel is asked, when subscribed to, whether it has one under way. The
-/// failover is kept from completing by pausing the only replica (`CLIENT
-/// PAUSE`, which delays its `SLAVEOF NO ONE`), so the leader gives it up at
-/// its failover timeout (`-failover-abort-slave-timeout`), which frees the
-/// hold: the app is served by the old primary again.
+/// `SENTINEL FAILOVER` on the last sentinel (which then leads) with the
+/// only replica paused for `pause` (`CLIENT PAUSE`, which delays its
+/// `SLAVEOF NO ONE`), returned once the leader announced its last step
+/// before the promotion (`+failover-state-wait-promotion`): nothing more is
+/// announced until it gives up, at its failover timeout
+/// (`-failover-abort-slave-timeout`). The leader's index.
+fn failover_stuck_before_the_promotion(deployment: &RedisSentinel, pause: Duration) -> usize {
+    let sentinels = deployment.sentinels();
+    let leader = deployment.sentinel_ports().len() - 1;
+    let replica = deployment.replica_ports()[0];
+    tokio::task::block_in_place(|| {
+        let client = redis::Client::open(sentinels.urls()[leader].as_str()).expect("url");
+        let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the leader");
+        con.set_read_timeout(Some(PATIENCE)).expect("a read timeout");
+        let mut steps = con.as_pubsub();
+        steps.subscribe("+failover-state-wait-promotion").expect("SUBSCRIBE");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{replica}/")).expect("url");
+        let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the replica");
+        let pause = pause.as_millis().to_string();
+        let () = redis::cmd("CLIENT").arg("PAUSE").arg(&pause).arg("ALL").query(&mut con).expect("CLIENT PAUSE");
+        sentinels.failover();
+        steps.get_message().expect("the leader's +failover-state-wait-promotion");
+    });
+    assert!(sentinels.failover_in_progress(leader), "the failover is under way");
+    leader
+}
+
+/// Pings through `conn` until the answer is (`held`: the primary is held
+/// by a failover) or is not (a `PONG`), for at most `bound` after `since`:
+/// the time from `since`.
+async fn ping_until(conn: &SentinelConnection, held: bool, since: Instant, bound: Duration) -> Duration {
+    loop {
+        let mut c = conn.clone();
+        let pong = redis::cmd("PING").query_async::<String>(&mut c).await;
+        let is_held = matches!(&pong, Err(e) if e.to_string().contains("being failed over"));
+        if (held && is_held) || (!held && pong.is_ok()) {
+            return since.elapsed();
+        }
+        assert!(since.elapsed() < bound, "no {} within {bound:?}: {pong:?}", if held { "hold" } else { "PONG" });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An app that connects while a failover is under way (its announcements
+/// made before the app could hear them) holds all the same: each sentinel
+/// is asked, when subscribed to, whether it has one under way. The leader
+/// gives the failover up at its failover timeout, which frees the hold: the
+/// app is served by the old primary again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_that_connects_in_the_middle_of_a_failover_holds_until_it_ends() {
     let _turn = SERIAL.lock().await;
     let failover_timeout = Duration::from_secs(3);
     let scenario = async {
         let deployment = RedisSentinel::start(1, DOWN_AFTER, failover_timeout);
-        let sentinels = deployment.sentinels();
-        let old = sentinels.primary();
-        let replica = deployment.replica_ports()[0];
-        let pause = (failover_timeout + Duration::from_secs(3)).as_millis().to_string();
-        // `SENTINEL FAILOVER` goes to the last sentinel, which leads; the app
-        // connects once it announced its last step before the promotion
-        // (`+failover-state-wait-promotion`): nothing is announced after it
-        // until the leader gives up.
-        let leader = deployment.sentinel_ports().len() - 1;
-        tokio::task::block_in_place(|| {
-            let client = redis::Client::open(sentinels.urls()[leader].as_str()).expect("url");
-            let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the leader");
-            con.set_read_timeout(Some(PATIENCE)).expect("a read timeout");
-            let mut steps = con.as_pubsub();
-            steps.subscribe("+failover-state-wait-promotion").expect("SUBSCRIBE");
-            let client = redis::Client::open(format!("redis://127.0.0.1:{replica}/")).expect("url");
-            let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the replica");
-            let () = redis::cmd("CLIENT").arg("PAUSE").arg(&pause).arg("ALL").query(&mut con).expect("CLIENT PAUSE");
-            sentinels.failover();
-            steps.get_message().expect("the leader's +failover-state-wait-promotion");
-        });
-        assert!(sentinels.failover_in_progress(leader), "the failover is under way");
-
+        let old = deployment.sentinels().primary();
+        let leader = failover_stuck_before_the_promotion(&deployment, failover_timeout + Duration::from_secs(3));
         let connected = Instant::now();
-        let mut conn = deployment.connection().await;
+        let conn = deployment.connection().await;
         assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the sentinels still name the old primary");
-        let ping = |conn: &mut SentinelConnection| {
-            let mut conn = conn.clone();
-            async move { redis::cmd("PING").query_async::<String>(&mut conn).await }
-        };
-        let held_after = loop {
-            match ping(&mut conn).await {
-                Err(e) if e.to_string().contains("being failed over") => break connected.elapsed(),
-                other => assert!(
-                    connected.elapsed() < Duration::from_secs(2),
-                    "the app did not hold the primary of a failover under way: {other:?}"
-                ),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        assert!(sentinels.failover_in_progress(leader), "the failover ended before the app held: no proof");
-        let freed_after = loop {
-            if ping(&mut conn).await.is_ok() {
-                break connected.elapsed();
-            }
-            let bound = failover_timeout + Duration::from_secs(3);
-            assert!(connected.elapsed() < bound, "still held {bound:?} after connecting");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let held_after = ping_until(&conn, true, connected, Duration::from_secs(2)).await;
+        assert!(deployment.sentinels().failover_in_progress(leader), "it ended before the app held: no proof");
+        let freed_after = ping_until(&conn, false, connected, failover_timeout + Duration::from_secs(3)).await;
         assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the failover was given up");
         eprintln!(
             "connected mid-failover: held {held_after:?} after connecting, served again {freed_after:?} after \
              (failover-timeout {failover_timeout:?})"
         );
+    };
+    tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
+}
+
+/// A failover whose leader forgets it without announcing an abort (here
+/// `SENTINEL RESET` on the leader; a leader restarted is alike) no longer
+/// holds the app for the whole failover timeout (30 s here): the leader,
+/// asked about once a second while the failover is held, reports none
+/// under way, and the hold ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_its_leader_forgot_frees_the_app_long_before_the_failover_timeout() {
+    let _turn = SERIAL.lock().await;
+    let failover_timeout = Duration::from_secs(30);
+    let scenario = async {
+        let deployment = RedisSentinel::start(1, DOWN_AFTER, failover_timeout);
+        let sentinels = deployment.sentinels();
+        let old = sentinels.primary();
+        let conn = deployment.connection().await;
+        let count = deployment.sentinel_ports().len();
+        let watched = sentinels.clone();
+        tokio::task::spawn_blocking(move || (0..count).for_each(|i| watched.wait_subscribed(i)))
+            .await
+            .expect("the subscription watch");
+        let leader = failover_stuck_before_the_promotion(&deployment, Duration::from_secs(8));
+        ping_until(&conn, true, Instant::now(), Duration::from_secs(2)).await;
+        let reset = Instant::now();
+        tokio::task::block_in_place(|| {
+            let client = redis::Client::open(sentinels.urls()[leader].as_str()).expect("url");
+            let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the leader");
+            let _: i64 = redis::cmd("SENTINEL").arg("RESET").arg("*").query(&mut con).expect("SENTINEL RESET");
+        });
+        assert!(!sentinels.failover_in_progress(leader), "the leader forgot the failover");
+        let freed_after = ping_until(&conn, false, reset, Duration::from_secs(3)).await;
+        assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the failover was forgotten");
+        eprintln!("a failover its leader forgot: the app served again {freed_after:?} after the leader's reset");
     };
     tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
 }
