@@ -11,7 +11,9 @@
 //! an app that connects in the middle of a failover (its announcements
 //! made before the app subscribed) holds until the failover ends, and a
 //! failover its leader forgot without an abort frees the app in about a
-//! second, not at the failover timeout.
+//! second, not at the failover timeout; and a `+switch-master` from a
+//! sentinel only discovered, to a node no configured sentinel names, is not
+//! followed.
 //! Needs `redis-server` on PATH.
 //!
 //! With one replica, a save acknowledged under `WAIT 1` is on the node
@@ -37,7 +39,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use support::failover_load::{self, poll_until, save_new, timed, PATIENCE};
-use support::redis_sentinel::RedisSentinel;
+use support::redis_sentinel::{RedisSentinel, SERVICE};
+use support::redis_server::RedisServer;
 use uapi::sessions::redis::SentinelConnection;
 use uapi::sessions::RedisBackend;
 use uapi::AppService;
@@ -443,6 +446,50 @@ async fn a_failover_its_leader_forgot_frees_the_app_long_before_the_failover_tim
         let freed_after = ping_until(&conn, false, reset, Duration::from_secs(3)).await;
         assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the failover was forgotten");
         eprintln!("a failover its leader forgot: the app served again {freed_after:?} after the leader's reset");
+    };
+    tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
+}
+
+/// A sentinel only discovered (listed by `SENTINEL SENTINELS` after a hello
+/// message anyone with the nodes' credentials can publish; here a plain
+/// `redis-server` that announces itself) announces a `+switch-master` to a
+/// node of its own: the app does not connect there, since no configured
+/// sentinel names or lists that node; it holds (503s) until the
+/// announcement's bound, then is back on the real primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_only_a_discovered_sentinel_announces_is_not_followed() {
+    let _turn = SERIAL.lock().await;
+    let scenario = async {
+        let deployment = RedisSentinel::start(1, DOWN_AFTER, FAILOVER_TIMEOUT);
+        let sentinels = deployment.sentinels();
+        let old = sentinels.primary();
+        let fake = RedisServer::start();
+        let fake_client = fake.client();
+        let hello = format!("127.0.0.1,{},{:040x},0,{SERVICE},127.0.0.1,{old},0", fake.port(), 0xbad);
+        let query = |client: &redis::Client, cmd: &redis::Cmd| -> redis::Value {
+            let client = client.clone();
+            tokio::task::block_in_place(|| cmd.query(&mut client.get_connection().expect("a connection")))
+                .expect("a reply")
+        };
+        let primary = redis::Client::open(format!("redis://127.0.0.1:{old}/")).expect("url");
+        query(&primary, redis::cmd("PUBLISH").arg("__sentinel__:hello").arg(&hello));
+        let first = redis::Client::open(sentinels.urls()[0].as_str()).expect("url");
+        let listed = || format!("{:?}", query(&first, redis::cmd("SENTINEL").arg("SENTINELS").arg(SERVICE)));
+        poll_until(|| listed().contains(&fake.port().to_string()), "the sentinels never listed the fake").await;
+
+        let conn = deployment.connection().await;
+        let subscribers = || {
+            let reply = query(&fake_client, redis::cmd("PUBSUB").arg("NUMSUB").arg("+switch-master"));
+            redis::from_redis_value::<(String, i64)>(reply).map_or(0, |(_, n)| n)
+        };
+        poll_until(|| subscribers() > 0, "the app never subscribed to the fake").await;
+        let announced = Instant::now();
+        let switch = format!("{SERVICE} 127.0.0.1 {old} 127.0.0.1 {}", fake.port());
+        query(&fake_client, redis::cmd("PUBLISH").arg("+switch-master").arg(&switch));
+        let held_after = ping_until(&conn, true, announced, Duration::from_secs(2)).await;
+        let back_after = ping_until(&conn, false, announced, Duration::from_secs(8)).await;
+        assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the app followed the fake's announcement");
+        eprintln!("a fake sentinel's switch: held {held_after:?} after it, back on the primary {back_after:?} after");
     };
     tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
 }
