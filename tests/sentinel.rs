@@ -144,7 +144,7 @@ async fn failover_under_load(trigger: Trigger) -> Run {
     let old = sentinels.primary();
     assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the app starts on the primary");
     let pre_trigger = before.len();
-    // The app listens to every sentinel (any may lead the failover).
+    // The app listens to every sentinel: the first, and the ones it lists (any may lead).
     let listening = Instant::now();
     let count = deployment.sentinel_ports().len();
     let watched = sentinels.clone();

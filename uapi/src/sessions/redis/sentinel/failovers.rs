@@ -1,6 +1,6 @@
 //! The failovers the sentinels announced, by the primary each moves away
-//! from: while one has begun and no replica is promoted yet, nothing is sent
-//! to that primary (it is *held*); once a replica is promoted, the
+//! from: while one has begun and no replica is promoted yet, no new request
+//! is started on that primary (it is *held*); once a replica is promoted, the
 //! connection goes to it, and a lookup that still names the old primary (a
 //! sentinel that has not heard of the promotion yet) is sent there instead.
 //!
@@ -11,6 +11,12 @@
 //! failover promotes the old primary again, or once nothing was heard of it
 //! for its `hold` (the failover timeout the sentinels use, at least
 //! [`SETTLE`]): then the primary is looked up again, as with no failover.
+//!
+//! Entries are keyed by the primary's address as text (`host:port`), as the
+//! announcements write it and as redis-rs's lookup names it: the sentinels
+//! must all name the nodes the same way (the same `announce-hostnames`
+//! setting); a failover announced by hostname for a primary found by IP is
+//! not matched (no hold).
 
 use std::time::{Duration, Instant};
 
