@@ -129,12 +129,15 @@ pub(super) async fn watch(
     patience: Duration,
     listener: impl Listener,
 ) {
+    let mut warned = false;
     let (master, sentinels) = loop {
         let Some(primary) = listener.primary() else { return };
         tokio::select! {
             _ = &mut stop => return,
             found = discover(&client, &primary, patience) => match found {
                 Ok(found) => break found,
+                // No subscription until this works: said once, at `warn`.
+                Err(e) if !std::mem::replace(&mut warned, true) => tracing::warn!(error = %e, "session store: could not list the sentinels to listen to their failover announcements; trying again every second"),
                 Err(e) => tracing::debug!(error = %e, "session store: could not list the sentinels yet"),
             },
         }
