@@ -7,7 +7,13 @@
 //! app serves from the new primary within `down-after` +
 //! `failover-timeout` + 2 s, and every session whose save was acknowledged
 //! is still there afterwards; and so after the first sentinel (the one
-//! redis-rs asks first) has died. Each run prints its time to recover.
+//! redis-rs asks first) has died. Each run prints its time to recover. And
+//! an app that connects in the middle of a failover (its announcements
+//! made before the app subscribed) holds until the failover ends, and a
+//! failover its leader forgot without an abort frees the app in about a
+//! second, not at the failover timeout; and a `+switch-master` from a
+//! sentinel only discovered, to a node no configured sentinel names, is not
+//! followed.
 //! Needs `redis-server` on PATH.
 //!
 //! With one replica, a save acknowledged under `WAIT 1` is on the node
@@ -33,7 +39,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use support::failover_load::{self, poll_until, save_new, timed, PATIENCE};
-use support::redis_sentinel::RedisSentinel;
+use support::redis_sentinel::{RedisSentinel, SERVICE};
+use support::redis_server::RedisServer;
 use uapi::sessions::redis::SentinelConnection;
 use uapi::sessions::RedisBackend;
 use uapi::AppService;
@@ -137,7 +144,7 @@ async fn failover_under_load(trigger: Trigger) -> Run {
     let old = sentinels.primary();
     assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the app starts on the primary");
     let pre_trigger = before.len();
-    // The app listens to every sentinel (any may lead the failover).
+    // The app listens to every sentinel: the first, and the ones it lists (any may lead).
     let listening = Instant::now();
     let count = deployment.sentinel_ports().len();
     let watched = sentinels.clone();
@@ -335,4 +342,154 @@ async fn a_planned_failover_with_two_replicas_keeps_every_acknowledged_session()
     let scenario = failover_under_load(Trigger::PlannedTwoReplicas);
     let run = tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
     assert_recovered(&run);
+}
+
+/// `SENTINEL FAILOVER` on the last sentinel (which then leads) with the
+/// only replica paused for `pause` (`CLIENT PAUSE`, which delays its
+/// `SLAVEOF NO ONE`), returned once the leader announced its last step
+/// before the promotion (`+failover-state-wait-promotion`): nothing more is
+/// announced until it gives up, at its failover timeout
+/// (`-failover-abort-slave-timeout`). The leader's index.
+fn failover_stuck_before_the_promotion(deployment: &RedisSentinel, pause: Duration) -> usize {
+    let sentinels = deployment.sentinels();
+    let leader = deployment.sentinel_ports().len() - 1;
+    let replica = deployment.replica_ports()[0];
+    tokio::task::block_in_place(|| {
+        let client = redis::Client::open(sentinels.urls()[leader].as_str()).expect("url");
+        let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the leader");
+        con.set_read_timeout(Some(PATIENCE)).expect("a read timeout");
+        let mut steps = con.as_pubsub();
+        steps.subscribe("+failover-state-wait-promotion").expect("SUBSCRIBE");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{replica}/")).expect("url");
+        let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the replica");
+        let pause = pause.as_millis().to_string();
+        let () = redis::cmd("CLIENT").arg("PAUSE").arg(&pause).arg("ALL").query(&mut con).expect("CLIENT PAUSE");
+        sentinels.failover();
+        steps.get_message().expect("the leader's +failover-state-wait-promotion");
+    });
+    assert!(sentinels.failover_in_progress(leader), "the failover is under way");
+    leader
+}
+
+/// Pings through `conn` until the answer is (`held`: the primary is held
+/// by a failover) or is not (a `PONG`), for at most `bound` after `since`:
+/// the time from `since`.
+async fn ping_until(conn: &SentinelConnection, held: bool, since: Instant, bound: Duration) -> Duration {
+    loop {
+        let mut c = conn.clone();
+        let pong = redis::cmd("PING").query_async::<String>(&mut c).await;
+        let is_held = matches!(&pong, Err(e) if e.to_string().contains("being failed over"));
+        if (held && is_held) || (!held && pong.is_ok()) {
+            return since.elapsed();
+        }
+        assert!(since.elapsed() < bound, "no {} within {bound:?}: {pong:?}", if held { "hold" } else { "PONG" });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An app that connects while a failover is under way (its announcements
+/// made before the app could hear them) holds all the same: each sentinel
+/// is asked, when subscribed to, whether it has one under way. The leader
+/// gives the failover up at its failover timeout, which frees the hold: the
+/// app is served by the old primary again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_that_connects_in_the_middle_of_a_failover_holds_until_it_ends() {
+    let _turn = SERIAL.lock().await;
+    let failover_timeout = Duration::from_secs(3);
+    let scenario = async {
+        let deployment = RedisSentinel::start(1, DOWN_AFTER, failover_timeout);
+        let old = deployment.sentinels().primary();
+        let leader = failover_stuck_before_the_promotion(&deployment, failover_timeout + Duration::from_secs(3));
+        let connected = Instant::now();
+        let conn = deployment.connection().await;
+        assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the sentinels still name the old primary");
+        let held_after = ping_until(&conn, true, connected, Duration::from_secs(2)).await;
+        assert!(deployment.sentinels().failover_in_progress(leader), "it ended before the app held: no proof");
+        let freed_after = ping_until(&conn, false, connected, failover_timeout + Duration::from_secs(3)).await;
+        assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the failover was given up");
+        eprintln!(
+            "connected mid-failover: held {held_after:?} after connecting, served again {freed_after:?} after \
+             (failover-timeout {failover_timeout:?})"
+        );
+    };
+    tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
+}
+
+/// A failover whose leader forgets it without announcing an abort (here
+/// `SENTINEL RESET` on the leader; a leader restarted is alike) no longer
+/// holds the app for the whole failover timeout (30 s here): the leader,
+/// asked about once a second while the failover is held, reports none
+/// under way, and the hold ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_its_leader_forgot_frees_the_app_long_before_the_failover_timeout() {
+    let _turn = SERIAL.lock().await;
+    let failover_timeout = Duration::from_secs(30);
+    let scenario = async {
+        let deployment = RedisSentinel::start(1, DOWN_AFTER, failover_timeout);
+        let sentinels = deployment.sentinels();
+        let old = sentinels.primary();
+        let conn = deployment.connection().await;
+        let count = deployment.sentinel_ports().len();
+        let watched = sentinels.clone();
+        tokio::task::spawn_blocking(move || (0..count).for_each(|i| watched.wait_subscribed(i)))
+            .await
+            .expect("the subscription watch");
+        let leader = failover_stuck_before_the_promotion(&deployment, Duration::from_secs(8));
+        ping_until(&conn, true, Instant::now(), Duration::from_secs(2)).await;
+        let reset = Instant::now();
+        tokio::task::block_in_place(|| {
+            let client = redis::Client::open(sentinels.urls()[leader].as_str()).expect("url");
+            let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("the leader");
+            let _: i64 = redis::cmd("SENTINEL").arg("RESET").arg("*").query(&mut con).expect("SENTINEL RESET");
+        });
+        assert!(!sentinels.failover_in_progress(leader), "the leader forgot the failover");
+        let freed_after = ping_until(&conn, false, reset, Duration::from_secs(3)).await;
+        assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the failover was forgotten");
+        eprintln!("a failover its leader forgot: the app served again {freed_after:?} after the leader's reset");
+    };
+    tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
+}
+
+/// A sentinel only discovered (listed by `SENTINEL SENTINELS` after a hello
+/// message anyone with the nodes' credentials can publish; here a plain
+/// `redis-server` that announces itself) announces a `+switch-master` to a
+/// node of its own: the app does not connect there, since no configured
+/// sentinel names or lists that node; it holds (503s) until the
+/// announcement's bound, then is back on the real primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_only_a_discovered_sentinel_announces_is_not_followed() {
+    let _turn = SERIAL.lock().await;
+    let scenario = async {
+        let deployment = RedisSentinel::start(1, DOWN_AFTER, FAILOVER_TIMEOUT);
+        let sentinels = deployment.sentinels();
+        let old = sentinels.primary();
+        let fake = RedisServer::start();
+        let fake_client = fake.client();
+        let hello = format!("127.0.0.1,{},{:040x},0,{SERVICE},127.0.0.1,{old},0", fake.port(), 0xbad);
+        let query = |client: &redis::Client, cmd: &redis::Cmd| -> redis::Value {
+            let client = client.clone();
+            tokio::task::block_in_place(|| cmd.query(&mut client.get_connection().expect("a connection")))
+                .expect("a reply")
+        };
+        let primary = redis::Client::open(format!("redis://127.0.0.1:{old}/")).expect("url");
+        query(&primary, redis::cmd("PUBLISH").arg("__sentinel__:hello").arg(&hello));
+        let first = redis::Client::open(sentinels.urls()[0].as_str()).expect("url");
+        let listed = || format!("{:?}", query(&first, redis::cmd("SENTINEL").arg("SENTINELS").arg(SERVICE)));
+        poll_until(|| listed().contains(&fake.port().to_string()), "the sentinels never listed the fake").await;
+
+        let conn = deployment.connection().await;
+        let subscribers = || {
+            let reply = query(&fake_client, redis::cmd("PUBSUB").arg("NUMSUB").arg("+switch-master"));
+            redis::from_redis_value::<(String, i64)>(reply).map_or(0, |(_, n)| n)
+        };
+        poll_until(|| subscribers() > 0, "the app never subscribed to the fake").await;
+        let announced = Instant::now();
+        let switch = format!("{SERVICE} 127.0.0.1 {old} 127.0.0.1 {}", fake.port());
+        query(&fake_client, redis::cmd("PUBLISH").arg("+switch-master").arg(&switch));
+        let held_after = ping_until(&conn, true, announced, Duration::from_secs(2)).await;
+        let back_after = ping_until(&conn, false, announced, Duration::from_secs(8)).await;
+        assert_eq!(conn.primary(), Some(format!("127.0.0.1:{old}")), "the app followed the fake's announcement");
+        eprintln!("a fake sentinel's switch: held {held_after:?} after it, back on the primary {back_after:?} after");
+    };
+    tokio::time::timeout(SCENARIO_PATIENCE, scenario).await.expect("it hung");
 }

@@ -226,6 +226,11 @@ impl RedisSentinel {
         }
     }
 
+    /// The ports of the replicas the deployment started with.
+    pub fn replica_ports(&self) -> Vec<u16> {
+        self.nodes[1..].iter().map(RedisServer::port).collect()
+    }
+
     /// SIGKILLs the data node on `port`.
     pub fn kill(&mut self, port: u16) {
         self.node(port).kill();
@@ -319,13 +324,31 @@ impl Sentinels {
     }
 
     /// `SENTINEL FAILOVER` (a planned failover: the primary stays up) on
-    /// the last sentinel: not the one redis-rs asks first (the one a
-    /// `SentinelConnection` listens to), so the news must travel between
-    /// the sentinels before a client hears it.
+    /// the last sentinel: not the one redis-rs asks first, so the one that
+    /// leads (and alone announces the failover's first steps) is one a
+    /// `SentinelConnection` subscribes to only because the first one lists
+    /// it (`SENTINEL SENTINELS`).
     pub fn failover(&self) {
         let client = redis::Client::open(self.urls()[self.ports.len() - 1].as_str()).expect("url");
         let mut con = client.get_connection_with_timeout(Duration::from_millis(500)).expect("sentinel");
         let () = sentinel_cmd(&["FAILOVER", SERVICE]).query(&mut con).expect("SENTINEL FAILOVER");
+    }
+}
+
+impl Sentinels {
+    /// Whether sentinel `i` has a failover of the primary under way (the
+    /// `failover_in_progress` flag of its `SENTINEL MASTER`); `false` if it
+    /// does not answer.
+    pub fn failover_in_progress(&self, i: usize) -> bool {
+        let client = redis::Client::open(self.urls()[i].as_str()).expect("url");
+        let master: Option<HashMap<String, String>> = client
+            .get_connection_with_timeout(Duration::from_millis(500))
+            .and_then(|mut c| sentinel_cmd(&["MASTER", SERVICE]).query(&mut c))
+            .ok();
+        master
+            .as_ref()
+            .and_then(|m| field(m, "flags"))
+            .is_some_and(|f| f.split(',').any(|f| f == "failover_in_progress"))
     }
 }
 

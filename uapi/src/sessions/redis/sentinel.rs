@@ -22,25 +22,38 @@
 //!   one the sentinels fail over, which the next point catches;
 //! - one lookup runs at a time, in a task of its own (a request cancelled by
 //!   its timeout leaves it running); the requests queued behind it share its
-//!   outcome, and for [`LOOKUP_SPACING`] after a failed one, requests fail at
-//!   once instead of asking the sentinels again;
-//! - a subscription on EVERY sentinel to its failover announcements
-//!   (`watch`, `events`): a planned failover (`SENTINEL FAILOVER`) leaves
-//!   the old primary up and answering, and nothing would fail to tell. From
-//!   the first announcement that a failover of the primary has begun
-//!   (`+try-failover`, two or three sentinel timer ticks of 52 to 100 ms
-//!   before the leader sends `SLAVEOF NO ONE` to the replica it picked;
-//!   127 ms in a run of `tests/sentinel.rs`) nothing more is
-//!   sent to it: requests fail at once, transient, and a reply that comes
-//!   back from it after that is failed too (its outcome unknown: a replica
-//!   other than the one promoted may be the one that acknowledged it). The
-//!   connection moves to the replica once the leader announces its
-//!   promotion (`+promoted-slave`, or any sentinel's `+switch-master`), and
-//!   a lookup that still names the old primary (a sentinel that has not
-//!   heard yet) goes to the promoted replica instead (`failovers`). A
-//!   failover given up (`-failover-abort-*` from every sentinel that began
-//!   it) frees the old primary; one not heard of for its failover timeout
-//!   (at least 5 s) too, and the primary is looked up again.
+//!   outcome, and for 100 ms (`LOOKUP_SPACING`) after a failed one,
+//!   requests fail at once instead of asking the sentinels again;
+//! - subscriptions to the failover announcements (`watch`, `events`) of the
+//!   first configured sentinel that answers and of every sentinel it lists
+//!   for the primary (`SENTINEL SENTINELS`; listed again every 30 s),
+//!   reached with that first sentinel's settings: a planned failover
+//!   (`SENTINEL FAILOVER`) leaves the old primary up and answering, and
+//!   nothing would fail to tell. From the first announcement that a failover
+//!   of the primary has begun (`+try-failover`, or a sentinel that reports
+//!   one under way when subscribed to), no new request is started on it:
+//!   requests fail at once, transient, and the reply to a request that had
+//!   already started on it is failed too when it comes back after that (a
+//!   503, "maybe applied": a replica other than the one promoted may be the
+//!   one that acknowledged it). The leader sends `SLAVEOF NO ONE` two or
+//!   three sentinel timer ticks (52 to 100 ms) after its `+try-failover`;
+//!   the app's margin is that, less the time the announcement takes to
+//!   reach it and be processed (157 ms from the app processing
+//!   `+try-failover` to `+failover-state-wait-promotion`, published as
+//!   `SLAVEOF NO ONE` is sent, in a logged run). In a planned failover the
+//!   connection moves to the replica as soon as a promotion is announced
+//!   (`+promoted-slave` from the leader, or any sentinel's `+switch-master`):
+//!   a lookup that
+//!   still names the old primary (a sentinel that has not heard yet) goes to
+//!   the promoted replica instead (`failovers`), once a configured sentinel
+//!   confirms it (`lookup`). When the primary was killed, redis-rs's lookup
+//!   skips the primary the sentinels flag down and names none until they
+//!   switch: the app moves on `+switch-master` (2.5–2.8 s after the kill in
+//!   `tests/sentinel.rs`, `down-after-milliseconds` 1000). A failover given
+//!   up (`-failover-abort-*` from every sentinel that began it, or each of
+//!   them reporting none under way when asked, once a second) frees the old
+//!   primary; one not heard of for its failover timeout (at least 5 s;
+//!   Redis's default is 180 s) too, and the primary is looked up again.
 //!
 //! Without that hold, a planned failover with two replicas lost saves that
 //! `WAIT 1` had acknowledged: the old primary took writes until the
@@ -50,7 +63,7 @@
 //!
 //! Modules: `verdict` (what a reply says about the node it came from),
 //! `events` (the announcements), `failovers` (the failovers heard of),
-//! `watch` (the subscriptions).
+//! `watch` (the subscriptions), `lookup` (redis-rs's, and the confirmation).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -70,15 +83,9 @@ mod watch;
 
 use self::events::Event;
 use self::failovers::{Failovers, Hold};
-use self::lookup::{bounded_lookup, Found, LOOKUP_PATIENCE};
+use self::lookup::{bounded_lookup, held, Found, Routed, LOOKUP_PATIENCE, LOOKUP_SPACING};
 use self::verdict::{verdict, Many, One, Op, Verdict};
 use self::watch::{node_at, Heard, Listener};
-
-/// After a failed lookup, how long the requests that find no connection fail
-/// with its error instead of asking the sentinels again: while no primary is
-/// reachable (a failover under way), the sentinels are asked at most about
-/// ten times a second per connection, however many requests arrive.
-const LOOKUP_SPACING: Duration = Duration::from_millis(100);
 
 /// A connection to the current primary of a Redis Sentinel deployment, that
 /// follows failovers: give it to [`RedisBackend::new`](super::RedisBackend::new)
@@ -94,12 +101,16 @@ const LOOKUP_SPACING: Duration = Duration::from_millis(100);
 /// - a `READONLY` or `MASTERDOWN` refusal (a node demoted to replica) is
 ///   sent once more, to the primary the sentinels name now;
 /// - from a sentinel's announcement that a failover of the primary has
-///   begun, nothing more is sent to it (requests fail at once, a 503; a
-///   reply it sends after that is a 503 too), until a sentinel announces the
-///   replica promoted in its place (the connection moves there, even while
-///   the old primary still answers: a planned `SENTINEL FAILOVER`) or every
-///   sentinel that began the failover gives it up; it listens to every
-///   sentinel that monitors the primary, since any of them may lead;
+///   begun, no new request is started on it (requests fail at once, a 503)
+///   and the reply to one already started is failed (a 503, "maybe
+///   applied"), until a sentinel announces the replica promoted in its
+///   place (in a planned `SENTINEL FAILOVER` the connection moves there at
+///   once, even while the old primary still answers, once a configured
+///   sentinel lists that replica; after a crash, when the sentinels switch)
+///   or every sentinel that began the failover gives it up (or reports none
+///   under way), or its failover timeout passes (180 s by Redis's default);
+///   it listens to the first configured sentinel that answers and to the
+///   sentinels that one lists, since any of them may lead;
 /// - a timeout fails its request (a 503) and keeps the connection.
 ///
 /// Between a failure and the sentinels naming a new primary, requests fail
@@ -113,8 +124,10 @@ const LOOKUP_SPACING: Duration = Duration::from_millis(100);
 /// With [`RedisBackend::wait_for_replicas`](super::RedisBackend::wait_for_replicas),
 /// a save is answered once a replica has it, and a failover keeps it: with
 /// one replica, that is the one promoted; with two, a save answered before
-/// the failover was announced was on a replica two sentinel timer ticks or
-/// more (over 100 ms) before the promotion, and the replicas of one primary
+/// the app processed the failover's announcement was on a replica before
+/// the leader sent `SLAVEOF NO ONE` (two sentinel timer ticks, over 100 ms,
+/// after it published the announcement, less the time that took to reach
+/// the app; 157 ms in a logged run), and the replicas of one primary
 /// receive its writes together: lost only if the promoted one lagged the
 /// other by that much (`tests/sentinel.rs`, killed and planned, one and two
 /// replicas; SECURITY.md).
@@ -170,6 +183,9 @@ struct State {
     last: Arc<str>,
     /// The failovers the sentinels announced.
     failovers: Failovers,
+    /// The master's name, once the subscriptions found it: to confirm an
+    /// announced node with a configured sentinel.
+    master: Option<Arc<str>>,
 }
 
 /// A connection to the primary.
@@ -223,7 +239,7 @@ impl SentinelConnection {
         mut client: SentinelClient,
         config: AsyncConnectionConfig,
     ) -> RedisResult<SentinelConnection> {
-        let found = bounded_lookup(&mut client, &config, Ok).await?;
+        let found = bounded_lookup(&mut client, &config, |named| Ok(Routed::Named(named))).await?;
         tracing::info!(primary = %found.addr, "session store: Redis primary found through Sentinel");
         let (stop, stopped) = oneshot::channel();
         let client = Arc::new(tokio::sync::Mutex::new(client));
@@ -234,6 +250,7 @@ impl SentinelConnection {
             failed: None,
             last: found.addr,
             failovers: Failovers::default(),
+            master: None,
         };
         let shared =
             Arc::new(Shared { client: client.clone(), config, db: found.db, state: Mutex::new(state), _stop: stop });
@@ -365,7 +382,7 @@ impl Shared {
         match state.failovers.hold(&addr, now) {
             Hold::Free => {}
             Hold::Wait => {
-                tracing::warn!(primary = %addr, "session store: the sentinels began a failover of the Redis primary; nothing is sent to it until they promote a replica");
+                tracing::warn!(primary = %addr, "session store: the sentinels began a failover of the Redis primary; no new request is started on it until they promote a replica or give up");
                 state.live = None;
             }
             Hold::MovedTo(new) => {
@@ -440,25 +457,24 @@ impl Shared {
         }
     }
 
-    /// Where a node the sentinels named stands: its connection settings,
-    /// or those of the replica promoted in its place (followed twice at
-    /// most), or an error while a failover of it has begun.
-    fn route(&self, mut settings: ConnectionInfo) -> RedisResult<ConnectionInfo> {
-        for _ in 0..3 {
-            let addr = settings.addr().to_string();
-            match self.state().failovers.hold(&addr, Instant::now()) {
-                Hold::Free => return Ok(settings),
-                Hold::Wait => return Err(held(&addr, "a failover of it is under way")),
-                Hold::MovedTo(new) => {
-                    settings = node_at(&settings, &new).ok_or_else(|| held(&addr, "its replacement is unreachable"))?;
-                }
-            }
-        }
-        Err(held(&settings.addr().to_string(), "the failovers announced go round in circles"))
+    /// Where a node the sentinels named stands: itself, or the replica
+    /// announced in its place (to be confirmed by a configured sentinel
+    /// before it is connected to), or an error while a failover of it has
+    /// begun.
+    fn route(&self, named: ConnectionInfo) -> RedisResult<Routed> {
+        let addr = named.addr().to_string();
+        let mut state = self.state();
+        let Some(new) = state.failovers.destination(&addr, Instant::now()).map_err(|why| held(&addr, why))? else {
+            return Ok(Routed::Named(named));
+        };
+        let master = state.master.clone().ok_or_else(|| held(&addr, "its master's name is not known yet"))?;
+        let settings = node_at(&named, &new).ok_or_else(|| held(&addr, "its replacement is unreachable"))?;
+        Ok(Routed::Announced { settings, master })
     }
 }
 
 /// What [`SentinelConnection`] tells the subscriptions, and hears from them.
+#[derive(Clone)]
 struct Watcher(Weak<Shared>);
 
 impl Listener for Watcher {
@@ -466,22 +482,17 @@ impl Listener for Watcher {
         self.0.upgrade().map(|shared| shared.state().last.to_string())
     }
 
+    fn awaits(&self, sentinel: usize) -> Option<bool> {
+        self.0.upgrade().map(|shared| shared.state().failovers.awaits(sentinel, Instant::now()))
+    }
+
     fn heard(&self, heard: Heard) -> bool {
         let Some(shared) = self.0.upgrade() else { return false };
         match heard {
             Heard::Event { sentinel, event, hold } => shared.announced(sentinel, &event, hold),
             Heard::Resubscribed => shared.forget_any(),
+            Heard::Master(name) => shared.state().master = Some(name),
         }
         true
     }
-}
-
-/// The transient error of a request kept from (or a reply taken from) the
-/// node at `addr` because of a failover.
-fn held(addr: &str, why: &str) -> RedisError {
-    RedisError::from((
-        ErrorKind::MasterNameNotFoundBySentinel,
-        "the Redis primary is being failed over",
-        format!("{addr}: {why}"),
-    ))
 }

@@ -17,6 +17,13 @@
 //! end every sentinel announces `+switch-master` (the others once they hear
 //! of it from the leader). A failover given up before the promotion is a
 //! `-failover-abort-*` from the sentinel that tried it.
+//!
+//! A sentinel's own account (`SENTINEL MASTER <name>`, asked when a
+//! subscription is made and while a failover it began is held) is read
+//! here too: its `flags` hold `failover_in_progress` from its
+//! `+try-failover` until its `+switch-master` or its abort.
+
+use std::collections::HashMap;
 
 /// The channels listened to.
 pub(super) const CHANNELS: &[&str] = &[
@@ -43,6 +50,23 @@ pub(super) enum Event {
     Promoted { old: String, new: String },
     /// The sentinel that announced it gave up its failover of `old`.
     Aborted { old: String },
+    /// The sentinel, asked, has no failover under way, and names the
+    /// primary at `primary` (one it began is over: given up if that is
+    /// still the old primary, done if it is another).
+    Settled { primary: String },
+}
+
+/// What a sentinel's `SENTINEL MASTER <name>` reply says: a failover of the
+/// primary it names under way ([`Event::Started`]), or none
+/// ([`Event::Settled`]); `None` for a reply without an address or flags.
+pub(super) fn reported(fields: &HashMap<String, String>) -> Option<Event> {
+    let primary = addr(fields.get("ip")?, fields.get("port")?)?;
+    let flags = fields.get("flags")?;
+    if flags.split(',').any(|f| f == "failover_in_progress") {
+        Some(Event::Started { old: primary })
+    } else {
+        Some(Event::Settled { primary })
+    }
 }
 
 /// The event a message on `channel` announces about the primary named
@@ -129,5 +153,27 @@ mod tests {
         assert_eq!(event("+switch-master", "other 10.0.0.1 6379 10.0.0.2 6379", "mymaster"), None);
         assert_eq!(event("+sdown", master, "mymaster"), None);
         assert_eq!(event("+try-failover", "master mymaster 10.0.0.1 port", "mymaster"), None);
+    }
+
+    fn master(flags: &str) -> HashMap<String, String> {
+        [("name", "mymaster"), ("ip", "10.0.0.1"), ("port", "6379"), ("flags", flags)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_sentinel_asked_tells_a_failover_under_way_from_none() {
+        assert_eq!(reported(&master("master,failover_in_progress")), started("10.0.0.1:6379"));
+        assert_eq!(reported(&master("master,s_down,o_down,failover_in_progress,promoted")), started("10.0.0.1:6379"));
+        let settled = Some(Event::Settled { primary: "10.0.0.1:6379".to_owned() });
+        assert_eq!(reported(&master("master")), settled);
+        assert_eq!(reported(&master("master,s_down,o_down")), settled);
+        let mut no_port = master("master");
+        no_port.remove("port");
+        assert_eq!(reported(&no_port), None);
+        let mut no_flags = master("master");
+        no_flags.remove("flags");
+        assert_eq!(reported(&no_flags), None);
     }
 }

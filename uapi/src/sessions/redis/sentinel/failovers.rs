@@ -1,14 +1,22 @@
 //! The failovers the sentinels announced, by the primary each moves away
-//! from: while one has begun and no replica is promoted yet, nothing is sent
-//! to that primary (it is *held*); once a replica is promoted, the
+//! from: while one has begun and no replica is promoted yet, no new request
+//! is started on that primary (it is *held*); once a replica is promoted, the
 //! connection goes to it, and a lookup that still names the old primary (a
 //! sentinel that has not heard of the promotion yet) is sent there instead.
 //!
 //! An entry ends when every sentinel that announced the failover gave it up
-//! (before the promotion: a promotion cannot be given up), when a later
+//! (before the promotion: a promotion cannot be given up) or, asked, says it
+//! has no failover under way and still names the old primary (one that
+//! names another reports the failover done: a promotion), when a later
 //! failover promotes the old primary again, or once nothing was heard of it
 //! for its `hold` (the failover timeout the sentinels use, at least
 //! [`SETTLE`]): then the primary is looked up again, as with no failover.
+//!
+//! Entries are keyed by the primary's address as text (`host:port`), as the
+//! announcements write it and as redis-rs's lookup names it: the sentinels
+//! must all name the nodes the same way (the same `announce-hostnames`
+//! setting); a failover announced by hostname for a primary found by IP is
+//! not matched (no hold).
 
 use std::time::{Duration, Instant};
 
@@ -82,7 +90,31 @@ impl Failovers {
                     true
                 });
             }
+            Event::Settled { primary } => {
+                let mut done = Vec::new();
+                self.list.retain_mut(|f| {
+                    if f.new.is_some() || !f.by.contains(&sentinel) {
+                        return true;
+                    }
+                    if &f.old != primary {
+                        done.push(f.old.clone());
+                        return true;
+                    }
+                    f.by.retain(|s| *s != sentinel);
+                    !f.by.is_empty()
+                });
+                for old in done {
+                    self.heard(sentinel, &Event::Promoted { old, new: primary.clone() }, hold, now);
+                }
+            }
         }
+    }
+
+    /// Whether sentinel `sentinel` began a failover that is held (no
+    /// replica promoted yet): it is then asked whether it still is under way.
+    pub(super) fn awaits(&mut self, sentinel: usize, now: Instant) -> bool {
+        self.expire(now);
+        self.list.iter().any(|f| f.new.is_none() && f.by.contains(&sentinel))
     }
 
     /// The failover from `old`, refreshed, or a new one (counted).
@@ -114,6 +146,22 @@ impl Failovers {
             Some(Failover { new: None, .. }) => Hold::Wait,
             Some(Failover { new: Some(new), .. }) => Hold::MovedTo(new.clone()),
         }
+    }
+
+    /// Where a lookup that named the primary at `addr` goes: `Ok(None)` to
+    /// it, `Ok(Some(new))` to the replica announced in its place (followed
+    /// twice at most), or why not while a failover of it (or of the replica
+    /// promoted in its place) is held.
+    pub(super) fn destination(&mut self, addr: &str, now: Instant) -> Result<Option<String>, &'static str> {
+        let mut at = addr.to_owned();
+        for _ in 0..3 {
+            match self.hold(&at, now) {
+                Hold::Free => return Ok(Some(at).filter(|at| at != addr)),
+                Hold::Wait => return Err("a failover of it is under way"),
+                Hold::MovedTo(new) => at = new,
+            }
+        }
+        Err("the failovers announced go round in circles")
     }
 
     /// How many failovers have begun so far: taken when a request is sent,
@@ -179,6 +227,55 @@ mod tests {
         f.heard(0, &Event::Promoted { old: R.to_owned(), new: P.to_owned() }, short, now);
         assert_eq!(f.hold(P, now), Hold::Free);
         assert_eq!(f.hold(R, now), Hold::MovedTo(P.to_owned()));
+    }
+
+    #[test]
+    fn a_lookup_goes_to_the_announced_replica_and_waits_while_a_failover_is_held() {
+        const X: &str = "10.0.0.9:6379";
+        let (mut f, now, hold) = (Failovers::default(), Instant::now(), Duration::from_secs(10));
+        assert_eq!(f.destination(P, now), Ok(None));
+        f.heard(0, &started(), hold, now);
+        assert!(f.destination(P, now).is_err());
+        f.heard(0, &Event::Promoted { old: P.to_owned(), new: R.to_owned() }, hold, now);
+        assert_eq!(f.destination(P, now), Ok(Some(R.to_owned())));
+        assert_eq!(f.destination(R, now), Ok(None));
+        // A chain is followed; a failover back to P frees P.
+        f.heard(0, &Event::Promoted { old: R.to_owned(), new: X.to_owned() }, hold, now);
+        assert_eq!(f.destination(P, now), Ok(Some(X.to_owned())));
+        f.heard(0, &Event::Promoted { old: X.to_owned(), new: P.to_owned() }, hold, now);
+        assert_eq!(f.destination(P, now), Ok(None));
+        assert_eq!(f.destination(R, now), Ok(Some(P.to_owned())));
+    }
+
+    /// The sentinels that began a failover, asked, say none is under way
+    /// (its leader restarted, or its abort was missed): the hold ends once
+    /// every one of them said so; one that names another primary reports
+    /// the failover done.
+    #[test]
+    fn a_failover_ends_when_every_sentinel_that_began_it_has_none_under_way() {
+        let (mut f, now, hold) = (Failovers::default(), Instant::now(), Duration::from_secs(180));
+        let settled = |primary: &str| Event::Settled { primary: primary.to_owned() };
+        f.heard(0, &started(), hold, now);
+        f.heard(1, &started(), hold, now);
+        assert!(f.awaits(0, now) && f.awaits(1, now) && !f.awaits(2, now));
+        // A sentinel that did not begin it changes nothing; one still at it neither.
+        f.heard(2, &settled(P), hold, now);
+        f.heard(1, &Event::Started { old: P.to_owned() }, hold, now);
+        assert_eq!(f.hold(P, now), Hold::Wait);
+        f.heard(0, &settled(P), hold, now);
+        assert_eq!(f.hold(P, now), Hold::Wait, "sentinel 1 has not answered");
+        assert!(!f.awaits(0, now) && f.awaits(1, now));
+        f.heard(1, &settled(P), hold, now);
+        assert_eq!(f.hold(P, now), Hold::Free);
+        assert!(!f.awaits(1, now));
+        // Long before the failover timeout.
+        f.heard(0, &started(), hold, now);
+        f.heard(0, &settled(R), hold, now + Duration::from_secs(1));
+        assert_eq!(f.hold(P, now + Duration::from_secs(1)), Hold::MovedTo(R.to_owned()));
+        assert!(!f.awaits(0, now));
+        // Once promoted, an answer changes nothing.
+        f.heard(0, &settled(P), hold, now + Duration::from_secs(1));
+        assert_eq!(f.hold(P, now + Duration::from_secs(1)), Hold::MovedTo(R.to_owned()));
     }
 
     /// A late `+switch-master X P` (a sentinel that was away during an
