@@ -283,7 +283,7 @@ mod tests {
         let s = Shortages::default();
         s.record(vec![(0, SLOTS - 1)]);
         s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].until = Instant::now();
-        let probe = s.admit_all(&[7]).ok().expect("the probe is admitted");
+        let probe = s.admit_all(&[7]).expect("the probe is admitted");
         assert_eq!(probe.first(), Some(Admitted::Probe));
         assert!(s.admit(7).is_err(), "one probe at a time");
         drop(probe); // its request cancelled before the WAIT answered
@@ -297,7 +297,7 @@ mod tests {
         let s = Shortages::default();
         s.record(vec![(0, SLOTS - 1)]);
         s.0.lock().unwrap_or_else(PoisonError::into_inner)[0].until = Instant::now();
-        let mut probe = s.admit_all(&[7]).ok().expect("the probe is admitted");
+        let mut probe = s.admit_all(&[7]).expect("the probe is admitted");
         s.healed(7);
         probe.settle();
         drop(probe);
