@@ -180,15 +180,30 @@ async fn failover_under_load(wait: bool) -> Run {
     let promoted = cluster.masters();
     assert_eq!(promoted.len(), 3, "a replica took the killed master's place: {promoted:?}");
 
-    // Every acknowledged session, read back through the same app.
+    // Every acknowledged session, read back through the same app. A 503 is
+    // asked again (until PATIENCE after the kill): redis-rs's cluster client
+    // has been seen (2 runs in 42) routing some slots to the dead node for
+    // seconds after the promotion, each request timing out; that is service,
+    // measured by the prober above, not a lost session, which this counts.
     let acked = std::mem::take(&mut *acked.lock().unwrap_or_else(PoisonError::into_inner));
-    let mut lost = 0;
+    let (mut lost, mut asked_again) = (0, 0usize);
     for a in &acked {
-        let (status, body, _) = timed(a.client.get("/get")).await;
-        assert_eq!(status, 200, "after the failover: {body} ({:?} after the kill)", killed.elapsed());
+        let body = loop {
+            let (status, body, _) = timed(a.client.get("/get")).await;
+            if status == 503 && killed.elapsed() < PATIENCE {
+                asked_again += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            assert_eq!(status, 200, "after the failover: {body} ({:?} after the kill)", killed.elapsed());
+            break body;
+        };
         if body != a.value {
             lost += 1;
         }
+    }
+    if asked_again > 0 {
+        eprintln!("read back: {asked_again} reads answered 503 and were asked again");
     }
     let statuses = std::mem::take(&mut *statuses.lock().unwrap_or_else(PoisonError::into_inner));
     let wrong_reads = wrong_reads.load(Ordering::Relaxed);
